@@ -1,0 +1,1 @@
+"""Bottom layer: imports nothing else from ``conformance``."""

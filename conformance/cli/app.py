@@ -1,0 +1,79 @@
+"""The ``tokencert`` command. Exceptions map to exit codes here, and only here.
+
+Exit codes: 0 success; 1 a check failed (a MUST requirement failed, verification
+failed); 2 usage or input error; 3 a run could not complete.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from conformance import __version__
+from conformance._core.errors import TokencertError
+from conformance.cli import declaration_cmd, init_cmd, spec_cmd
+from conformance.cli.console import err
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="tokencert",
+    help=(
+        "Certify LLM token services against the HQTS catalog.\n\n"
+        "Examples:\n\n"
+        "  tokencert demo --out ./demo\n\n"
+        "  tokencert spec list --category PERF\n\n"
+        "  tokencert run --candidate candidate.yaml --profile quick --out run1"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tokencert {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Certify LLM token services against the HQTS catalog."""
+
+
+app.add_typer(spec_cmd.app, name="spec")
+app.add_typer(declaration_cmd.app, name="declaration")
+init_cmd.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        rc = app(args=argv, prog_name="tokencert", standalone_mode=False)
+    except TokencertError as exc:
+        err.print("[bold red]error:[/] " + escape(exc.render()), highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        raise
+    sys.exit(rc if isinstance(rc, int) else EXIT_OK)

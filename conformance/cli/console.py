@@ -1,0 +1,22 @@
+"""Consoles for the CLI: stdout for results, stderr for diagnostics. NO_COLOR is honoured
+by rich itself; progress is hidden when stderr is not a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, no colour, no wrapping."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def progress_enabled() -> bool:
+    return err.is_terminal
