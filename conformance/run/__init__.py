@@ -1,0 +1,1 @@
+"""Running a candidate: client, load generation, tokenizers, evidence."""
