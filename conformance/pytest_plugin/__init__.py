@@ -1,0 +1,1 @@
+"""pytest plugin: the only package that imports pytest."""
