@@ -30,7 +30,10 @@ class Problem:
         return where
 
     def render(self) -> str:
-        text = f"{self.location()}: {self.json_path}: {self.message}"
+        if self.file is None and self.json_path == "$":
+            text = self.message
+        else:
+            text = f"{self.location()}: {self.json_path}: {self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text

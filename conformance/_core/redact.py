@@ -69,6 +69,4 @@ class Redactor:
         return value
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [
-            (k, REDACTED if k.lower() in SECRET_HEADERS else self.text(v)) for k, v in headers
-        ]
+        return [(k, REDACTED if k.lower() in SECRET_HEADERS else self.text(v)) for k, v in headers]

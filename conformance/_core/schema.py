@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 from jsonschema import Draft202012Validator
@@ -31,8 +31,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def _registry() -> Registry:  # type: ignore[type-arg]
-    reg: Registry = Registry()  # type: ignore[type-arg]
+def _registry() -> Registry:  # type: ignore[type-arg,unused-ignore]
+    reg: Registry = Registry()  # type: ignore[type-arg,unused-ignore]
     for name in SCHEMA_NAMES:
         schema = load_schema(name)
         reg = reg.with_resource(schema["$id"], Resource.from_contents(schema))
@@ -50,7 +50,7 @@ def validator(name: str) -> Draft202012Validator:
 
 def _subschema_properties(error: ValidationError) -> list[str]:
     props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-    return sorted(props)
+    return sorted(cast(dict[str, Any], props))
 
 
 def _explain(error: ValidationError) -> tuple[PathKey, str, str | None]:
@@ -71,17 +71,20 @@ def _explain(error: ValidationError) -> tuple[PathKey, str, str | None]:
                 else f"allowed keys here: {', '.join(allowed)}"
             )
     elif error.validator == "enum":
-        options = [str(o) for o in error.validator_value]
+        options = [str(o) for o in cast(list[Any], error.validator_value)]
         close = difflib.get_close_matches(str(error.instance), options, n=1, cutoff=0.4)
         message = f"{error.instance!r} is not one of {', '.join(map(repr, options))}"
-        hint = f"did you mean {close[0]!r}?" if close else None
+        hint = f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(options)}"
     elif error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         message = f"missing required key {missing!r}"
-        hint = f"add `{missing}:` here (see `{error.schema.get('title', 'the schema')}`)"
+        title = error.schema.get("title") if isinstance(error.schema, dict) else None
+        hint = f"add `{missing}:` here" + (f" (see the {title} schema)" if title else "")
     elif error.validator == "type":
-        message = f"expected {error.validator_value}, got {type(error.instance).__name__} " \
-                  f"{error.instance!r}"
+        message = (
+            f"expected {error.validator_value}, got {type(error.instance).__name__} "
+            f"{error.instance!r}"
+        )
         if error.validator_value == "string" and isinstance(error.instance, int | float):
             hint = "quote the value (money and versions are strings, to stay exact)"
     elif error.validator in ("pattern", "format"):
@@ -96,8 +99,9 @@ def _explain(error: ValidationError) -> tuple[PathKey, str, str | None]:
 def validate_document(name: str, doc: Document) -> list[Problem]:
     """All schema violations of ``doc`` against schema ``name``, each with file:line."""
     problems: list[Problem] = []
-    for error in sorted(validator(name).iter_errors(doc.data), key=lambda e: list(
-            map(str, e.absolute_path))):
+    for error in sorted(
+        validator(name).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))
+    ):
         path, message, hint = _explain(error)
         problems.append(doc.problem(path, message, hint))
     return problems

@@ -73,7 +73,10 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def _construct(
-    node: yaml.Node, loader: _Loader, path: PathKey, positions: dict[PathKey, tuple[int, int]],
+    node: yaml.Node,
+    loader: _Loader,
+    path: PathKey,
+    positions: dict[PathKey, tuple[int, int]],
     file: str,
 ) -> Any:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -101,8 +104,7 @@ def _construct(
                     ],
                 )
             out[key] = _construct(value_node, loader, (*path, key), positions, file)
-            positions[(*path, key)] = (key_node.start_mark.line + 1,
-                                       key_node.start_mark.column + 1)
+            positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
@@ -151,15 +153,22 @@ def load_yaml(path: Path | str) -> Document:
             [Problem("file not found", file=str(p), hint="check the path")],
         ) from None
     except OSError as exc:
-        raise InputError(f"cannot read {p}: {exc.strerror}", [Problem(str(exc), file=str(p))]) \
-            from None
+        raise InputError(
+            f"cannot read {p}: {exc.strerror}", [Problem(str(exc), file=str(p))]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{p} is not UTF-8",
-            [Problem(f"invalid UTF-8 byte at offset {exc.start}", file=str(p), line=line,
-                     hint="save the file as UTF-8")],
+            [
+                Problem(
+                    f"invalid UTF-8 byte at offset {exc.start}",
+                    file=str(p),
+                    line=line,
+                    hint="save the file as UTF-8",
+                )
+            ],
         ) from None
     return parse_yaml(text, str(p))

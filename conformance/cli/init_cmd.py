@@ -22,10 +22,18 @@ def register(app: typer.Typer) -> None:
         Example: tokencert init my-service.yaml
         """
         if path.exists() and not force:
-            raise InputError(f"{path} already exists",
-                             [Problem("refusing to overwrite", file=str(path),
-                                      hint="pass --force, or choose another path")])
+            raise InputError(
+                f"{path} already exists",
+                [
+                    Problem(
+                        "refusing to overwrite",
+                        file=str(path),
+                        hint="pass --force, or choose another path",
+                    )
+                ],
+            )
         template = resources.spec_dir() / "templates" / "candidate.yaml"
         path.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
-        out.print(f"wrote {path}; edit it, then run: tokencert declaration check {path}",
-                  highlight=False)
+        out.print(
+            f"wrote {path}; edit it, then run: tokencert declaration check {path}", highlight=False
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     json = "json"
 
@@ -45,22 +45,26 @@ def _thresholds_text(r: Requirement) -> str:
 
 @app.command("validate")
 def validate(
-    path: Path | None = typer.Argument(None, help="Catalog directory or index file "
-                                       "(default: the shipped edition)."),
+    path: Path | None = typer.Argument(
+        None, help="Catalog directory or index file (default: the shipped edition)."
+    ),
 ) -> None:
     """Validate a catalog against its JSON Schema and semantic rules.
 
     Example: tokencert spec validate spec/catalogs/hqts-2026.1
     """
     cat = _catalog(path)
-    out.print(f"ok: {cat.edition} {cat.version}: {len(cat)} requirements, digest {cat.digest}",
-              highlight=False)
+    out.print(
+        f"ok: {cat.edition} {cat.version}: {len(cat)} requirements, digest {cat.digest}",
+        highlight=False,
+    )
 
 
 @app.command("list")
 def list_(
-    category: str | None = typer.Option(None, "--category", "-c",
-                                        help="Only this category (API, PERF, ...)."),
+    category: str | None = typer.Option(
+        None, "--category", "-c", help="Only this category (API, PERF, ...)."
+    ),
     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table or json."),
     path: Path | None = typer.Option(None, "--catalog", help="Another catalog directory."),
 ) -> None:
@@ -74,8 +78,10 @@ def list_(
         from conformance._core.errors import InputError, Problem
 
         cats = ", ".join(c.id for c in cat.categories)
-        raise InputError(f"no requirements in category {category!r}",
-                         [Problem(f"unknown category {category!r}", hint=f"categories: {cats}")])
+        raise InputError(
+            f"no requirements in category {category!r}",
+            [Problem(f"unknown category {category!r}", hint=f"categories: {cats}")],
+        )
     if fmt is Fmt.json:
         data: dict[str, Any] = {
             "edition": cat.edition,
@@ -113,10 +119,17 @@ def show(
         from conformance._core.errors import InputError, Problem
 
         close = difflib.get_close_matches(rid.upper(), cat.ids, n=3)
-        raise InputError(f"unknown requirement {rid!r}", [Problem(
-            f"no requirement {rid!r} in {cat.edition}",
-            hint=f"did you mean {', '.join(close)}?" if close else "see `tokencert spec list`")
-        ]) from None
+        raise InputError(
+            f"unknown requirement {rid!r}",
+            [
+                Problem(
+                    f"no requirement {rid!r} in {cat.edition}",
+                    hint=f"did you mean {', '.join(close)}?"
+                    if close
+                    else "see `tokencert spec list`",
+                )
+            ],
+        ) from None
     if fmt is Fmt.json:
         print_json(r.to_dict())
         return
@@ -134,11 +147,14 @@ def show(
     if r.min_evidence:
         out.print("\n[bold]Minimum evidence[/]")
         for lvl, e in r.min_evidence.items():
-            bits = [f"{e.samples} samples" if e.samples else "",
-                    f"{e.duration_s:g} s" if e.duration_s else ""]
+            bits = [
+                f"{e.samples} samples" if e.samples else "",
+                f"{e.duration_s:g} s" if e.duration_s else "",
+            ]
             out.print(f"  {lvl}: " + ", ".join(b for b in bits if b))
     if r.applicability.requires:
-        out.print(f"\n[bold]Applies when[/] the declaration offers: "
-                  f"{', '.join(r.applicability.requires)}")
+        out.print(
+            f"\n[bold]Applies when[/] the declaration offers: {', '.join(r.applicability.requires)}"
+        )
     if r.review:
         out.print(f"\n[bold]Review[/] {r.review.guidance}")

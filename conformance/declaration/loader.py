@@ -36,35 +36,50 @@ def _check_paths(doc: Document, base: Path) -> list[Problem]:
 
     def need(path: tuple[str | int, ...], value: str, what: str) -> None:
         if not _resolve(base, value).is_file():
-            problems.append(doc.problem(path, f"{what} not found: {value}",
-                                        hint=f"paths are relative to {base}"))
+            problems.append(
+                doc.problem(
+                    path, f"{what} not found: {value}", hint=f"paths are relative to {base}"
+                )
+            )
 
     for i, m in enumerate(data["models"]):
         need(("models", i, "tokenizer", "path"), m["tokenizer"]["path"], "tokenizer file")
-        need(("models", i, "chat_template", "path"), m["chat_template"]["path"],
-             "chat template")
+        need(("models", i, "chat_template", "path"), m["chat_template"]["path"], "chat template")
         if m["max_output_tokens"] >= m["context_window"]:
-            problems.append(doc.problem(("models", i, "max_output_tokens"),
-                f"max_output_tokens ({m['max_output_tokens']}) must be smaller than the "
-                f"context window ({m['context_window']})"))
+            problems.append(
+                doc.problem(
+                    ("models", i, "max_output_tokens"),
+                    f"max_output_tokens ({m['max_output_tokens']}) must be smaller than the "
+                    f"context window ({m['context_window']})",
+                )
+            )
     if "ca_bundle" in data["endpoint"]:
         need(("endpoint", "ca_bundle"), data["endpoint"]["ca_bundle"], "CA bundle")
     ids: dict[str, int] = {}
     for i, m in enumerate(data["models"]):
         for name in [m["id"], *m.get("aliases", [])]:
             if name in ids:
-                problems.append(doc.problem(("models", i, "id"),
-                    f"model name {name!r} is declared twice"))
+                problems.append(
+                    doc.problem(("models", i, "id"), f"model name {name!r} is declared twice")
+                )
             ids[name] = i
     perf, lim = data["performance"], data["limits"]
     if perf["declared_concurrency"] > lim["max_concurrency"]:
-        problems.append(doc.problem(("performance", "declared_concurrency"),
-            f"declared concurrency {perf['declared_concurrency']} exceeds the declared "
-            f"max_concurrency {lim['max_concurrency']}",
-            hint="the declared load must stay within the declared limits"))
+        problems.append(
+            doc.problem(
+                ("performance", "declared_concurrency"),
+                f"declared concurrency {perf['declared_concurrency']} exceeds the declared "
+                f"max_concurrency {lim['max_concurrency']}",
+                hint="the declared load must stay within the declared limits",
+            )
+        )
     if data["endpoint"].get("second_api_key_env") == data["endpoint"]["api_key_env"]:
-        problems.append(doc.problem(("endpoint", "second_api_key_env"),
-            "the second tenant's key must come from a different variable"))
+        problems.append(
+            doc.problem(
+                ("endpoint", "second_api_key_env"),
+                "the second tenant's key must come from a different variable",
+            )
+        )
     return problems
 
 
@@ -73,23 +88,31 @@ def build_declaration(doc: Document, base: Path, source: Path | None = None) -> 
     models = []
     for m in d["models"]:
         t, ct, f = m["tokenizer"], m["chat_template"], m.get("features", {})
-        models.append(ModelDecl(
-            id=m["id"],
-            aliases=tuple(m.get("aliases", ())),
-            tokenizer=TokenizerRef(t["kind"], _resolve(base, t["path"]), t.get("pattern"),
-                                   dict(t.get("special_tokens", {}))),
-            chat_template=ChatTemplateRef(_resolve(base, ct["path"]), ct.get("bos_token"),
-                                          ct.get("eos_token")),
-            eos_counted=bool(m.get("eos_counted", False)),
-            context_window=m["context_window"],
-            max_output_tokens=m["max_output_tokens"],
-            features=Features(**f),
-        ))
+        models.append(
+            ModelDecl(
+                id=m["id"],
+                aliases=tuple(m.get("aliases", ())),
+                tokenizer=TokenizerRef(
+                    t["kind"],
+                    _resolve(base, t["path"]),
+                    t.get("pattern"),
+                    dict(t.get("special_tokens", {})),
+                ),
+                chat_template=ChatTemplateRef(
+                    _resolve(base, ct["path"]), ct.get("bos_token"), ct.get("eos_token")
+                ),
+                eos_counted=bool(m.get("eos_counted", False)),
+                context_window=m["context_window"],
+                max_output_tokens=m["max_output_tokens"],
+                features=Features(**f),
+            )
+        )
     e = d["endpoint"]
     pr = d["pricing"]
     gov = {
-        k: GovernanceStatement(v["statement"],
-                               tuple(_resolve(base, x) for x in v.get("documents", ())))
+        k: GovernanceStatement(
+            v["statement"], tuple(_resolve(base, x) for x in v.get("documents", ()))
+        )
         for k, v in d.get("data_governance", {}).items()
     }
     be = d.get("billing_export")
@@ -107,11 +130,17 @@ def build_declaration(doc: Document, base: Path, source: Path | None = None) -> 
             http2=bool(e.get("http2", False)),
         ),
         models=tuple(models),
-        pricing=Pricing(pr["currency"], pr["unit"], Decimal(pr["input"]), Decimal(pr["output"]),
-                        Decimal(pr["cached_input"]) if "cached_input" in pr else None),
+        pricing=Pricing(
+            pr["currency"],
+            pr["unit"],
+            Decimal(pr["input"]),
+            Decimal(pr["output"]),
+            Decimal(pr["cached_input"]) if "cached_input" in pr else None,
+        ),
         limits=Limits(**d["limits"]),
-        performance=Performance(d["performance"]["declared_concurrency"],
-                                float(d["performance"]["output_tokens_per_s"])),
+        performance=Performance(
+            d["performance"]["declared_concurrency"], float(d["performance"]["output_tokens_per_s"])
+        ),
         data_governance=gov,
         billing_export=BillingExport(_resolve(base, be["path"]), be["format"]) if be else None,
         digest=digest(d),

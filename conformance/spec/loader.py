@@ -77,8 +77,10 @@ def _requirement(raw: dict[str, Any], source: SourceRef) -> Requirement:
         applicability=Applicability(tuple(app.get("requires", ())), app.get("reason")),
         phase=raw.get("phase"),
         workload=raw.get("workload"),
-        metrics=tuple(Metric(m["name"], m["unit"], m["kind"], m["description"])
-                      for m in raw.get("metrics", ())),
+        metrics=tuple(
+            Metric(m["name"], m["unit"], m["kind"], m["description"])
+            for m in raw.get("metrics", ())
+        ),
         thresholds=thresholds,
         min_evidence=min_ev,
         review=Review(rv.get("declaration_key"), rv.get("guidance")) if rv else None,
@@ -98,25 +100,42 @@ def _semantic_checks(
         base = ("requirements", i)
         rid = req["id"]
         if req["category"] != file_cat:
-            problems.append(doc.problem((*base, "category"),
-                f"requirement {rid} has category {req['category']!r} in a file of category "
-                f"{file_cat!r}", hint="move it to the file of its category"))
+            problems.append(
+                doc.problem(
+                    (*base, "category"),
+                    f"requirement {rid} has category {req['category']!r} in a file of category "
+                    f"{file_cat!r}",
+                    hint="move it to the file of its category",
+                )
+            )
         if rid.split("-")[0] != req["category"]:
-            problems.append(doc.problem((*base, "id"),
-                f"ID prefix of {rid} does not match its category {req['category']!r}",
-                hint=f"IDs are CATEGORY-NNN, e.g. {req['category']}-001"))
+            problems.append(
+                doc.problem(
+                    (*base, "id"),
+                    f"ID prefix of {rid} does not match its category {req['category']!r}",
+                    hint=f"IDs are CATEGORY-NNN, e.g. {req['category']}-001",
+                )
+            )
         if rid in seen:
-            problems.append(doc.problem((*base, "id"),
-                f"duplicate requirement ID {rid} (first defined at {seen[rid]})",
-                hint="IDs are public and stable; give the new requirement a new number"))
+            problems.append(
+                doc.problem(
+                    (*base, "id"),
+                    f"duplicate requirement ID {rid} (first defined at {seen[rid]})",
+                    hint="IDs are public and stable; give the new requirement a new number",
+                )
+            )
         else:
             line, _ = doc.position((*base, "id"))
             seen[rid] = SourceRef(doc.file, line)
         wl = req.get("workload")
         if wl and wl not in workloads:
-            problems.append(doc.problem((*base, "workload"),
-                f"unknown workload {wl!r}",
-                hint=f"workloads of this edition: {', '.join(sorted(workloads))}"))
+            problems.append(
+                doc.problem(
+                    (*base, "workload"),
+                    f"unknown workload {wl!r}",
+                    hint=f"workloads of this edition: {', '.join(sorted(workloads))}",
+                )
+            )
         metric_names = [m["name"] for m in req.get("metrics", [])]
         metric_kinds = {m["name"]: m["kind"] for m in req.get("metrics", [])}
         for lvl, conds in req.get("thresholds", {}).items():
@@ -126,10 +145,15 @@ def _semantic_checks(
                     import difflib
 
                     close = difflib.get_close_matches(c["metric"], metric_names, n=1)
-                    problems.append(doc.problem(path,
-                        f"threshold refers to undefined metric {c['metric']!r}",
-                        hint=f"did you mean {close[0]!r}?" if close
-                        else f"define it under metrics: ({', '.join(metric_names)})"))
+                    problems.append(
+                        doc.problem(
+                            path,
+                            f"threshold refers to undefined metric {c['metric']!r}",
+                            hint=f"did you mean {close[0]!r}?"
+                            if close
+                            else f"define it under metrics: ({', '.join(metric_names)})",
+                        )
+                    )
                     continue
                 kind = metric_kinds[c["metric"]]
                 stat = c["stat"]
@@ -140,13 +164,21 @@ def _semantic_checks(
                     "check": {"all"},
                 }[kind]
                 if stat not in ok:
-                    problems.append(doc.problem((*base, "thresholds", lvl, j, "stat"),
-                        f"stat {stat!r} does not apply to a metric of kind {kind!r}",
-                        hint=f"use one of: {', '.join(sorted(ok))}"))
+                    problems.append(
+                        doc.problem(
+                            (*base, "thresholds", lvl, j, "stat"),
+                            f"stat {stat!r} does not apply to a metric of kind {kind!r}",
+                            hint=f"use one of: {', '.join(sorted(ok))}",
+                        )
+                    )
         for lvl in req.get("min_evidence", {}):
             if lvl not in req.get("thresholds", {}) and req["method"] == "automated":
-                problems.append(doc.problem((*base, "min_evidence", lvl),
-                    f"minimum evidence for {lvl} but no thresholds for it"))
+                problems.append(
+                    doc.problem(
+                        (*base, "min_evidence", lvl),
+                        f"minimum evidence for {lvl} but no thresholds for it",
+                    )
+                )
     return problems
 
 
@@ -165,8 +197,13 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
     for k, name in enumerate(index["requirement_files"]):
         fpath = index_path.parent / name
         if not fpath.is_file():
-            problems.append(index_doc.problem(("requirement_files", k),
-                f"requirement file {name!r} does not exist", hint=f"expected at {fpath}"))
+            problems.append(
+                index_doc.problem(
+                    ("requirement_files", k),
+                    f"requirement file {name!r} does not exist",
+                    hint=f"expected at {fpath}",
+                )
+            )
             continue
         doc = _load(fpath)
         file_problems = _validate(_REQUIREMENTS_FILE_SCHEMA, doc)
@@ -180,8 +217,11 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
             requirements.append(_requirement(raw, SourceRef(doc.file, line)))
             raw_requirements.append(raw)
     if problems:
-        raise SpecError(f"catalog {index_path.parent} is invalid "
-                        f"({len(problems)} problem{'s' if len(problems) != 1 else ''})", problems)
+        raise SpecError(
+            f"catalog {index_path.parent} is invalid "
+            f"({len(problems)} problem{'s' if len(problems) != 1 else ''})",
+            problems,
+        )
     requirements.sort(key=lambda r: _sort_key(r.id))
     raw_requirements.sort(key=lambda r: _sort_key(r["id"]))
     index_snapshot = {k: v for k, v in index.items() if k != "requirement_files"}
@@ -221,9 +261,16 @@ def load_profile(name_or_path: str | Path) -> Profile:
         import difflib
 
         close = difflib.get_close_matches(s, known, n=1)
-        raise SpecError(f"unknown profile {s!r}", [Problem(
-            f"no profile named {s!r}", hint=(f"did you mean {close[0]!r}? " if close else "")
-            + f"profiles: {', '.join(known)}, or a path to a profile YAML")])
+        raise SpecError(
+            f"unknown profile {s!r}",
+            [
+                Problem(
+                    f"no profile named {s!r}",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + f"profiles: {', '.join(known)}, or a path to a profile YAML",
+                )
+            ],
+        )
     doc = _load(path)
     problems = validate_document("profile", doc)
     if problems:

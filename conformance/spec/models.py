@@ -47,8 +47,13 @@ class Condition:
             return f"every {self.metric} holds"
         u = f" {unit}" if unit and unit not in ("ratio", "bool", "count") else ""
         v = self.value
-        shown = f"{v * 100:g}%" if unit == "ratio" and isinstance(v, float) else f"{v:g}{u}" \
-            if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+        shown = (
+            f"{v * 100:g}%"
+            if unit == "ratio" and isinstance(v, float)
+            else f"{v:g}{u}"
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else str(v)
+        )
         return f"{self.metric} {self.stat} {self.op} {shown}"
 
 
@@ -134,13 +139,22 @@ class Requirement:
             }
         if self.min_evidence:
             out["min_evidence"] = {
-                lvl: {k: v for k, v in (("samples", e.samples), ("duration_s", e.duration_s))
-                      if v is not None}
+                lvl: {
+                    k: v
+                    for k, v in (("samples", e.samples), ("duration_s", e.duration_s))
+                    if v is not None
+                }
                 for lvl, e in self.min_evidence.items()
             }
         if self.review:
-            out["review"] = {k: v for k, v in (("declaration_key", self.review.declaration_key),
-                                               ("guidance", self.review.guidance)) if v}
+            out["review"] = {
+                k: v
+                for k, v in (
+                    ("declaration_key", self.review.declaration_key),
+                    ("guidance", self.review.guidance),
+                )
+                if v
+            }
         if self.references:
             out["references"] = list(self.references)
         return out
