@@ -1,0 +1,1 @@
+"""Reports: results.json, HTML report and plots, JUnit view, compare."""
