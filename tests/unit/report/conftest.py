@@ -1,0 +1,81 @@
+"""A synthetic run directory (results.json + request-record evidence) for report tests."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.run.records import RequestRecord
+from conformance.spec import load_catalog
+
+
+def synthetic_results(level: str | None = "L1") -> dict[str, Any]:
+    cat = load_catalog()
+    reqs = []
+    for r in cat:
+        outcome = "manual" if r.method == "manual" else "pass"
+        if r.id == "PERF-001":
+            meas = [{"metric": "ttft_ms", "stat": "p99", "value": 180.0, "lower": 150.0,
+                     "upper": 210.0, "n": 400, "unit": "ms"}]
+        else:
+            meas = []
+        reqs.append({"id": r.id, "category": r.category, "obligation": r.obligation,
+                     "method": r.method, "title": r.title, "outcome": outcome,
+                     "level": "L1" if outcome == "pass" else None,
+                     "reason": None, "detail": None, "measurements": meas, "levels": {},
+                     "evidence": ["sustained.jsonl#sustained-1"]})
+    d = "sha256:" + "0" * 64
+    return {
+        "schema_version": "1.0.0", "tool": {"name": "tokencert", "version": "0.1.0"},
+        "spec": {"edition": cat.edition, "version": cat.version, "digest": cat.digest},
+        "profile": {"id": "quick", "digest": d},
+        "candidate": {"name": "参考令牌服务 <b>", "vendor": "示例云 & Co", "version": "1",
+                      "base_url": "https://127.0.0.1:8443/v1", "models": ["m"],
+                      "declaration_digest": d},
+        "environment": {}, "started_at": "2026-11-22T10:00:00Z",
+        "finished_at": "2026-11-22T10:04:00Z", "status": "complete", "demo": False,
+        "transport": {"scheme": "https", "tls_version": "TLSv1.3"}, "requirements": reqs,
+        "summary": {"level": level, "certified": level is not None,
+                    "per_category": {}, "counts": {}},
+    }
+
+
+def synthetic_record(phase: str, seq: int, rng: random.Random, t0: int,
+                     conc: int = 8) -> RequestRecord:
+    sent = t0 + seq * 50_000_000
+    ttft = int(rng.uniform(80, 250) * 1e6)
+    chunks, t = [], sent + ttft
+    for _ in range(50):
+        chunks.append((t, "x", 1))
+        t += int(rng.uniform(8, 12) * 1e6)
+    rec = RequestRecord(request_id=f"{phase}-{seq}", phase=phase, seq=seq,
+                        request={"_concurrency": conc}, scheduled_ns=sent, sent_ns=sent,
+                        first_token_ns=sent + ttft, last_byte_ns=t, status=200,
+                        content_chunks=chunks, usage={"completion_tokens": 50})
+    if seq % 40 == 39:
+        rec.status, rec.error = None, "timeout"
+    return rec
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    rng = random.Random(1)
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "results.json").write_text(json.dumps(synthetic_results(), ensure_ascii=False))
+    with (tmp_path / "evidence" / "sustained.jsonl").open("w") as fh:
+        for i in range(200):
+            fh.write(json.dumps(synthetic_record("sustained", i, rng, 10**12).to_json()) + "\n")
+        fh.write('{"torn": ')  # a killed run's torn last line is tolerated
+    with (tmp_path / "evidence" / "scaling.jsonl").open("w") as fh:
+        for i in range(10):
+            fh.write(json.dumps(synthetic_record("scaling", i, rng, 10**12, conc=1).to_json())
+                     + "\n")
+    with (tmp_path / "evidence" / "metering.jsonl").open("w") as fh:
+        for i, lang in enumerate(["en", "zh", "ja", "code"] * 5):
+            fh.write(json.dumps({"detail": {"lang": lang, "reported": 100 + (i % 3 == 0),
+                                            "reference": 100}}) + "\n")
+    return tmp_path

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conformance.report.html import render_html, write_report
+
+
+def test_report_is_self_contained_with_plots(run_dir: Path) -> None:
+    html = render_html(run_dir)
+    assert html.count("<svg") >= 6
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
+        'xmlns:xlink="http://www.w3.org/1999/xlink"', "").replace(
+        "http://www.w3.org/", "").replace("http://purl.org/dc", "").replace(
+        "http://creativecommons.org", "").replace("http://matplotlib.org", "")
+    assert "<script" not in html and "src=\"http" not in html
+    # vendor strings are escaped, not interpreted
+    assert "参考令牌服务 &lt;b&gt;" in html and "示例云 &amp; Co" in html
+    assert "PERF-001" in html and "ttft_ms p99: 180 ms [150, 210] (n=400)" in html
+    assert "Self-assessment" in html
+    assert "TTFT (ms)" in html and "L1 limit 5000" in html
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_report_pdf(run_dir: Path) -> None:
+    paths = write_report(run_dir)
+    assert [p.name for p in paths] == ["report.html", "report.pdf"]
+    # pdftotext (poppler): pypdf 7 mis-decodes WeasyPrint's CID fonts.
+    text = subprocess.run(["pdftotext", str(paths[1]), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "PERF-001" in text and "Self-assessment" in text
+
+
+def test_missing_results_is_a_clear_error(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    from conformance._core.errors import InputError
+    from conformance.report.html import load_results
+
+    with pytest.raises(InputError, match=r"no results\.json"):
+        load_results(tmp_path)
