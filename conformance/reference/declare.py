@@ -1,0 +1,81 @@
+"""Write the candidate declaration (``candidate.yaml``) describing a running service."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance import __version__
+from conformance.reference.config import ReferenceConfig
+from conformance.reference.defects import ActiveDefects
+
+KEY_ENV = "TOKENCERT_API_KEY"
+KEY_ENV_B = "TOKENCERT_API_KEY_B"
+_NOTE = "(reference-service statement: a local test service, not a vendor commitment)"
+GOVERNANCE = {
+    "DATA-001": "Prompts and outputs are processed in memory on the local machine only; "
+                "nothing is stored except the optional billing export.",
+    "DATA-002": "Prompts and outputs are not retained after the response; the prompt cache "
+                "holds token-id hashes in memory until the process exits.",
+    "DATA-003": "Customer data is never used for training.",
+    "DATA-004": "No cross-border transfer: the service listens on loopback only.",
+    "DATA-005": "Incidents: open an issue in the tokencert project; disclosure within 72 h.",
+}
+
+
+def declaration_data(cfg: ReferenceConfig, *, base_url: str, engine: str,
+                     tokenizer_path: Path, template_path: Path, features: dict[str, bool],
+                     defects: ActiveDefects, ca_bundle: Path | None = None,
+                     billing_export: Path | None = None,
+                     capacity: float | None = None) -> dict[str, Any]:
+    g, sim = cfg.gateway, cfg.sim
+    if capacity is None:
+        capacity = sim.predicted_throughput(g.declared_concurrency, 1000, 1000) \
+            * g.capacity_claim_fraction
+    if "overclaimed_capacity" in defects:
+        capacity *= defects.param("overclaimed_capacity")
+    endpoint: dict[str, Any] = {"base_url": base_url, "dialect": "openai-chat",
+                                "api_key_env": KEY_ENV, "second_api_key_env": KEY_ENV_B,
+                                "timeout_s": 120}
+    if ca_bundle is not None:
+        endpoint["ca_bundle"] = str(ca_bundle)
+    pricing = {"currency": g.currency, "unit": "per_1m_tokens", "input": g.price_input,
+               "output": g.price_output}
+    if features.get("prompt_caching") and "incomplete_price_list" not in defects:
+        pricing["cached_input"] = g.price_cached_input
+    data: dict[str, Any] = {
+        "schema_version": "1.0.0",
+        "service": {"name": f"tokencert reference service ({engine})",
+                    "vendor": "tokencert project (reference)",
+                    "version": __version__, "contact": "reference@localhost"},
+        "endpoint": endpoint,
+        "models": [{
+            "id": g.model_id, "aliases": list(g.aliases),
+            "tokenizer": {"kind": "hf", "path": str(tokenizer_path)},
+            "chat_template": {"path": str(template_path), "eos_token": "<|im_end|>"},
+            "eos_counted": bool(sim.eos_counted) if engine == "sim" else False,
+            "context_window": g.context_window,
+            "max_output_tokens": g.max_output_tokens,
+            "features": features,
+        }],
+        "pricing": pricing,
+        "limits": {"rpm": g.rpm, "tpm": g.tpm, "max_concurrency": g.max_concurrency},
+        "performance": {"declared_concurrency": g.declared_concurrency,
+                        "output_tokens_per_s": max(math.floor(capacity), 1)},
+        "data_governance": {k: {"statement": f"{v} {_NOTE}", "documents": []}
+                            for k, v in GOVERNANCE.items()},
+    }
+    if billing_export is not None:
+        data["billing_export"] = {"path": str(billing_export), "format": "csv"}
+    return data
+
+
+def write_declaration(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = ("# Written by `tokencert reference serve`: the claims of the running reference\n"
+              "# service. API keys are read from the variables named below, never stored.\n")
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")

@@ -1,0 +1,153 @@
+"""Defect injection: each defect makes the reference service break one requirement.
+
+The registry is data (name, requirement, description, default parameter). The gateway,
+the engines' timing and the declaration writer ask :class:`ActiveDefects` whether a
+defect is on at the single point where it acts. ``--defect NAME`` or ``--defect NAME=VALUE``
+(VALUE overrides the default parameter, e.g. ``dies_after=2``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from conformance._core.errors import InputError, Problem
+
+
+@dataclass(frozen=True)
+class Defect:
+    name: str
+    requirement: str
+    description: str
+    param: float | None = None
+    param_doc: str = ""
+
+
+_D = Defect
+REGISTRY: tuple[Defect, ...] = (
+    _D("malformed_response", "API-001",
+       "non-streaming responses lack `object` and `created`, and `choices[].message.role`"),
+    _D("missing_done", "API-002", "streams end without the `data: [DONE]` terminator"),
+    _D("no_stream_usage", "API-003", "stream_options.include_usage is ignored"),
+    _D("ignore_max_tokens", "API-004",
+       "max_tokens is ignored: generation runs PARAM tokens past it", 8, "extra tokens"),
+    _D("ignore_stop", "API-005", "stop sequences are ignored"),
+    _D("server_error_on_bad_json", "API-006", "malformed JSON bodies get 500 instead of 400"),
+    _D("models_list_incomplete", "API-007", "GET /v1/models lists no model"),
+    _D("silent_truncation", "API-008",
+       "prompts beyond the context window are silently truncated and answered"),
+    _D("no_request_id", "API-009",
+       "no x-request-id header, and every response body carries the same id"),
+    _D("wrong_model_field", "API-010", "responses name a model that was not requested"),
+    _D("ttft_spikes", "PERF-001",
+       "one request in 20 (the first included) waits PARAM ms before its first token",
+       5500, "ms added"),
+    _D("slow_tokens", "PERF-002", "every output token takes PARAM times longer", 30,
+       "factor"),
+    _D("midstream_stall", "PERF-003", "each stream stalls PARAM ms at its 10th token", 3500,
+       "ms"),
+    _D("slow_minority", "PERF-004",
+       "one request in 5 (the first included) decodes at PARAM ms per token", 300, "ms"),
+    _D("overclaimed_capacity", "PERF-005",
+       "the declaration claims PARAM times the capacity the service reaches", 3, "factor"),
+    _D("poor_scaling", "PERF-006",
+       "per-token time grows by PARAM per extra active sequence (instead of 0.02)", 0.6,
+       "growth"),
+    _D("slow_long_prefill", "PERF-007",
+       "prompts beyond 4096 tokens cost PARAM ms per extra token to prefill", 4, "ms"),
+    _D("random_5xx", "STAB-001", "one request in 50 (the first included) fails with 500"),
+    _D("truncated_streams", "STAB-002",
+       "one stream in 50 (the first included) is cut off mid-way: no finish_reason, no [DONE]"),
+    _D("5xx_under_load", "STAB-003", "requests beyond the concurrency limit get 503, not 429"),
+    _D("no_retry_after", "STAB-003", "429 answers carry neither Retry-After nor x-ratelimit-*"),
+    _D("slow_recovery", "STAB-004",
+       "after any overload refusal, TTFT stays PARAM ms higher for 120 s", 2000, "ms"),
+    _D("latency_creep", "STAB-005",
+       "TTFT grows by PARAM ms for every second the service has been up", 50, "ms/s"),
+    _D("dies_after", "STAB-006",
+       "after PARAM seconds of uptime every request gets 503", 300, "seconds"),
+    _D("cjk_overcount", "METER-001",
+       "prompt_tokens over-counted by 10% when the prompt contains CJK text"),
+    _D("hidden_system_prompt", "METER-002",
+       "a hidden system prompt is prepended and billed to the user"),
+    _D("completion_inflated", "METER-003",
+       "completion_tokens reports PARAM more tokens than were delivered", 2, "tokens"),
+    _D("stream_usage_differs", "METER-004",
+       "streamed usage reports one completion token more than the same request unstreamed"),
+    _D("inconsistent_usage", "METER-005", "total_tokens is not prompt + completion"),
+    _D("bill_beyond_cap", "METER-006",
+       "a response cut by max_tokens reports max_tokens + 1 completion tokens"),
+    _D("tokenizer_substitution", "METER-007",
+       "prompts are counted after NFKC and whitespace folding (a different tokenizer)"),
+    _D("cache_never_hits", "METER-008",
+       "prompt caching is declared but cached_tokens is always 0"),
+    _D("incomplete_price_list", "BILL-001",
+       "the declaration omits the cached-input price although caching is declared"),
+    _D("no_usage", "BILL-002",
+       "one non-streaming response in 10 (the first included) has no usage to bill from"),
+    _D("double_billing", "BILL-003", "the billing export bills every request twice"),
+    _D("bills_5xx", "BILL-003",
+       "one request in 20 (the first included) fails with 503 and is billed anyway"),
+    _D("no_auth", "SEC-001", "requests without or with a wrong API key are served"),
+    _D("plain_http", "SEC-002", "--tls is ignored: plain http is served and declared"),
+    _D("wrong_ca", "SEC-002", "the declared CA bundle is not the CA that signed the server"),
+    _D("stack_traces", "SEC-003", "error bodies carry a Python traceback with file paths"),
+    _D("crash_on_bad_input", "SEC-004",
+       "wrong types in the body (e.g. messages as a string) get 500 instead of 400"),
+    _D("no_rate_limit", "SEC-005", "no per-key rate limit: never 429"),
+    _D("echo_api_key", "SEC-006", "the caller's API key is echoed in an x-debug-key header"),
+    _D("shared_prompt_cache", "SEC-007",
+       "the prompt cache is shared across tenants (B hits what A primed)"),
+)
+BY_NAME: Mapping[str, Defect] = {d.name: d for d in REGISTRY}
+
+
+def parse_defects(specs: Iterable[str]) -> dict[str, float | None]:
+    """``["ttft_spikes", "dies_after=2"]`` → ``{name: param}``; unknown names are errors."""
+    out: dict[str, float | None] = {}
+    problems: list[Problem] = []
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        name = name.strip()
+        d = BY_NAME.get(name)
+        if d is None:
+            import difflib
+
+            near = difflib.get_close_matches(name, BY_NAME, n=1)
+            problems.append(Problem(f"unknown defect {name!r}",
+                                    hint=(f"did you mean {near[0]!r}? " if near else "")
+                                    + "list them with: tokencert reference defects"))
+            continue
+        if sep:
+            try:
+                out[name] = float(value)
+            except ValueError:
+                problems.append(Problem(f"defect {name}: parameter {value!r} is not a number"))
+        else:
+            out[name] = d.param
+    if problems:
+        raise InputError("bad --defect option", problems)
+    return out
+
+
+class ActiveDefects:
+    """The defects switched on in one service instance."""
+
+    def __init__(self, active: Mapping[str, float | None] | None = None) -> None:
+        self._active = dict(active or {})
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and name not in BY_NAME:
+            raise KeyError(f"no such defect {name!r}")  # a typo in the hooks is a bug
+        return name in self._active
+
+    def param(self, name: str) -> float:
+        value = self._active.get(name)
+        if value is None:
+            value = BY_NAME[name].param
+        if value is None:
+            raise KeyError(f"defect {name} has no parameter")
+        return value
+
+    def names(self) -> list[str]:
+        return sorted(self._active)

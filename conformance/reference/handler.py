@@ -1,0 +1,283 @@
+"""``POST /v1/chat/completions``: validate, meter, limit, generate, answer (JSON or SSE)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import time
+import unicodedata
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from conformance.reference.chat import (
+    SSE_DONE,
+    ApiError,
+    ChatParams,
+    Usage,
+    chunk,
+    completion_body,
+    logprob_entry,
+    parse_chat,
+    parse_json,
+    sse,
+    usage_chunk,
+)
+from conformance.reference.engine import EngineError, Finish, GenRequest, Perturb, Token
+from conformance.reference.limits import Refusal, retry_after_header
+from conformance.run.tokenize.template import TemplateRaised
+
+if TYPE_CHECKING:
+    from conformance.reference.gateway import Gateway, Tenant
+
+HIDDEN_SYSTEM_PROMPT = ("You are a helpful assistant operated by the reference service. "
+                        "Answer concisely and politely.")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_WS = re.compile(r"\s+")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"The request body exceeds the {limit}-byte limit.",
+                       code="request_too_large")
+    chunks, size = [], 0
+    try:
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise ApiError(413, f"The request body exceeds the {limit}-byte limit.",
+                               code="request_too_large")
+            chunks.append(part)
+    except ClientDisconnect:
+        raise ApiError(400, "The request body was incomplete.", code="incomplete_body") from None
+    return b"".join(chunks)
+
+
+class Slot:
+    """A held concurrency slot; releasing twice is harmless."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+        self._held = True
+
+    async def release(self) -> None:
+        if self._held:
+            self._held = False
+            await self._tenant.limits.leave()
+
+
+def too_many(gw: Gateway, tenant: Tenant, refusal: Refusal) -> ApiError:
+    gw.last_overload = time.monotonic()
+    headers: dict[str, str] = {}
+    if "no_retry_after" not in gw.defects:
+        headers = {"retry-after": retry_after_header(refusal.retry_after_s),
+                   **tenant.limits.headers()}
+    return ApiError(429, refusal.message, "rate_limit_error", refusal.code, headers=headers)
+
+
+def perturbation(gw: Gateway, n: int, prompt_len: int) -> Perturb:
+    d, extra, factor, stall_ms, growth = gw.defects, 0.0, 1.0, 0.0, None
+    if "ttft_spikes" in d and n % 20 == 0:
+        extra += d.param("ttft_spikes")
+    if "slow_tokens" in d:
+        factor = d.param("slow_tokens")
+    if "midstream_stall" in d:
+        stall_ms = d.param("midstream_stall")
+    if "slow_minority" in d and n % 5 == 0:
+        factor = d.param("slow_minority") / gw.cfg.sim.tpot_ms
+    if "poor_scaling" in d:
+        growth = d.param("poor_scaling")
+    if "slow_long_prefill" in d and prompt_len > 4096:
+        extra += d.param("slow_long_prefill") * (prompt_len - 4096)
+    if "slow_recovery" in d and time.monotonic() - gw.last_overload < 120:
+        extra += d.param("slow_recovery")
+    if "latency_creep" in d:
+        extra += d.param("latency_creep") * gw.uptime()
+    return Perturb(extra, factor, 10 if stall_ms else 0, stall_ms, growth)
+
+
+def billed_prompt(gw: Gateway, rendered: str, ids: list[int]) -> int:
+    d, count = gw.defects, len(ids)
+    if "cjk_overcount" in d and _CJK.search(rendered):
+        count = math.ceil(count * 1.1)
+    if "tokenizer_substitution" in d:
+        count = gw.tokenizer.count(_WS.sub(" ", unicodedata.normalize("NFKC", rendered)))
+    return count
+
+
+def usage_for(gw: Gateway, p: ChatParams, prompt: int, cached: int, finish: Finish,
+              stream: bool) -> Usage:
+    d, completion = gw.defects, finish.completion_tokens
+    if "completion_inflated" in d:
+        completion += int(d.param("completion_inflated"))
+    if "bill_beyond_cap" in d and finish.reason == "length" and p.max_tokens is not None:
+        completion = p.max_tokens + 1
+    if "stream_usage_differs" in d and stream:
+        completion += 1
+    return Usage(prompt, completion, cached, 1 if "inconsistent_usage" in d else 0)
+
+
+async def chat_completions(gw: Gateway, request: Request, tenant: Tenant) -> Response:
+    d, g = gw.defects, gw.cfg.gateway
+    rid = request.scope["state"]["request_id"]
+    n = gw.next_index()
+    if "dies_after" in d and gw.uptime() > d.param("dies_after"):
+        raise ApiError(503, "The service is temporarily unavailable.", "server_error",
+                       "service_unavailable")
+    raw = await read_body(request, g.max_body_bytes)
+    try:
+        body = parse_json(raw)
+    except ApiError:
+        if "server_error_on_bad_json" in d:
+            raise RuntimeError("JSON decoding failed") from None
+        raise
+    if ("crash_on_bad_input" in d and isinstance(body, dict)
+            and not isinstance(body.get("messages"), list)):
+        raise TypeError("messages is not a list")
+    p = parse_chat(body, g.max_output_tokens)
+    if not gw.accepts_model(p.model):
+        raise ApiError(404, f"The model '{p.model}' does not exist or you do not have access "
+                       "to it.", code="model_not_found", param="model")
+    msgs: list[dict[str, Any]] = p.messages
+    if "hidden_system_prompt" in d:
+        msgs = [{"role": "system", "content": HIDDEN_SYSTEM_PROMPT}, *msgs]
+    try:
+        rendered = gw.template.render(msgs)
+    except TemplateRaised as exc:
+        raise ApiError(400, exc.message, param="messages") from None
+    ids = gw.tokenizer.encode(rendered)
+    need = len(ids) + (p.max_tokens or 1)
+    if need > g.context_window:
+        if "silent_truncation" not in d:
+            raise ApiError(400, f"This model's maximum context length is {g.context_window} "
+                           f"tokens. However, your messages resulted in {len(ids)} tokens"
+                           + (f" and {p.max_tokens} in the completion" if p.max_tokens else "")
+                           + ". Please reduce the length of the messages.",
+                           code="context_length_exceeded", param="messages")
+        ids = ids[len(ids) - (g.context_window - (p.max_tokens or 1)):]
+        rendered = gw.tokenizer.decode(ids)
+    prompt = billed_prompt(gw, rendered, ids)
+    max_tokens = p.max_tokens or min(g.max_output_tokens, g.context_window - len(ids))
+    lim = tenant.limits
+    if "no_rate_limit" not in d:
+        refusal = lim.admit(prompt + (p.max_tokens or 0))
+        if refusal:
+            raise too_many(gw, tenant, refusal)
+        refusal = await lim.enter(g.queue_timeout_s)
+        if refusal:
+            if "5xx_under_load" in d:
+                gw.last_overload = time.monotonic()
+                raise ApiError(503, "The server is overloaded.", "server_error", "overloaded")
+            raise too_many(gw, tenant, refusal)
+    else:
+        lim.in_flight += 1
+    slot = Slot(tenant)
+    try:
+        return await _answer(gw, slot, tenant, p, rid, n, rendered, ids, prompt, max_tokens)
+    except BaseException:
+        await slot.release()
+        raise
+
+
+async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: str,
+                  n: int, rendered: str, ids: list[int], prompt: int,
+                  max_tokens: int) -> Response:
+    d = gw.defects
+    cached = 0
+    if gw.cache is not None and "cache_never_hits" not in d:
+        namespace = "shared" if "shared_prompt_cache" in d else tenant.name
+        cached = gw.cache.lookup_and_store(namespace, ids)
+    extra = int(d.param("ignore_max_tokens")) if "ignore_max_tokens" in d and p.max_tokens else 0
+    req = GenRequest(
+        request_id=rid, model=p.model, prompt_text=rendered, prompt_ids=ids,
+        messages=p.messages, max_tokens=max_tokens + extra,
+        max_tokens_requested=p.max_tokens is not None,
+        stop=() if "ignore_stop" in d else p.stop, seed=p.seed, temperature=p.temperature,
+        cached_tokens=cached, logprobs=p.logprobs, top_logprobs=p.top_logprobs,
+        perturb=perturbation(gw, n, len(ids)))
+    model_out = "tokencert-other-model" if "wrong_model_field" in d else p.model
+    body_id = "chatcmpl-ref" if "no_request_id" in d else f"chatcmpl-{rid}"
+    if "random_5xx" in d and n % 50 == 0:
+        raise ApiError(500, "The server had an error while processing your request.",
+                       "server_error")
+    if "bills_5xx" in d and n % 20 == 0:
+        if gw.billing is not None:
+            gw.billing.record(body_id, tenant.name, p.model, prompt, cached, 0, 503)
+        raise ApiError(503, "The engine is unavailable.", "server_error", "engine_unavailable")
+    headers = gw.common_headers(tenant)
+    if p.stream:
+        return StreamingResponse(
+            _stream(gw, slot, tenant, p, req, body_id, model_out, n, prompt, cached),
+            media_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
+    texts, lps, finish = [], [], Finish("stop", 0)
+    try:
+        async with contextlib.aclosing(gw.engine.generate(req)) as events:
+            async for ev in events:
+                if isinstance(ev, Token):
+                    texts.append(ev.text)
+                    if ev.logprob is not None:
+                        lps.append(logprob_entry(ev.text, ev.logprob))
+                else:
+                    finish = ev
+    except EngineError:
+        raise ApiError(502, "The inference engine failed; please retry.", "server_error",
+                       "engine_error") from None
+    finally:
+        await slot.release()
+    usage = usage_for(gw, p, prompt, cached, finish, stream=False)
+    _settle(gw, tenant, body_id, p.model, usage)
+    out = completion_body(body_id, model_out, "".join(texts), finish.reason,
+                          None if ("no_usage" in d and n % 10 == 0) else usage,
+                          lps if p.logprobs else None)
+    if "malformed_response" in d:
+        out.pop("object")
+        out.pop("created")
+        out["choices"][0]["message"].pop("role")
+    return JSONResponse(out, headers=headers)
+
+
+def _settle(gw: Gateway, tenant: Tenant, body_id: str, model: str, usage: Usage) -> None:
+    tenant.limits.tokens.charge(usage.completion_tokens)
+    if gw.billing is not None:
+        gw.billing.record(body_id, tenant.name, model, usage.prompt_tokens, usage.cached_tokens,
+                          usage.completion_tokens, 200,
+                          times=2 if "double_billing" in gw.defects else 1)
+
+
+async def _stream(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, req: GenRequest,
+                  body_id: str, model_out: str, n: int, prompt: int,
+                  cached: int) -> AsyncIterator[bytes]:
+    d = gw.defects
+    created = int(time.time())
+    cut_after = max(req.max_tokens // 2, 1) if ("truncated_streams" in d and n % 50 == 0) else 0
+    finish, count = Finish("stop", 0), 0
+    try:
+        yield sse(chunk(body_id, model_out, created, {"role": "assistant", "content": ""}))
+        async with contextlib.aclosing(gw.engine.generate(req)) as events:
+            async for ev in events:
+                if isinstance(ev, Finish):
+                    finish = ev
+                    continue
+                count += 1
+                lp = ({"content": [logprob_entry(ev.text, ev.logprob)]}
+                      if p.logprobs and ev.logprob is not None else None)
+                yield sse(chunk(body_id, model_out, created, {"content": ev.text}, None, lp))
+                if cut_after and count >= cut_after:
+                    return
+        yield sse(chunk(body_id, model_out, created, {}, finish.reason))
+        usage = usage_for(gw, p, prompt, cached, finish, stream=True)
+        if p.include_usage and "no_stream_usage" not in d:
+            yield sse(usage_chunk(body_id, model_out, created, usage))
+        if "missing_done" not in d:
+            yield SSE_DONE
+        _settle(gw, tenant, body_id, p.model, usage)
+    except EngineError:
+        yield sse({"error": {"message": "The inference engine failed mid-stream.",
+                             "type": "server_error", "param": None, "code": "engine_error"}})
+    finally:
+        await slot.release()

@@ -1,0 +1,166 @@
+"""Assemble and run the reference service: config, engine, TLS, declaration, uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance._core.errors import InputError, Problem
+from conformance.declaration.models import ChatTemplateRef, TokenizerRef
+from conformance.reference.billing import BillingLedger
+from conformance.reference.build_tokenizer import TEMPLATE_PATH, TOKENIZER_PATH
+from conformance.reference.config import ReferenceConfig, load_config
+from conformance.reference.declare import KEY_ENV, KEY_ENV_B, declaration_data, write_declaration
+from conformance.reference.defects import ActiveDefects, parse_defects
+from conformance.reference.engine import Engine
+from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
+
+READY_MARK = "TOKENCERT_REFERENCE_READY "
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    tls: bool = False
+    engine: str = "sim"
+    defects: tuple[str, ...] = ()
+    write_declaration: Path | None = None
+    seed: int = 0
+    config: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    billing_export: Path | None = None
+    tls_dir: Path | None = None
+    capacity: float | None = None
+    gguf: Path | None = None
+
+
+def load_assets() -> tuple[Tokenizer, ChatTemplate]:
+    tok = load_tokenizer(TokenizerRef("hf", TOKENIZER_PATH))
+    ref = ChatTemplateRef(TEMPLATE_PATH, eos_token="<|im_end|>")
+    return tok, ChatTemplate.from_file(ref.path, ref.bos_token, ref.eos_token)
+
+
+def api_keys_from_env() -> tuple[dict[str, str], bool]:
+    """Tenant keys from the environment, or fresh random ones (never written anywhere)."""
+    a, b = os.environ.get(KEY_ENV), os.environ.get(KEY_ENV_B)
+    generated = not (a and b)
+    a = a or "sk-ref-a-" + secrets.token_urlsafe(24)
+    b = b or "sk-ref-b-" + secrets.token_urlsafe(24)
+    if a == b:
+        raise InputError(f"{KEY_ENV} and {KEY_ENV_B} must differ (two tenants)")
+    return {"A": a, "B": b}, generated
+
+
+def make_engine(opts: ServeOptions, cfg: ReferenceConfig, tokenizer: Tokenizer) -> Engine:
+    if opts.engine == "sim":
+        from conformance.reference.sim import SimEngine
+
+        return SimEngine(cfg.sim, tokenizer, opts.seed)
+    if opts.engine in {"llama.cpp", "llamacpp"}:
+        from conformance.reference.llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine(tokenizer, cfg, gguf=opts.gguf, seed=opts.seed)
+    if opts.engine.startswith("upstream:"):
+        from conformance.reference.upstream import UpstreamEngine
+
+        return UpstreamEngine(opts.engine.removeprefix("upstream:"), tokenizer)
+    raise InputError(f"unknown engine {opts.engine!r}",
+                     [Problem(f"--engine {opts.engine}",
+                              hint="use sim, llama.cpp or upstream:URL")])
+
+
+def _features(engine: str, caching: bool) -> dict[str, bool]:
+    sim = engine == "sim"
+    return {"prompt_caching": caching, "logprobs": sim, "one_token_per_chunk": sim,
+            "seed": True, "stop_sequences": True, "deterministic": sim}
+
+
+def serve(opts: ServeOptions, echo: Callable[[str], None] = print) -> None:
+    """Run until interrupted (SIGINT/SIGTERM). Prints the URL and a machine-readable line."""
+    import uvicorn
+
+    cfg = load_config(opts.config, opts.overrides)
+    defects = ActiveDefects(parse_defects(opts.defects))
+    tokenizer, template = load_assets()
+    keys, generated = api_keys_from_env()
+    engine = make_engine(opts, cfg, tokenizer)
+    caching = opts.engine == "sim"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((opts.host, opts.port))
+    except OSError as exc:
+        raise InputError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}") from None
+    port = sock.getsockname()[1]
+    tls_on = opts.tls and "plain_http" not in defects
+    tls = None
+    if tls_on:
+        from conformance.reference.tls import generate_tls
+
+        ca_dir = opts.tls_dir or (opts.write_declaration.parent if opts.write_declaration
+                                  else Path.cwd())
+        tls = generate_tls(ca_dir, wrong_ca="wrong_ca" in defects)
+    host = "127.0.0.1" if opts.host in {"0.0.0.0", "127.0.0.1"} else opts.host
+    base_url = f"{'https' if tls_on else 'http'}://{host}:{port}/v1"
+    billing = BillingLedger(opts.billing_export, cfg.gateway) if opts.billing_export else None
+    from conformance.reference.gateway import Gateway
+
+    gw = Gateway(cfg, engine, tokenizer, template, keys, defects, billing, caching)
+    try:
+        asyncio.run(_run(uvicorn, gw, sock, tls, opts, cfg, base_url, generated, keys,
+                         defects, caching, echo))
+    finally:
+        if tls is not None:
+            tls.cleanup()
+        sock.close()
+
+
+async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: ServeOptions,
+               cfg: ReferenceConfig, base_url: str, generated: bool, keys: dict[str, str],
+               defects: ActiveDefects, caching: bool, echo: Callable[[str], None]) -> None:
+    await gw.engine.start()
+    try:
+        capacity = opts.capacity if opts.capacity is not None else (
+            None if opts.engine == "sim" else 20.0)
+        if opts.write_declaration is not None:
+            data = declaration_data(
+                cfg, base_url=base_url, engine=opts.engine, tokenizer_path=TOKENIZER_PATH,
+                template_path=TEMPLATE_PATH, features=_features(opts.engine, caching),
+                defects=defects, ca_bundle=tls.ca_bundle if tls else None,
+                billing_export=opts.billing_export, capacity=capacity)
+            write_declaration(opts.write_declaration, data)
+        config = uvicorn.Config(
+            gw.app(), log_level="warning", access_log=False, lifespan="off",
+            timeout_graceful_shutdown=3, server_header=False,
+            ssl_certfile=str(tls.certfile) if tls else None,
+            ssl_keyfile=str(tls.keyfile) if tls else None)
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
+            await asyncio.sleep(0.02)
+        if server.started:
+            echo(f"tokencert reference service ({opts.engine}) listening on {base_url}")
+            if opts.write_declaration:
+                echo(f"declaration: {opts.write_declaration}")
+            if generated:
+                echo("generated API keys for this run (not stored anywhere):")
+                echo(f"  export {KEY_ENV}={keys['A']}")
+                echo(f"  export {KEY_ENV_B}={keys['B']}")
+            echo(READY_MARK + json.dumps({
+                "base_url": base_url, "pid": os.getpid(),
+                "declaration": str(opts.write_declaration) if opts.write_declaration else None,
+                "ca_bundle": str(tls.ca_bundle) if tls else None,
+                "defects": defects.names()}))
+            sys.stdout.flush()
+        await task
+    finally:
+        await gw.engine.stop()
