@@ -108,6 +108,12 @@ def _thresholds(catalog: Catalog, rid: str, metric: str) -> dict[str, float]:
     return out
 
 
+def _window(times: list[float]) -> float:
+    """1-minute windows as in STAB-005 when the phase is long enough to show several."""
+    span = max(times, default=0.0)
+    return 60.0 if span >= 180 else max(1.0, round(span / 6))
+
+
 def _phase_start(records: list[RequestRecord]) -> int:
     return min((r.sent_ns or r.scheduled_ns) for r in records) if records else 0
 
@@ -130,7 +136,7 @@ def build_plots(data: ReportData, catalog: Catalog) -> dict[str, str]:
         "tpot_cdf": plots.cdf(tpot, "TPOT at declared concurrency (CDF)", "TPOT (ms/token)",
                               _thresholds(catalog, "PERF-002", "tpot_ms")),
         "ttft_time": plots.over_time(times, ttft_t, "TTFT over the sustained phase",
-                                     "TTFT (ms)", window_s=60.0),
+                                     "TTFT (ms)", window_s=_window(times)),
     }
     by_conc: dict[int, list[RequestRecord]] = defaultdict(list)
     for phase in ("scaling", "sustained"):
@@ -195,10 +201,13 @@ def render_html(run_dir: Path, catalog: Catalog | None = None) -> str:
             req = catalog.get(r["id"])
         except KeyError:
             continue
-        thresholds[r["id"]] = {
+        per_level = {
             lvl: "; ".join(c.describe(req.metric(c.metric).unit) for c in conds)
             for lvl, conds in req.thresholds.items()
         }
+        if len(set(per_level.values())) == 1 and len(per_level) == 3:
+            per_level = {"all levels": next(iter(per_level.values()))}
+        thresholds[r["id"]] = per_level
     titles = {r.id: r.title for r in catalog}
     by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in reqs:
