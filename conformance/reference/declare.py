@@ -30,7 +30,8 @@ def declaration_data(cfg: ReferenceConfig, *, base_url: str, engine: str,
                      tokenizer_path: Path, template_path: Path, features: dict[str, bool],
                      defects: ActiveDefects, ca_bundle: Path | None = None,
                      billing_export: Path | None = None,
-                     capacity: float | None = None) -> dict[str, Any]:
+                     capacity: float | None = None,
+                     eos_counted: bool | None = None) -> dict[str, Any]:
     g, sim = cfg.gateway, cfg.sim
     if capacity is None:
         capacity = sim.predicted_throughput(g.declared_concurrency, 1000, 1000) \
@@ -56,7 +57,7 @@ def declaration_data(cfg: ReferenceConfig, *, base_url: str, engine: str,
             "id": g.model_id, "aliases": list(g.aliases),
             "tokenizer": {"kind": "hf", "path": str(tokenizer_path)},
             "chat_template": {"path": str(template_path), "eos_token": "<|im_end|>"},
-            "eos_counted": bool(sim.eos_counted) if engine == "sim" else False,
+            "eos_counted": bool(sim.eos_counted if eos_counted is None else eos_counted),
             "context_window": g.context_window,
             "max_output_tokens": g.max_output_tokens,
             "features": features,

@@ -9,7 +9,7 @@ import secrets
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,18 @@ def make_engine(opts: ServeOptions, cfg: ReferenceConfig, tokenizer: Tokenizer) 
                               hint="use sim, llama.cpp or upstream:URL")])
 
 
+def _llama_limits(cfg: ReferenceConfig) -> ReferenceConfig:
+    """The tiny model has a 4096-token context and runs on CPU: declare what it can do."""
+    from conformance.reference.llamacpp import LLAMA_CONTEXT
+
+    g = cfg.gateway
+    ctx = min(g.context_window, LLAMA_CONTEXT)
+    conc = min(g.max_concurrency, 4)
+    return replace(cfg, gateway=replace(
+        g, context_window=ctx, max_output_tokens=min(g.max_output_tokens, ctx // 4),
+        max_concurrency=conc, declared_concurrency=min(g.declared_concurrency, 2, conc)))
+
+
 def _features(engine: str, caching: bool) -> dict[str, bool]:
     sim = engine == "sim"
     return {"prompt_caching": caching, "logprobs": sim, "one_token_per_chunk": sim,
@@ -89,6 +101,8 @@ def serve(opts: ServeOptions, echo: Callable[[str], None] = print) -> None:
     import uvicorn
 
     cfg = load_config(opts.config, opts.overrides)
+    if opts.engine in {"llama.cpp", "llamacpp"}:
+        cfg = _llama_limits(cfg)
     defects = ActiveDefects(parse_defects(opts.defects))
     tokenizer, template = load_assets()
     keys, generated = api_keys_from_env()
@@ -136,7 +150,9 @@ async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: Serve
                 cfg, base_url=base_url, engine=opts.engine, tokenizer_path=TOKENIZER_PATH,
                 template_path=TEMPLATE_PATH, features=_features(opts.engine, caching),
                 defects=defects, ca_bundle=tls.ca_bundle if tls else None,
-                billing_export=opts.billing_export, capacity=capacity)
+                billing_export=opts.billing_export, capacity=capacity,
+                eos_counted=None if opts.engine == "sim" else opts.engine != "sim"
+                and not opts.engine.startswith("upstream:"))
             write_declaration(opts.write_declaration, data)
         config = uvicorn.Config(
             gw.app(), log_level="warning", access_log=False, lifespan="off",
