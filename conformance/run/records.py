@@ -19,13 +19,13 @@ RECORD_VERSION = 1
 
 # Error classes a request can end in (client-side view). ``None`` = transport succeeded.
 ERROR_CLASSES = (
-    "timeout",          # no answer / stalled past the per-request timeout
-    "connect",          # connection refused or failed
-    "reset",            # connection reset or closed mid-response
-    "protocol",         # malformed HTTP / SSE framing
-    "too_large",        # response exceeded the size limit (flood)
-    "garbage",          # body/events not parseable as the dialect's JSON
-    "client_error",     # the instrument itself failed (never counted against the service)
+    "timeout",  # no answer / stalled past the per-request timeout
+    "connect",  # connection refused or failed
+    "reset",  # connection reset or closed mid-response
+    "protocol",  # malformed HTTP / SSE framing
+    "too_large",  # response exceeded the size limit (flood)
+    "garbage",  # body/events not parseable as the dialect's JSON
+    "client_error",  # the instrument itself failed (never counted against the service)
 )
 
 
@@ -40,7 +40,7 @@ class ChunkEvent:
 @dataclass(slots=True)
 class RequestRecord:
     # identity
-    request_id: str                      # client-side id, unique in the run: "<phase>-<seq>"
+    request_id: str  # client-side id, unique in the run: "<phase>-<seq>"
     phase: str
     seq: int
     worker: int = 0
@@ -48,19 +48,19 @@ class RequestRecord:
     # what was asked (redacted, never contains the API key)
     request: dict[str, Any] = field(default_factory=dict)
     # hot-path timestamps (perf_counter_ns)
-    scheduled_ns: int = 0                # when the arrival strategy wanted it sent
-    sent_ns: int | None = None           # just before the request bytes were written
-    headers_ns: int | None = None        # response headers received
-    first_byte_ns: int | None = None     # first body byte
-    first_token_ns: int | None = None    # first content-bearing chunk (set by decode)
-    last_byte_ns: int | None = None      # end of body
-    started_utc: str = ""                # wall clock at send, RFC 3339 UTC
+    scheduled_ns: int = 0  # when the arrival strategy wanted it sent
+    sent_ns: int | None = None  # just before the request bytes were written
+    headers_ns: int | None = None  # response headers received
+    first_byte_ns: int | None = None  # first body byte
+    first_token_ns: int | None = None  # first content-bearing chunk (set by decode)
+    last_byte_ns: int | None = None  # end of body
+    started_utc: str = ""  # wall clock at send, RFC 3339 UTC
     # raw response
     status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)   # filtered + redacted
+    headers: dict[str, str] = field(default_factory=dict)  # filtered + redacted
     events: list[ChunkEvent] = field(default_factory=list)  # streaming only
-    body: bytes | None = None                               # non-streaming only (bounded)
-    error: str | None = None             # one of ERROR_CLASSES
+    body: bytes | None = None  # non-streaming only (bounded)
+    error: str | None = None  # one of ERROR_CLASSES
     error_detail: str | None = None
     # decoded after the request (off the hot path)
     text: str | None = None
@@ -70,8 +70,9 @@ class RequestRecord:
     finish_reason: str | None = None
     done_seen: bool = False
     model: str | None = None
-    response_id: str | None = None       # body "id" / header x-request-id
+    response_id: str | None = None  # body "id" / header x-request-id
     decode_errors: list[str] = field(default_factory=list)
+    logprob_tokens: int | None = None  # per-token logprob entries received (METER-003)
     version: int = RECORD_VERSION
 
     # --- derived metrics (MLPerf LoadGen definitions), in milliseconds -------------------
@@ -109,8 +110,10 @@ class RequestRecord:
         return out
 
     def max_stall_ms(self) -> float | None:
-        gaps = [(b[0] - a[0]) / 1e6 for a, b in zip(self.content_chunks,
-                                                      self.content_chunks[1:], strict=False)]
+        gaps = [
+            (b[0] - a[0]) / 1e6
+            for a, b in zip(self.content_chunks, self.content_chunks[1:], strict=False)
+        ]
         return max(gaps) if gaps else None
 
     @property
