@@ -201,7 +201,7 @@ def render_html(run_dir: Path, catalog: Catalog | None = None) -> str:
             req = catalog.get(r["id"])
         except KeyError:
             continue
-        per_level = {
+        per_level: dict[str, str] = {
             lvl: "; ".join(c.describe(req.metric(c.metric).unit) for c in conds)
             for lvl, conds in req.thresholds.items()
         }
@@ -214,12 +214,17 @@ def render_html(run_dir: Path, catalog: Catalog | None = None) -> str:
         by_cat[r["category"]].append(r)
     sustained = data.records.get("sustained", [])
     template = env.get_template(TEMPLATE)
-    return template.render(
+    context = dict(
         results=data.results, categories=[c for c in catalog.categories if c.id in by_cat],
         by_cat=by_cat, thresholds=thresholds, titles=titles, plots=build_plots(data, catalog),
         tool_version=__version__, n_records=sum(len(v) for v in data.records.values()),
         n_sustained=len(sustained),
     )
+    first = template.render(**context, font_css="", font_stack="sans-serif")
+    from conformance.report.fonts import inline_font_css
+
+    font_css, font_stack = inline_font_css("".join(sorted(set(first))))
+    return template.render(**context, font_css=font_css, font_stack=font_stack)
 
 
 def write_report(run_dir: Path, out_html: Path | None = None, pdf: bool = True) -> list[Path]:

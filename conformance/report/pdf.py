@@ -38,6 +38,11 @@ def font_stack() -> str:
 
 def packaged_fetcher(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     parsed = urlparse(url)
+    if parsed.scheme == "data":  # inline fonts and images embedded in the document itself
+        import weasyprint
+
+        result: dict[str, Any] = weasyprint.default_url_fetcher(url)
+        return result
     root = resources.certificates_dir().resolve()
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path)).resolve()

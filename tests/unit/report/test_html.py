@@ -40,3 +40,13 @@ def test_missing_results_is_a_clear_error(tmp_path: Path, cli) -> None:  # type:
 
     with pytest.raises(InputError, match=r"no results\.json"):
         load_results(tmp_path)
+
+
+def test_pinned_fonts_are_subset_and_inlined(run_dir: Path) -> None:
+    from conformance.report.pdf import font_files
+
+    if not font_files():
+        pytest.skip("no pinned fonts shipped yet")
+    html = render_html(run_dir)
+    assert "data:font/woff2;base64," in html
+    assert len(html) < 3_000_000  # subset, not whole CJK fonts
