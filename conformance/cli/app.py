@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from conformance import __version__
 from conformance._core.errors import TokencertError
-from conformance.cli import compare_cmd, declaration_cmd, init_cmd, spec_cmd
+from conformance.cli import compare_cmd, declaration_cmd, init_cmd, report_cmd, spec_cmd
 from conformance.cli.console import err
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -54,6 +54,7 @@ app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(declaration_cmd.app, name="declaration")
 init_cmd.register(app)
 compare_cmd.register(app)
+report_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,3 +50,10 @@ def test_pinned_fonts_are_subset_and_inlined(run_dir: Path) -> None:
     html = render_html(run_dir)
     assert "data:font/woff2;base64," in html
     assert len(html) < 3_000_000  # subset, not whole CJK fonts
+
+
+def test_report_command(cli, run_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    res = cli("report", str(run_dir), "--no-pdf", "--json")
+    assert res.code == 0, res.err
+    assert (run_dir / "report.html").is_file()
+    assert cli("report", str(run_dir / "nope")).code == 2
