@@ -1,0 +1,341 @@
+"""The measuring HTTP client: one shared ``httpx.AsyncClient``, timestamps and raw bytes only.
+
+While a request is in flight the client does three things: read the next block of bytes
+from the socket, take ``time.perf_counter_ns()``, and hand both to the SSE splitter (or append
+them to a bounded body). Everything else — JSON, token counting, evidence — happens after
+(:meth:`Client.decode`, or in the load runner's consumer). A request always ends as a
+:class:`RequestRecord`: transport failures become an error class, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conformance._core.clock import utc_now_iso
+from conformance._core.redact import Redactor
+from conformance.run.client.dialect import ChatParams, CountTokens, Dialect
+from conformance.run.client.openai_chat import OpenAIChat
+from conformance.run.client.sse import SSESplitter
+from conformance.run.records import RequestRecord
+
+DIALECTS: Mapping[str, type[Dialect]] = {"openai-chat": OpenAIChat}
+AUTH = object()  # sentinel: use the configured key (see ``post_raw``/``get``)
+_DROP_HEADERS = frozenset({"date", "connection", "keep-alive", "transfer-encoding"})
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How to reach the candidate. ``api_key`` is held in memory only, never recorded."""
+
+    base_url: str  # e.g. https://api.example.com/v1
+    model: str = ""
+    api_key: str | None = field(default=None, repr=False)
+    dialect: str = "openai-chat"
+    http2: bool = False
+    ca_bundle: Path | None = None  # TLS trust anchors; None = system store
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0  # longest silence allowed between two reads
+    total_timeout_s: float = 600.0  # whole request, headers to last byte
+    max_response_bytes: int = 64 * 1024 * 1024
+    max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies kept up to this
+    max_connections: int = 4096
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Client:
+    """Async measuring client. Use as ``async with Client(cfg) as c: rec = await c.chat(...)``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        dialect: Dialect | None = None,
+        redactor: Redactor | None = None,
+        count_tokens: CountTokens | None = None,
+    ) -> None:
+        self.config = config
+        self.dialect: Dialect = dialect or _dialect(config.dialect)
+        self.redactor = redactor or Redactor()
+        if config.api_key:
+            self.redactor.add(config.api_key)
+        self.count_tokens = count_tokens
+        verify: ssl.SSLContext | bool = True
+        if config.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(config.ca_bundle))
+        timeout = httpx.Timeout(
+            config.total_timeout_s, connect=config.connect_timeout_s, read=config.read_timeout_s
+        )
+        limits = httpx.Limits(
+            max_connections=config.max_connections,
+            max_keepalive_connections=config.max_connections,
+        )
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/") + "/",
+            http1=True,
+            http2=config.http2,
+            verify=verify,
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- requests --------------------------------------------------------------------------
+    async def chat(
+        self,
+        params: ChatParams,
+        *,
+        request_id: str,
+        phase: str = "",
+        seq: int = 0,
+        worker: int = 0,
+        scheduled_ns: int | None = None,
+        decode: bool = True,
+    ) -> RequestRecord:
+        """Send one chat request and record it. ``decode=False`` leaves the decoded fields
+        empty (the load runner decodes later, off the hot path)."""
+        built = self.dialect.build(params, self.config.model)
+        rec = RequestRecord(
+            request_id=request_id,
+            phase=phase,
+            seq=seq,
+            worker=worker,
+            stream=params.stream,
+            request=self.redactor.data(
+                {"method": built.method, "path": built.path, "json": built.json}
+            ),
+            scheduled_ns=scheduled_ns if scheduled_ns is not None else time.perf_counter_ns(),
+        )
+        req = self._http.build_request(
+            built.method, built.path, json=built.json, headers=self._headers(AUTH, None)
+        )
+        await self._send(req, rec, sse=params.stream)
+        if decode:
+            self.decode(rec)
+        return rec
+
+    async def get(
+        self,
+        path: str,
+        *,
+        request_id: str,
+        phase: str = "",
+        seq: int = 0,
+        headers: Mapping[str, str] | None = None,
+        auth: object = AUTH,
+        decode: bool = True,
+    ) -> RequestRecord:
+        """GET ``path`` (relative to the base URL, e.g. ``models``); the body is kept."""
+        rec = RequestRecord(
+            request_id=request_id,
+            phase=phase,
+            seq=seq,
+            stream=False,
+            request={"method": "GET", "path": path},
+            scheduled_ns=time.perf_counter_ns(),
+        )
+        req = self._http.build_request(
+            "GET", path.lstrip("/"), headers=self._headers(auth, headers)
+        )
+        await self._send(req, rec, sse=False)
+        if decode:
+            self.decode(rec)
+        return rec
+
+    async def post_raw(
+        self,
+        path: str,
+        body: bytes,
+        *,
+        request_id: str,
+        phase: str = "",
+        seq: int = 0,
+        headers: Mapping[str, str] | None = None,
+        auth: object = AUTH,
+        stream: bool = False,
+        decode: bool = True,
+    ) -> RequestRecord:
+        """POST arbitrary bytes (malformed-input and auth probes). ``auth``: ``AUTH`` sends
+        the configured key, ``None`` no Authorization header, a string that header value."""
+        hdrs = {"content-type": "application/json", **(headers or {})}
+        rec = RequestRecord(
+            request_id=request_id,
+            phase=phase,
+            seq=seq,
+            stream=stream,
+            request=self.redactor.data(
+                {
+                    "method": "POST",
+                    "path": path,
+                    "body_len": len(body),
+                    "body_prefix": body[:1024].decode("utf-8", "replace"),
+                    "headers": {k: v for k, v in hdrs.items() if k.lower() != "authorization"},
+                }
+            ),
+            scheduled_ns=time.perf_counter_ns(),
+        )
+        req = self._http.build_request(
+            "POST", path.lstrip("/"), content=body, headers=self._headers(auth, hdrs)
+        )
+        await self._send(req, rec, sse=stream)
+        if decode:
+            self.decode(rec)
+        return rec
+
+    def decode(self, rec: RequestRecord) -> RequestRecord:
+        """Fill the decoded fields (off the hot path). Safe on any input; call once."""
+        try:
+            self.dialect.decode(rec, self.count_tokens)
+        except Exception as exc:  # the instrument failed, not the service
+            rec.decode_errors.append(f"decoder crashed: {type(exc).__name__}: {exc}")
+            rec.error = rec.error or "client_error"
+        if rec.body is not None:
+            rec.body = self.redactor.bytes_(rec.body)
+        for ev in rec.events:
+            ev.data = self.redactor.bytes_(ev.data)
+        if rec.text is not None:
+            rec.text = self.redactor.text(rec.text)
+        return rec
+
+    # -- internals -------------------------------------------------------------------------
+    def _headers(self, auth: object, extra: Mapping[str, str] | None) -> dict[str, str]:
+        h = {"accept-encoding": "identity", **self.config.extra_headers}
+        if auth is AUTH:
+            if self.config.api_key:
+                h["authorization"] = f"Bearer {self.config.api_key}"
+        elif isinstance(auth, str):
+            h["authorization"] = auth
+        if extra:
+            h.update(extra)
+        return h
+
+    async def _send(self, req: httpx.Request, rec: RequestRecord, *, sse: bool) -> None:
+        async def trace(name: str, info: Mapping[str, Any]) -> None:
+            if name.endswith("send_request_headers.started"):
+                rec.sent_ns = time.perf_counter_ns()
+            elif name.endswith("receive_response_headers.complete"):
+                rec.headers_ns = time.perf_counter_ns()
+
+        req.extensions["trace"] = trace
+        rec.started_utc = utc_now_iso()
+        t_enter = time.perf_counter_ns()
+        try:
+            async with asyncio.timeout(self.config.total_timeout_s):
+                await self._exchange(req, rec, sse)
+        except TimeoutError:
+            _fail(rec, "timeout", f"no complete answer within {self.config.total_timeout_s} s")
+        except httpx.TimeoutException as exc:
+            _fail(rec, "timeout", f"{type(exc).__name__}")
+        except httpx.ConnectError as exc:
+            _fail(rec, "connect", self.redactor.text(str(exc))[:500])
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            kind = "reset" if rec.status is not None or _is_reset(exc) else "protocol"
+            _fail(rec, kind, f"{type(exc).__name__}: {self.redactor.text(str(exc))[:500]}")
+        except (httpx.ProtocolError, httpx.DecodingError, httpx.UnsupportedProtocol) as exc:
+            _fail(rec, "protocol", f"{type(exc).__name__}: {self.redactor.text(str(exc))[:500]}")
+        except httpx.TransportError as exc:
+            _fail(rec, "connect", f"{type(exc).__name__}: {self.redactor.text(str(exc))[:500]}")
+        except Exception as exc:  # never let the instrument crash the run
+            _fail(
+                rec, "client_error", f"{type(exc).__name__}: {self.redactor.text(str(exc))[:500]}"
+            )
+        if rec.sent_ns is None:  # a transport without trace events (mock, replay)
+            rec.sent_ns = t_enter
+
+    async def _exchange(self, req: httpx.Request, rec: RequestRecord, sse: bool) -> None:
+        cfg = self.config
+        limit = cfg.max_response_bytes
+        resp = await self._http.send(req, stream=True)
+        try:
+            now = time.perf_counter_ns()
+            if rec.headers_ns is None:
+                rec.headers_ns = now
+            rec.status = resp.status_code
+            rec.headers = _filter_headers(resp.headers, self.redactor)
+            if sse and 200 <= resp.status_code < 300:
+                splitter = SSESplitter()
+                rec.events = splitter.events
+                feed = splitter.feed
+                clock = time.perf_counter_ns
+                async for data in resp.aiter_raw():
+                    t = clock()
+                    if rec.first_byte_ns is None:
+                        rec.first_byte_ns = t
+                    feed(data, t)
+                    if splitter.nbytes > limit:
+                        rec.last_byte_ns = t
+                        _fail(rec, "too_large", f"response exceeded {limit} bytes")
+                        return
+                rec.last_byte_ns = clock()
+                if splitter.close():
+                    rec.decode_errors.append("stream ended inside an event (no blank line)")
+            else:
+                parts: list[bytes] = []
+                size = 0
+                async for data in resp.aiter_bytes():  # decoded: the limit bounds memory
+                    t = time.perf_counter_ns()
+                    if rec.first_byte_ns is None:
+                        rec.first_byte_ns = t
+                    size += len(data)
+                    if size > limit:
+                        rec.last_byte_ns = t
+                        rec.body = b"".join(parts)[: cfg.max_body_record_bytes]
+                        _fail(rec, "too_large", f"response exceeded {limit} bytes")
+                        return
+                    if size - len(data) < cfg.max_body_record_bytes:
+                        parts.append(data)
+                rec.last_byte_ns = time.perf_counter_ns()
+                rec.body = b"".join(parts)[: cfg.max_body_record_bytes]
+        finally:
+            await resp.aclose()
+
+
+def _dialect(name: str) -> Dialect:
+    try:
+        return DIALECTS[name]()
+    except KeyError:
+        from conformance._core.errors import InputError
+
+        raise InputError(
+            f"unknown dialect {name!r}; known: {', '.join(sorted(DIALECTS))}"
+        ) from None
+
+
+def _fail(rec: RequestRecord, kind: str, detail: str) -> None:
+    if rec.error is None:
+        rec.error, rec.error_detail = kind, detail
+    if rec.last_byte_ns is None and rec.first_byte_ns is not None:
+        rec.last_byte_ns = time.perf_counter_ns()
+
+
+def _is_reset(exc: BaseException) -> bool:
+    text = f"{exc} {exc.__cause__}".lower()
+    return "reset" in text or "closed" in text or "incomplete" in text
+
+
+def _filter_headers(headers: httpx.Headers, redactor: Redactor) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in redactor.headers(headers.multi_items()):
+        k = k.lower()
+        if k in _DROP_HEADERS:
+            continue
+        out[k] = f"{out[k]}, {v}" if k in out else v
+    return out

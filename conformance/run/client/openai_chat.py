@@ -1,0 +1,164 @@
+"""The ``openai-chat`` dialect: OpenAI Chat Completions, streaming and not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
+from conformance.run.records import RequestRecord
+
+_DONE = b"[DONE]"
+
+
+def _tokens(text: str, count_tokens: CountTokens | None) -> int:
+    if count_tokens is None:
+        return 1
+    try:
+        return max(1, int(count_tokens(text)))
+    except Exception:  # a tokenizer failure must not lose the chunk
+        return 1
+
+
+def _garbage(record: RequestRecord, why: str) -> None:
+    record.decode_errors.append(why)
+    if record.error is None:
+        record.error = "garbage"
+        record.error_detail = why
+
+
+class OpenAIChat:
+    """Decodes chunks (``choices[0].delta.content``), usage wherever it comes (every chunk,
+    the last content chunk, or a separate final chunk with empty ``choices``), the finish
+    reason, ``[DONE]``, the response id and model, and per-token logprob entries."""
+
+    name = "openai-chat"
+    models_path = "models"
+    chat_path = "chat/completions"
+
+    def build(self, params: ChatParams, model: str) -> BuiltRequest:
+        body: dict[str, Any] = {"model": params.model or model, "messages": list(params.messages)}
+        if params.max_tokens is not None:
+            body["max_tokens"] = params.max_tokens
+        if params.stream:
+            body["stream"] = True
+        body.update(params.extra)
+        return BuiltRequest("POST", self.chat_path, body)
+
+    def decode(self, record: RequestRecord, count_tokens: CountTokens | None = None) -> None:
+        if record.response_id is None:
+            record.response_id = record.headers.get("x-request-id")
+        if record.status is None or not 200 <= record.status < 300:
+            return
+        if record.stream and record.body is None:
+            self._decode_stream(record, count_tokens)
+        else:
+            self._decode_body(record, count_tokens)
+
+    # -- streaming -------------------------------------------------------------------------
+    def _decode_stream(self, record: RequestRecord, count_tokens: CountTokens | None) -> None:
+        texts: list[str] = []
+        chunks: list[tuple[int, str, int]] = []
+        logprobs = 0
+        saw_logprobs = False
+        prev_completion: int | None = None
+        usage_every_chunk = True
+        staged: list[tuple[int, str, int | None]] = []  # (t, text, tokens from usage delta)
+        for i, ev in enumerate(record.events):
+            if ev.data.strip() == _DONE:
+                record.done_seen = True
+                continue
+            if record.done_seen:
+                record.decode_errors.append(f"event {i}: data after [DONE]")
+            try:
+                doc = json.loads(ev.data)
+            except (ValueError, UnicodeDecodeError) as exc:
+                _garbage(record, f"event {i}: not JSON ({exc})")
+                continue
+            if not isinstance(doc, dict):
+                _garbage(record, f"event {i}: not a JSON object")
+                continue
+            if isinstance(doc.get("error"), dict):
+                record.decode_errors.append(f"event {i}: error event {doc['error']!r:.200}")
+                if record.error is None:
+                    record.error, record.error_detail = "protocol", "error event in stream"
+                continue
+            record.response_id = record.response_id or _str(doc.get("id"))
+            record.model = record.model or _str(doc.get("model"))
+            usage = doc.get("usage")
+            delta_tokens: int | None = None
+            if isinstance(usage, dict):
+                record.usage = usage
+                ct = usage.get("completion_tokens")
+                if isinstance(ct, int):
+                    delta_tokens = ct - (prev_completion or 0)
+                    prev_completion = ct
+            choice = _first_choice(doc)
+            if choice is None:
+                continue
+            fr = choice.get("finish_reason")
+            if isinstance(fr, str):
+                record.finish_reason = fr
+            lp = choice.get("logprobs")
+            if isinstance(lp, dict) and isinstance(lp.get("content"), list):
+                saw_logprobs = True
+                logprobs += len(lp["content"])
+            delta = choice.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(content, str) and content:
+                texts.append(content)
+                staged.append((ev.t_ns, content, delta_tokens))
+                if delta_tokens is None:
+                    usage_every_chunk = False
+        for t, text, n in staged:
+            if usage_every_chunk and n is not None and n > 0:
+                chunks.append((t, text, n))
+            else:
+                chunks.append((t, text, _tokens(text, count_tokens)))
+        record.content_chunks = chunks
+        record.text = "".join(texts)
+        record.first_token_ns = chunks[0][0] if chunks else None
+        record.logprob_tokens = logprobs if saw_logprobs else None
+        if not record.events and record.error is None:
+            _garbage(record, "2xx streaming response carried no SSE data events")
+
+    # -- non-streaming ---------------------------------------------------------------------
+    def _decode_body(self, record: RequestRecord, count_tokens: CountTokens | None) -> None:
+        try:
+            doc = json.loads(record.body or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            _garbage(record, f"body: not JSON ({exc})")
+            return
+        if not isinstance(doc, dict):
+            _garbage(record, "body: not a JSON object")
+            return
+        record.response_id = record.response_id or _str(doc.get("id"))
+        record.model = _str(doc.get("model"))
+        if isinstance(doc.get("usage"), dict):
+            record.usage = doc["usage"]
+        choice = _first_choice(doc)
+        if choice is None:
+            return
+        if isinstance(choice.get("finish_reason"), str):
+            record.finish_reason = choice["finish_reason"]
+        msg = choice.get("message")
+        content = msg.get("content") if isinstance(msg, dict) else None
+        record.text = content if isinstance(content, str) else None
+        lp = choice.get("logprobs")
+        if isinstance(lp, dict) and isinstance(lp.get("content"), list):
+            record.logprob_tokens = len(lp["content"])
+        if record.text and record.last_byte_ns is not None:
+            ct = (record.usage or {}).get("completion_tokens")
+            n = ct if isinstance(ct, int) and ct > 0 else _tokens(record.text, count_tokens)
+            record.content_chunks = [(record.last_byte_ns, record.text, n)]
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _first_choice(doc: dict[str, Any]) -> dict[str, Any] | None:
+    choices = doc.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return None
