@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,9 +64,11 @@ class ReferenceService:
         return {KEY_ENV: self.api_keys[0], KEY_ENV_B: self.api_keys[1]}
 
     @property
-    def verify(self) -> str | bool:
-        """What to pass as httpx/openai ``verify``: the CA bundle, or True for http."""
-        return str(self.ca_bundle) if self.ca_bundle else True
+    def verify(self) -> ssl.SSLContext | bool:
+        """What to pass as httpx ``verify``: a context trusting only the generated CA."""
+        if self.ca_bundle is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.ca_bundle))
 
     def declaration(self) -> Declaration:
         from conformance.declaration import load_declaration
