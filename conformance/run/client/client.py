@@ -63,7 +63,7 @@ class Client:
         count_tokens: CountTokens | None = None,
     ) -> None:
         self.config = config
-        self.dialect: Dialect = dialect or _dialect(config.dialect)
+        self.dialect: Dialect = dialect or make_dialect(config.dialect)
         self.redactor = redactor or Redactor()
         if config.api_key:
             self.redactor.add(config.api_key)
@@ -202,18 +202,7 @@ class Client:
 
     def decode(self, rec: RequestRecord) -> RequestRecord:
         """Fill the decoded fields (off the hot path). Safe on any input; call once."""
-        try:
-            self.dialect.decode(rec, self.count_tokens)
-        except Exception as exc:  # the instrument failed, not the service
-            rec.decode_errors.append(f"decoder crashed: {type(exc).__name__}: {exc}")
-            rec.error = rec.error or "client_error"
-        if rec.body is not None:
-            rec.body = self.redactor.bytes_(rec.body)
-        for ev in rec.events:
-            ev.data = self.redactor.bytes_(ev.data)
-        if rec.text is not None:
-            rec.text = self.redactor.text(rec.text)
-        return rec
+        return decode_record(rec, self.dialect, self.count_tokens, self.redactor)
 
     # -- internals -------------------------------------------------------------------------
     def _headers(self, auth: object, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -308,7 +297,28 @@ class Client:
             await resp.aclose()
 
 
-def _dialect(name: str) -> Dialect:
+def decode_record(
+    rec: RequestRecord, dialect: Dialect, count_tokens: CountTokens | None, redactor: Redactor
+) -> RequestRecord:
+    """Decode ``rec`` with ``dialect`` and redact what it holds; never raises."""
+    try:
+        dialect.decode(rec, count_tokens)
+    except Exception as exc:  # the instrument failed, not the service
+        rec.decode_errors.append(f"decoder crashed: {type(exc).__name__}: {exc}")
+        rec.error = rec.error or "client_error"
+    if redactor.secrets:
+        if rec.body is not None:
+            rec.body = redactor.bytes_(rec.body)
+        for ev in rec.events:
+            ev.data = redactor.bytes_(ev.data)
+        if rec.text is not None:
+            rec.text = redactor.text(rec.text)
+        rec.content_chunks = [(t, redactor.text(x), n) for t, x, n in rec.content_chunks]
+    return rec
+
+
+def make_dialect(name: str) -> Dialect:
+    """The dialect registered under ``name`` in :data:`DIALECTS`."""
     try:
         return DIALECTS[name]()
     except KeyError:

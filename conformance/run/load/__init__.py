@@ -1,0 +1,47 @@
+"""Load generation: arrival strategies × stop conditions, workers, self-lag measurement."""
+
+from conformance.run.load.health import (
+    ClientHealth,
+    HealthWindow,
+    LagMonitor,
+    SaturationCheck,
+    Summary,
+    saturation,
+)
+from conformance.run.load.runner import LoadRunner, OnRecord, PhaseResult
+from conformance.run.load.spec import (
+    Arrival,
+    Burst,
+    Concurrency,
+    ConstantRate,
+    PhaseSpec,
+    Poisson,
+    RequestFactory,
+    Sequential,
+    StopConditions,
+    request_rng,
+    worker_seed,
+)
+
+__all__ = [
+    "Arrival",
+    "Burst",
+    "ClientHealth",
+    "Concurrency",
+    "ConstantRate",
+    "HealthWindow",
+    "LagMonitor",
+    "LoadRunner",
+    "OnRecord",
+    "PhaseResult",
+    "PhaseSpec",
+    "Poisson",
+    "RequestFactory",
+    "SaturationCheck",
+    "Sequential",
+    "StopConditions",
+    "Summary",
+    "request_rng",
+    "saturation",
+    "worker_seed",
+]

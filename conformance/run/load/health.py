@@ -1,0 +1,218 @@
+"""The instrument watches itself: schedule delay, event-loop lag and CPU, per phase.
+
+A response byte that is ready while the event loop is busy running something else is read
+late, and the delay ends up in the measured latency. The loop-lag probe measures exactly
+that delay: every ``tick`` a task yields to the loop (``sleep(0)``) and records how long it
+took to be run again — the time it waited behind every callback and I/O event already
+queued, which is what a socket read that became ready at that moment waits. (Timer
+oversleep is not used: epoll rounds timeouts up to whole milliseconds even on an idle
+loop.) See docs/metrics.md for the rule that turns these figures into
+``inconclusive: client_saturated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psutil
+
+CPU_SATURATED = 90.0  # % of one core: a single event loop cannot go faster than one core
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Order-statistic summary of a sample in milliseconds."""
+
+    n: int = 0
+    p50: float = 0.0
+    p90: float = 0.0
+    p99: float = 0.0
+    p999: float = 0.0
+    max: float = 0.0
+
+    @classmethod
+    def of(cls, values_ms: Sequence[float]) -> Summary:
+        if not values_ms:
+            return cls()
+        v = sorted(values_ms)
+
+        def q(p: float) -> float:
+            return v[min(len(v) - 1, max(0, math.ceil(p * len(v)) - 1))]
+
+        return cls(len(v), q(0.5), q(0.9), q(0.99), q(0.999), v[-1])
+
+    def at(self, quantile: float) -> float:
+        """The summarised value at the smallest kept quantile ≥ ``quantile``."""
+        for p, val in ((0.5, self.p50), (0.9, self.p90), (0.99, self.p99), (0.999, self.p999)):
+            if quantile <= p:
+                return val
+        return self.max
+
+
+@dataclass(frozen=True)
+class HealthWindow:
+    t_s: float  # window start, seconds from phase start
+    loop_lag_p99_ms: float
+    loop_lag_max_ms: float
+    cpu_percent: float  # of one core, by the client process
+    system_cpu_percent: float  # whole machine, all cores (100 = every core busy)
+
+
+@dataclass(frozen=True)
+class ClientHealth:
+    """How well the client kept up during one phase (all worker processes merged)."""
+
+    processes: int
+    duration_s: float
+    schedule_delay_ms: Summary  # sent − scheduled, per request
+    loop_lag_ms: Summary  # probe oversleep, per tick
+    cpu_percent_max: float  # busiest window of the busiest process, % of one core
+    cpu_percent_mean: float
+    windows: tuple[HealthWindow, ...] = ()
+    reasons: tuple[str, ...] = ()  # why the client may have been saturated
+
+    @property
+    def saturated(self) -> bool:
+        return bool(self.reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SaturationCheck:
+    saturated: bool
+    client_error_ms: float  # how far client lag could move the percentile
+    allowed_ms: float  # tolerance × threshold
+    reasons: tuple[str, ...]
+
+
+def saturation(
+    health: ClientHealth, *, threshold_ms: float, quantile: float = 0.99, tolerance: float = 0.02
+) -> SaturationCheck:
+    """Could client lag have moved the ``quantile`` of a latency metric by more than
+    ``tolerance × threshold_ms``? If so the verdict must be ``inconclusive: client_saturated``.
+
+    The shift of the q-quantile of (true latency + lag) is bounded by the lag at a higher
+    quantile: we take the loop lag at ``1 − (1 − q)/10`` (p99 → p99.9; the median → p95,
+    rounded up to the next kept quantile), and the maximum when the probe has too few
+    ticks to estimate that quantile. A CPU-bound client is saturated whatever the figures.
+    """
+    lag = health.loop_lag_ms
+    upper = 1.0 - (1.0 - quantile) / 10.0
+    if lag.n == 0:
+        err = math.inf
+    elif lag.n * (1.0 - upper) < 1.0:
+        err = lag.max
+    else:
+        err = lag.at(upper)
+    allowed = tolerance * threshold_ms
+    reasons = list(health.reasons)
+    if err > allowed:
+        reasons.append(
+            f"loop lag {err:.2f} ms at q={upper:.4g} exceeds {tolerance:.0%} of {threshold_ms} ms"
+        )
+    return SaturationCheck(bool(reasons), err, allowed, tuple(reasons))
+
+
+class LagMonitor:
+    """Runs beside the requests in one event loop; collects lag per tick and CPU per window."""
+
+    def __init__(self, tick_s: float = 0.002, window_s: float = 1.0) -> None:
+        self.tick_s = tick_s
+        self.window_s = window_s
+        self.lags_ms: list[float] = []
+        self.windows: list[HealthWindow] = []
+        self._task: asyncio.Task[None] | None = None
+        self._proc = psutil.Process()
+        self.t0_ns = 0
+        self.t1_ns = 0
+        self._cpu0 = 0.0
+
+    def start(self) -> None:
+        self.t0_ns = time.perf_counter_ns()
+        self._cpu0 = _cpu_s(self._proc)
+        psutil.cpu_percent(None)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        self.t1_ns = time.perf_counter_ns()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def cpu_percent_mean(self) -> float:
+        wall = max(1e-9, ((self.t1_ns or time.perf_counter_ns()) - self.t0_ns) / 1e9)
+        return 100.0 * (_cpu_s(self._proc) - self._cpu0) / wall
+
+    async def _run(self) -> None:
+        win_ns = int(self.window_s * 1e9)
+        clock = time.perf_counter_ns
+        w_start = clock()
+        w_cpu = _cpu_s(self._proc)
+        w_lags: list[float] = []
+        while True:
+            await asyncio.sleep(self.tick_s)
+            t = clock()
+            await asyncio.sleep(0)
+            now = clock()
+            lag = (now - t) / 1e6
+            self.lags_ms.append(lag)
+            w_lags.append(lag)
+            if now - w_start >= win_ns:
+                cpu = _cpu_s(self._proc)
+                s = Summary.of(w_lags)
+                self.windows.append(
+                    HealthWindow(
+                        (w_start - self.t0_ns) / 1e9,
+                        s.p99,
+                        s.max,
+                        100.0 * (cpu - w_cpu) / ((now - w_start) / 1e9),
+                        psutil.cpu_percent(None),
+                    )
+                )
+                w_start, w_cpu, w_lags = now, cpu, []
+
+
+def _cpu_s(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return float(t.user + t.system)
+
+
+@dataclass
+class HealthParts:
+    """One process's raw health figures (sent from worker processes to the parent)."""
+
+    lags_ms: list[float] = field(default_factory=list)
+    windows: list[HealthWindow] = field(default_factory=list)
+    cpu_percent_mean: float = 0.0
+    duration_s: float = 0.0
+
+
+def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[float]) -> ClientHealth:
+    parts = list(parts)
+    lags = [x for p in parts for x in p.lags_ms]
+    windows = tuple(sorted((w for p in parts for w in p.windows), key=lambda w: w.t_s))
+    cpu_max = max((w.cpu_percent for w in windows), default=0.0)
+    cpu_mean = max((p.cpu_percent_mean for p in parts), default=0.0)
+    sched = Summary.of(schedule_delays_ms)
+    reasons = []
+    if cpu_max >= CPU_SATURATED:
+        reasons.append(f"client process at {cpu_max:.0f}% of a core in its busiest second")
+    return ClientHealth(
+        processes=len(parts),
+        duration_s=max((p.duration_s for p in parts), default=0.0),
+        schedule_delay_ms=sched,
+        loop_lag_ms=Summary.of(lags),
+        cpu_percent_max=cpu_max,
+        cpu_percent_mean=cpu_mean,
+        windows=windows,
+        reasons=tuple(reasons),
+    )

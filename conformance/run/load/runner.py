@@ -1,0 +1,198 @@
+"""Run a load phase and receive its records as they complete.
+
+``async for rec in runner.stream(spec, factory)`` yields decoded records one by one (the
+evidence recorder persists each as it arrives); ``await runner.run(spec, factory, on_record)``
+does the same with a callback. After either, ``runner.result`` holds the :class:`PhaseResult`
+with the phase's :class:`ClientHealth`.
+
+With ``spec.processes == 0`` the requests run in the caller's event loop and records are
+decoded there, between reads. With ``processes = n`` they run in ``n`` spawned worker
+processes that only take timestamps and keep raw bytes; records come back over a queue
+and are decoded here, in the parent, off every worker's hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import httpx
+
+from conformance._core.clock import utc_now_iso
+from conformance._core.redact import Redactor
+from conformance.run.client import Client, ClientConfig, CountTokens, Dialect
+from conformance.run.client.client import decode_record, make_dialect
+from conformance.run.load.drive import drive
+from conformance.run.load.health import ClientHealth, HealthParts, LagMonitor, merge_health
+from conformance.run.load.spec import PhaseSpec, RequestFactory
+from conformance.run.records import RequestRecord
+
+OnRecord = Callable[[RequestRecord], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    requests: int  # completed (recorded) in this run of the phase
+    errors: int  # not a 2xx answer
+    stop_reason: str  # max_requests/exhausted, duration, error_rate, stopped
+    started_utc: str
+    t0_ns: int  # scheduled start (perf_counter_ns; the same clock in every worker on Linux)
+    t1_ns: int  # last byte of the last request, or the end of the phase
+    health: ClientHealth
+    last_sent_ns: int = 0
+    planned_duration_s: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.t1_ns - self.t0_ns) / 1e9
+
+    def achieved_rate(self) -> float:
+        """Requests sent per second: over the planned duration when the phase had one,
+        else from the start to the last send."""
+        span = self.planned_duration_s
+        if span is None or self.stop_reason not in ("duration", "exhausted"):
+            span = (self.last_sent_ns - self.t0_ns) / 1e9
+        return self.requests / span if span and span > 0 else 0.0
+
+
+class _ErrorRate:
+    def __init__(self, spec: PhaseSpec) -> None:
+        self.stop = spec.stop
+        self.n = 0
+        self.errors = 0
+        self.tripped = False
+
+    def add(self, rec: RequestRecord) -> None:
+        self.n += 1
+        if not rec.ok:
+            self.errors += 1
+        limit = self.stop.max_error_rate
+        if (
+            limit is not None
+            and self.n >= self.stop.error_rate_min_requests
+            and self.errors / self.n > limit
+        ):
+            self.tripped = True
+
+
+class LoadRunner:
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        dialect: Dialect | None = None,
+        redactor: Redactor | None = None,
+        count_tokens: CountTokens | None = None,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.dialect = dialect or make_dialect(config.dialect)
+        self.redactor = redactor or Redactor()
+        if config.api_key:
+            self.redactor.add(config.api_key)
+        self.count_tokens = count_tokens
+        self.result: PhaseResult | None = None
+
+    def decode(self, rec: RequestRecord) -> RequestRecord:
+        return decode_record(rec, self.dialect, self.count_tokens, self.redactor)
+
+    async def run(
+        self,
+        spec: PhaseSpec,
+        factory: RequestFactory,
+        on_record: OnRecord | None = None,
+        *,
+        skip_seqs: Iterable[int] = (),
+    ) -> PhaseResult:
+        async for rec in self.stream(spec, factory, skip_seqs=skip_seqs):
+            if on_record is not None:
+                out = on_record(rec)
+                if inspect.isawaitable(out):
+                    await out
+        assert self.result is not None
+        return self.result
+
+    async def stream(
+        self, spec: PhaseSpec, factory: RequestFactory, *, skip_seqs: Iterable[int] = ()
+    ) -> AsyncIterator[RequestRecord]:
+        """Records of the phase, decoded, in completion order. ``skip_seqs`` are sequence
+        numbers already on disk (``--resume``): they are not sent again."""
+        spec.validate()
+        skip = frozenset(skip_seqs)
+        if spec.processes > 0:
+            from conformance.run.load.workers import stream_processes
+
+            gen = stream_processes(self, spec, factory, skip)
+        else:
+            gen = self._stream_inproc(spec, factory, skip)
+        async for rec in gen:
+            yield rec
+
+    async def _stream_inproc(
+        self, spec: PhaseSpec, factory: RequestFactory, skip: frozenset[int]
+    ) -> AsyncIterator[RequestRecord]:
+        queue: asyncio.Queue[RequestRecord | None] = asyncio.Queue()
+        errors = _ErrorRate(spec)
+        started = utc_now_iso()
+        monitor = LagMonitor(spec.lag_tick_s, spec.health_window_s)
+        sched: list[float] = []
+        last = [0, 0]
+
+        def emit(rec: RequestRecord) -> None:
+            errors.add(rec)
+            if rec.sent_ns is not None:
+                sched.append(max(0, rec.sent_ns - rec.scheduled_ns) / 1e6)
+                last[1] = max(last[1], rec.sent_ns)
+            last[0] = max(last[0], rec.last_byte_ns or time.perf_counter_ns())
+            queue.put_nowait(rec)
+
+        client = Client(
+            self.config, transport=self.transport, dialect=self.dialect, redactor=self.redactor
+        )
+        t0 = time.perf_counter_ns() + 1_000_000
+        monitor.start()
+        task = asyncio.create_task(
+            drive(
+                client,
+                spec,
+                factory,
+                emit=emit,
+                should_stop=lambda: errors.tripped,
+                t0_ns=t0,
+                skip=skip,
+            )
+        )
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (rec := await queue.get()) is not None:
+                yield self.decode(rec)
+            reason = task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await monitor.stop()
+            await client.aclose()
+        parts = HealthParts(
+            monitor.lags_ms,
+            monitor.windows,
+            monitor.cpu_percent_mean(),
+            (monitor.t1_ns - monitor.t0_ns) / 1e9,
+        )
+        self.result = PhaseResult(
+            spec.name,
+            errors.n,
+            errors.errors,
+            "error_rate" if errors.tripped else reason,
+            started,
+            t0,
+            max(last[0], t0),
+            merge_health([parts], sched),
+            last[1],
+            spec.stop.duration_s,
+        )

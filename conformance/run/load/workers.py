@@ -1,0 +1,201 @@
+"""Worker processes: each runs its share of a phase in its own event loop.
+
+Workers are spawned (never forked: a forked event loop or thread pool is unsafe), wait until
+every worker is ready, then start at one shared instant — ``perf_counter_ns`` reads
+``CLOCK_MONOTONIC`` on Linux, the same clock in every process, so all timestamps are
+comparable. Workers keep raw records (timestamps and bytes) and put them on a queue; the
+parent decodes them. Each worker seeds its own arrival generator from the phase seed and
+its index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import queue as queue_mod
+import threading
+import time
+import traceback
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from conformance._core.clock import utc_now_iso
+from conformance._core.errors import RunError
+from conformance.run.client import Client, ClientConfig
+from conformance.run.load.drive import drive
+from conformance.run.load.health import HealthParts, LagMonitor, merge_health
+from conformance.run.load.spec import PhaseSpec, RequestFactory
+
+if TYPE_CHECKING:
+    from conformance.run.load.runner import LoadRunner
+    from conformance.run.records import RequestRecord
+
+READY_TIMEOUT_S = 120.0
+
+
+async def _worker_async(
+    k: int,
+    config: ClientConfig,
+    spec: PhaseSpec,
+    factory: RequestFactory,
+    skip: frozenset[int],
+    out_q: Any,
+    stop_ev: Any,
+    go: Any,
+    start: Any,
+) -> tuple[str, HealthParts] | None:
+    monitor = LagMonitor(spec.lag_tick_s, spec.health_window_s)
+    async with Client(config) as client:  # everything built before the common start
+        out_q.put(("ready", k, None))
+        if not await asyncio.to_thread(go.wait, READY_TIMEOUT_S) or stop_ev.is_set():
+            return None
+        monitor.start()
+        reason = await drive(
+            client,
+            spec,
+            factory,
+            emit=lambda rec: out_q.put(("rec", k, rec)),
+            should_stop=stop_ev.is_set,
+            t0_ns=int(start.value),
+            worker=k,
+            processes=spec.processes,
+            skip=skip,
+        )
+    await monitor.stop()
+    return reason, HealthParts(
+        monitor.lags_ms,
+        monitor.windows,
+        monitor.cpu_percent_mean(),
+        (monitor.t1_ns - monitor.t0_ns) / 1e9,
+    )
+
+
+def _worker_main(
+    k: int,
+    config: ClientConfig,
+    spec: PhaseSpec,
+    factory: RequestFactory,
+    skip: frozenset[int],
+    out_q: Any,
+    stop_ev: Any,
+    go: Any,
+    start: Any,
+) -> None:
+    try:
+        out = asyncio.run(_worker_async(k, config, spec, factory, skip, out_q, stop_ev, go, start))
+        if out is not None:
+            out_q.put(("health", k, out))
+    except BaseException:
+        out_q.put(("crash", k, traceback.format_exc()))
+    finally:
+        out_q.put(("done", k, None))
+
+
+async def stream_processes(
+    runner: LoadRunner, spec: PhaseSpec, factory: RequestFactory, skip: frozenset[int]
+) -> AsyncIterator[RequestRecord]:
+    from conformance.run.load.runner import PhaseResult, _ErrorRate
+
+    ctx = mp.get_context("spawn")
+    out_q = ctx.Queue()
+    stop_ev, go = ctx.Event(), ctx.Event()
+    start = ctx.Value("q", 0)
+    n = spec.processes
+    procs = [
+        ctx.Process(
+            target=_worker_main,
+            name=f"tokencert-load-{k}",
+            daemon=True,
+            args=(k, runner.config, spec, factory, skip, out_q, stop_ev, go, start),
+        )
+        for k in range(n)
+    ]
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
+    alive = threading.Event()
+    alive.set()
+
+    def pump() -> None:
+        while alive.is_set():
+            try:
+                msg = out_q.get(timeout=0.2)
+            except queue_mod.Empty:
+                continue
+            loop.call_soon_threadsafe(inbox.put_nowait, msg)
+
+    errors = _ErrorRate(spec)
+    started = utc_now_iso()
+    sched: list[float] = []
+    parts: list[HealthParts] = []
+    reasons: list[str] = []
+    crashes: list[str] = []
+    last_byte = last_sent = 0
+    for p in procs:
+        p.start()
+    thread = threading.Thread(target=pump, name="tokencert-load-pump", daemon=True)
+    thread.start()
+    try:
+        ready, deadline = 0, time.monotonic() + READY_TIMEOUT_S
+        while ready < n:
+            try:
+                kind, k, payload = await asyncio.wait_for(inbox.get(), 1.0)
+            except TimeoutError:
+                if time.monotonic() > deadline or any(not p.is_alive() for p in procs):
+                    raise RunError("load worker processes did not start") from None
+                continue
+            if kind == "ready":
+                ready += 1
+            elif kind == "crash":
+                raise RunError(f"load worker {k} failed to start:\n{payload}")
+        t0 = time.perf_counter_ns() + 20_000_000
+        start.value = t0
+        go.set()
+        done = 0
+        while done < n:
+            kind, k, payload = await inbox.get()
+            if kind == "rec":
+                rec: RequestRecord = payload
+                errors.add(rec)
+                if errors.tripped:
+                    stop_ev.set()
+                if rec.sent_ns is not None:
+                    sched.append(max(0, rec.sent_ns - rec.scheduled_ns) / 1e6)
+                    last_sent = max(last_sent, rec.sent_ns)
+                last_byte = max(last_byte, rec.last_byte_ns or 0)
+                yield runner.decode(rec)
+            elif kind == "health":
+                reasons.append(payload[0])
+                parts.append(payload[1])
+            elif kind == "crash":
+                crashes.append(payload)
+            elif kind == "done":
+                done += 1
+    finally:
+        stop_ev.set()
+        go.set()
+        alive.clear()
+        for p in procs:
+            await asyncio.to_thread(p.join, 10)
+            if p.is_alive():
+                p.terminate()
+        thread.join(2)
+        out_q.close()
+    if crashes:
+        raise RunError("a load worker process crashed:\n" + crashes[0])
+    reason = (
+        "error_rate"
+        if errors.tripped
+        else next((r for r in reasons if r not in ("exhausted", "no_share")), "exhausted")
+    )
+    runner.result = PhaseResult(
+        spec.name,
+        errors.n,
+        errors.errors,
+        reason,
+        started,
+        t0,
+        max(last_byte, t0),
+        merge_health(parts, sched),
+        last_sent,
+        spec.stop.duration_s,
+    )
