@@ -52,6 +52,11 @@ def post(svc: ReferenceService, payload: dict[str, Any] | bytes, tenant: int = 0
         return c.post("/chat/completions", json=payload, headers=headers)
 
 
+def get(svc: ReferenceService, path: str, tenant: int = 0) -> httpx.Response:
+    with client(svc, tenant) as c:
+        return c.get(path)
+
+
 @dataclass
 class Stream:
     status: int
