@@ -1,0 +1,41 @@
+"""Statistics: percentiles with order-statistic bounds, rate intervals, windowed series.
+
+Pure functions on numbers; no knowledge of records, requirements or levels.
+"""
+
+from conformance.stats.quantiles import (
+    QuantileEstimate,
+    lower_rank,
+    min_samples_upper,
+    quantile,
+    quantile_bounds,
+    upper_rank,
+)
+from conformance.stats.rates import (
+    MeanEstimate,
+    RateEstimate,
+    clopper_pearson,
+    mean_bounds,
+    rate,
+    wilson,
+)
+from conformance.stats.windows import Throughput, Window, throughput, windowed
+
+__all__ = [
+    "MeanEstimate",
+    "QuantileEstimate",
+    "RateEstimate",
+    "Throughput",
+    "Window",
+    "clopper_pearson",
+    "lower_rank",
+    "mean_bounds",
+    "min_samples_upper",
+    "quantile",
+    "quantile_bounds",
+    "rate",
+    "throughput",
+    "upper_rank",
+    "wilson",
+    "windowed",
+]

@@ -1,0 +1,120 @@
+"""Confidence intervals for rates (success, completeness, goodput) and for means."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from scipy.stats import beta, norm, t
+
+Method = Literal["wilson", "clopper-pearson"]
+Sided = Literal["upper", "lower", "two"]
+
+
+@dataclass(frozen=True)
+class RateEstimate:
+    successes: int
+    n: int
+    point: float | None  # None when n == 0
+    lower: float | None
+    upper: float | None
+    confidence: float
+    method: Method
+    sided: Sided
+
+
+def _z(confidence: float, sided: Sided) -> float:
+    return float(norm.ppf(confidence if sided != "two" else 1 - (1 - confidence) / 2))
+
+
+def wilson(k: int, n: int, confidence: float = 0.95, sided: Sided = "two") -> RateEstimate:
+    """Wilson score interval for k successes in n trials."""
+    _check(k, n, confidence)
+    if n == 0:
+        return RateEstimate(k, n, None, None, None, confidence, "wilson", sided)
+    z = _z(confidence, sided)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    return RateEstimate(
+        k,
+        n,
+        p,
+        lo if sided != "upper" else None,
+        hi if sided != "lower" else None,
+        confidence,
+        "wilson",
+        sided,
+    )
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95, sided: Sided = "two") -> RateEstimate:
+    """Exact (Clopper–Pearson) interval from the beta distribution; conservative."""
+    _check(k, n, confidence)
+    if n == 0:
+        return RateEstimate(k, n, None, None, None, confidence, "clopper-pearson", sided)
+    a = 1 - confidence if sided != "two" else (1 - confidence) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return RateEstimate(
+        k,
+        n,
+        k / n,
+        lo if sided != "upper" else None,
+        hi if sided != "lower" else None,
+        confidence,
+        "clopper-pearson",
+        sided,
+    )
+
+
+def rate(
+    k: int,
+    n: int,
+    confidence: float = 0.95,
+    sided: Sided = "two",
+    method: Method = "wilson",
+) -> RateEstimate:
+    return (wilson if method == "wilson" else clopper_pearson)(k, n, confidence, sided)
+
+
+@dataclass(frozen=True)
+class MeanEstimate:
+    n: int
+    mean: float | None
+    lower: float | None
+    upper: float | None
+    confidence: float
+
+
+def mean_bounds(
+    values: Sequence[float], confidence: float = 0.95, sided: Sided = "upper"
+) -> MeanEstimate:
+    """Mean with a Student-t bound (needs n ≥ 2; assumes roughly normal means)."""
+    n = len(values)
+    if n == 0:
+        return MeanEstimate(0, None, None, None, confidence)
+    m = math.fsum(values) / n
+    if n < 2:
+        return MeanEstimate(n, m, None, None, confidence)
+    sd = math.sqrt(math.fsum((x - m) ** 2 for x in values) / (n - 1))
+    c = confidence if sided != "two" else 1 - (1 - confidence) / 2
+    half = float(t.ppf(c, n - 1)) * sd / math.sqrt(n)
+    return MeanEstimate(
+        n,
+        m,
+        m - half if sided != "upper" else None,
+        m + half if sided != "lower" else None,
+        confidence,
+    )
+
+
+def _check(k: int, n: int, confidence: float) -> None:
+    if n < 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {k} of {n}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
