@@ -13,7 +13,14 @@ from rich.markup import escape
 
 from conformance import __version__
 from conformance._core.errors import TokencertError
-from conformance.cli import compare_cmd, declaration_cmd, init_cmd, report_cmd, spec_cmd
+from conformance.cli import (
+    compare_cmd,
+    declaration_cmd,
+    init_cmd,
+    reference_cmd,
+    report_cmd,
+    spec_cmd,
+)
 from conformance.cli.console import err
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -52,6 +59,7 @@ def _root(
 
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(declaration_cmd.app, name="declaration")
+app.add_typer(reference_cmd.app, name="reference")
 init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)
