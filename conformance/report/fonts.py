@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
+from functools import lru_cache
 from pathlib import Path
 
 from conformance.report.pdf import font_files
 
 
+@lru_cache(maxsize=32)
 def _subset(path: Path, text: str) -> bytes | None:
     from fontTools import subset
     from fontTools.ttLib import TTFont
@@ -26,6 +29,7 @@ def _subset(path: Path, text: str) -> bytes | None:
     unicodes = sorted({ord(c) for c in text} & set(cmap))
     if not unicodes:
         return None
+    logging.getLogger("fontTools").setLevel(logging.ERROR)  # tables it cannot subset: noise
     options = subset.Options()
     options.flavor = "woff2"
     options.layout_features = ["*"]
