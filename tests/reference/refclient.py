@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ def template() -> ChatTemplate:
     return ChatTemplate.from_file(TEMPLATE_PATH, eos_token="<|im_end|>")
 
 
-def reference_count(messages: list[dict[str, Any]]) -> int:
+def reference_count(messages: Sequence[Mapping[str, Any]] | Sequence[Any]) -> int:
     return tokenizer().count(template().render(messages))
 
 

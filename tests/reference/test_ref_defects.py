@@ -96,7 +96,7 @@ def _bill_rows(svc: ReferenceService) -> list[dict[str, str]]:
 
 
 def _double_billing(svc: ReferenceService) -> bool:
-    rid = post(svc, body(max_tokens=2)).json()["id"]
+    rid = str(post(svc, body(max_tokens=2)).json()["id"])
     return sum(r["request_id"] == rid for r in _bill_rows(svc)) > 1
 
 
@@ -115,8 +115,9 @@ def _wrong_ca(svc: ReferenceService) -> bool:
 
 
 def _plain_http(svc: ReferenceService) -> bool:
-    return svc.base_url.startswith("http://") and httpx.get(
-        svc.base_url + "/models", headers=svc.headers()).status_code == 200
+    r = httpx.get(svc.base_url.replace("https://", "http://") + "/models",
+                  headers=svc.headers()) if svc.base_url.startswith("http://") else None
+    return r is not None and r.status_code == 200
 
 
 def _shared_cache(svc: ReferenceService) -> bool:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 
-import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from refclient import MODEL, reference_count
 
 from conformance.reference import ReferenceService
 
-MESSAGES = [{"role": "system", "content": "You are terse."},
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "system", "content": "You are terse."},
             {"role": "user", "content": "Count tokens for me: 令牌 and トークン 👍"}]
 
 
@@ -21,13 +21,13 @@ MESSAGES = [{"role": "system", "content": "You are terse."},
 def oai(ref_tls: ReferenceService) -> Iterator[openai.OpenAI]:
     assert ref_tls.ca_bundle is not None and ref_tls.base_url.startswith("https://")
     ctx = ssl.create_default_context(cafile=str(ref_tls.ca_bundle))
-    with httpx.Client(verify=ctx) as http, openai.OpenAI(
+    with openai.DefaultHttpxClient(verify=ctx) as http, openai.OpenAI(
             base_url=ref_tls.base_url, api_key=ref_tls.api_key, http_client=http) as client:
         yield client
 
 
 def test_non_streaming(oai: openai.OpenAI) -> None:
-    r = oai.chat.completions.create(model=MODEL, messages=MESSAGES,  # type: ignore[arg-type]
+    r = oai.chat.completions.create(model=MODEL, messages=MESSAGES,
                                     max_tokens=7, seed=1, temperature=0)
     assert r.object == "chat.completion" and r.model == MODEL
     assert r.choices[0].finish_reason == "length"
@@ -39,7 +39,7 @@ def test_non_streaming(oai: openai.OpenAI) -> None:
 
 def test_streaming_with_usage(oai: openai.OpenAI) -> None:
     chunks = list(oai.chat.completions.create(
-        model=MODEL, messages=MESSAGES, max_completion_tokens=9, seed=1,  # type: ignore[arg-type]
+        model=MODEL, messages=MESSAGES, max_completion_tokens=9, seed=1,
         temperature=0, stream=True, stream_options={"include_usage": True}))
     content = [c for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(content) == 9  # one token per chunk
@@ -52,13 +52,13 @@ def test_streaming_with_usage(oai: openai.OpenAI) -> None:
 
 def test_untrusted_without_the_generated_ca(ref_tls: ReferenceService) -> None:
     with openai.OpenAI(base_url=ref_tls.base_url, api_key=ref_tls.api_key, max_retries=0,
-                       http_client=httpx.Client()) as bare, \
+                       http_client=openai.DefaultHttpxClient()) as bare, \
             pytest.raises(openai.APIConnectionError):
-        bare.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+        bare.chat.completions.create(model=MODEL, messages=MESSAGES)
 
 
 def test_wrong_key_is_401(ref_tls: ReferenceService) -> None:
     with openai.OpenAI(base_url=ref_tls.base_url, api_key="sk-wrong", max_retries=0,
-                       http_client=httpx.Client(verify=ref_tls.verify)) as bad, \
+                       http_client=openai.DefaultHttpxClient(verify=ref_tls.verify)) as bad, \
             pytest.raises(openai.AuthenticationError):
         bad.models.list()
