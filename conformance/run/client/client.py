@@ -46,7 +46,8 @@ class ClientConfig:
     total_timeout_s: float = 600.0  # whole request, headers to last byte
     max_response_bytes: int = 64 * 1024 * 1024
     max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies kept up to this
-    max_connections: int = 4096
+    max_connections: int = 4096  # with a custom transport: its single pool's size
+    pool_shard_size: int = 16  # connections per httpx pool (see Client._pick)
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -68,26 +69,44 @@ class Client:
         if config.api_key:
             self.redactor.add(config.api_key)
         self.count_tokens = count_tokens
-        verify: ssl.SSLContext | bool = True
         if config.ca_bundle is not None:
-            verify = ssl.create_default_context(cafile=str(config.ca_bundle))
+            self._ssl = ssl.create_default_context(cafile=str(config.ca_bundle))
+        else:
+            self._ssl = httpx.create_ssl_context()  # built once, shared by every shard
+        self._transport = transport
+        self._shards: list[_Shard] = []
+        self._http = self._new_shard().http  # builds requests; also the first shard
+
+    def _new_shard(self) -> _Shard:
+        cfg = self.config
         timeout = httpx.Timeout(
-            config.total_timeout_s, connect=config.connect_timeout_s, read=config.read_timeout_s
+            cfg.total_timeout_s, connect=cfg.connect_timeout_s, read=cfg.read_timeout_s
         )
-        limits = httpx.Limits(
-            max_connections=config.max_connections,
-            max_keepalive_connections=config.max_connections,
+        size = cfg.max_connections if self._transport is not None else cfg.pool_shard_size
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        shard = _Shard(
+            httpx.AsyncClient(
+                base_url=cfg.base_url.rstrip("/") + "/",
+                http1=True,
+                http2=cfg.http2,
+                verify=self._ssl,
+                timeout=timeout,
+                limits=limits,
+                transport=self._transport,
+                follow_redirects=False,
+            )
         )
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/") + "/",
-            http1=True,
-            http2=config.http2,
-            verify=verify,
-            timeout=timeout,
-            limits=limits,
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._shards.append(shard)
+        return shard
+
+    def _pick(self) -> _Shard:
+        """The least busy connection pool; a new one when all are full. (httpcore's pool
+        scans every connection on every request start and end — quadratic in the number of
+        connections — so many small pools beat one big one at hundreds of streams.)"""
+        best = min(self._shards, key=_Shard.load)
+        if best.inflight >= self.config.pool_shard_size and self._transport is None:
+            best = self._new_shard()
+        return best
 
     async def __aenter__(self) -> Client:
         return self
@@ -96,7 +115,8 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for shard in self._shards:
+            await shard.http.aclose()
 
     # -- requests --------------------------------------------------------------------------
     async def chat(
@@ -252,7 +272,13 @@ class Client:
     async def _exchange(self, req: httpx.Request, rec: RequestRecord, sse: bool) -> None:
         cfg = self.config
         limit = cfg.max_response_bytes
-        resp = await self._http.send(req, stream=True)
+        shard = self._pick()
+        shard.inflight += 1
+        try:
+            resp = await shard.http.send(req, stream=True)
+        except BaseException:
+            shard.inflight -= 1
+            raise
         try:
             now = time.perf_counter_ns()
             if rec.headers_ns is None:
@@ -294,7 +320,19 @@ class Client:
                 rec.last_byte_ns = time.perf_counter_ns()
                 rec.body = b"".join(parts)[: cfg.max_body_record_bytes]
         finally:
+            shard.inflight -= 1
             await resp.aclose()
+
+
+class _Shard:
+    __slots__ = ("http", "inflight")
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.inflight = 0
+
+    def load(self) -> int:
+        return self.inflight
 
 
 def decode_record(
