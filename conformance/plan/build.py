@@ -1,0 +1,139 @@
+"""(catalog, profile, declaration, --only) → Plan. Pure: no I/O, no clock, no randomness."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+
+from conformance._core.errors import InputError, Problem
+from conformance.declaration.models import Declaration
+from conformance.plan.model import PhasePlan, Plan, PlannedRequirement
+from conformance.spec.models import Catalog, PhaseSettings, Profile
+
+LIMIT_EXEMPT_PHASES = frozenset({"burst"})  # STAB-003's overload goes beyond the limits
+
+
+def parse_only(only: str | None) -> tuple[str, ...]:
+    """``"PERF-*, API-001"`` → ``("PERF-*", "API-001")`` (glob patterns, case-insensitive)."""
+    if not only:
+        return ()
+    return tuple(p.strip().upper() for p in only.split(",") if p.strip())
+
+
+def select(catalog: Catalog, only: str | None) -> tuple[str, ...]:
+    """Requirement ids matching ``only`` (all when empty); an unmatched pattern is an error."""
+    patterns = parse_only(only)
+    if not patterns:
+        return catalog.ids
+    unmatched = [p for p in patterns if not fnmatch.filter(catalog.ids, p)]
+    if unmatched:
+        raise InputError(
+            f"--only {only!r} selects nothing for {', '.join(unmatched)}",
+            [Problem(f"no requirement matches {p!r}",
+                     hint="use catalog ids or globs, e.g. PERF-* or API-001,SEC-004; "
+                     "`tokencert spec list` shows them") for p in unmatched],
+        )
+    return tuple(r for r in catalog.ids if any(fnmatch.fnmatchcase(r, p) for p in patterns))
+
+
+def phase_seed(profile_seed: int, phase: str) -> int:
+    """A fixed seed per phase, derived from the profile's seed and the phase name."""
+    h = hashlib.sha256(f"tokencert-phase:{profile_seed}:{phase}".encode()).hexdigest()
+    return int(h[:15], 16)
+
+
+def _phase(
+    ps: PhaseSettings,
+    profile: Profile,
+    decl: Declaration,
+    workload: tuple[str, int, int] | None,
+) -> PhasePlan:
+    declared = decl.performance.declared_concurrency
+    limits = decl.limits
+    exempt = ps.name in LIMIT_EXEMPT_PHASES
+    bounded: list[str] = []
+    conc = ps.resolve_concurrency(declared)
+    if ps.strategy == "sequential":
+        conc = 1
+    if not exempt and conc > limits.max_concurrency:
+        conc = limits.max_concurrency
+        bounded.append("max_concurrency")
+    wid, tin, tout = workload if workload else (None, None, None)
+    caps: list[tuple[float, str]] = [(limits.rpm / 60.0, "rpm")]
+    if tin is not None and tout is not None:
+        caps.append((limits.tpm / 60.0 / (tin + tout), "tpm"))
+    cap, cap_name = min(caps)
+    rate = ps.rate_rps
+    if not exempt:
+        if ps.strategy in ("constant", "poisson") and rate is not None and rate > cap:
+            rate = cap
+            bounded.append(cap_name)
+        elif ps.strategy in ("concurrent", "sequential") and tout:
+            # closed loop: the declared capacity predicts the request rate it would reach
+            expected = decl.performance.output_tokens_per_s / tout * conc / max(1, declared)
+            if expected > cap:
+                rate = cap
+                bounded.append(cap_name)
+    return PhasePlan(
+        name=ps.name,
+        strategy=ps.strategy,
+        seed=phase_seed(profile.seed, ps.name),
+        concurrency=conc,
+        rate_rps=rate,
+        requests=ps.requests,
+        duration_s=ps.duration_s,
+        warmup_requests=ps.warmup_requests,
+        max_error_rate=ps.max_error_rate,
+        window_s=ps.window_s,
+        workload=wid,
+        input_tokens=tin,
+        output_tokens=tout,
+        repeats=ps.repeats,
+        observe_s=ps.observe_s,
+        timeout_s=profile.request_timeout_s,
+        bounded_by=tuple(bounded),
+        exempt_from_limits=exempt,
+    )
+
+
+def build_plan(
+    catalog: Catalog, profile: Profile, decl: Declaration, only: str | None = None
+) -> Plan:
+    """The plan for ``catalog`` × ``profile`` against ``decl``, restricted to ``only``."""
+    features = decl.features()
+    planned: list[PlannedRequirement] = []
+    phase_workloads: dict[str, str | None] = {}
+    for rid in select(catalog, only):
+        req = catalog.get(rid)
+        missing = tuple(f for f in req.applicability.requires if f not in features)
+        applicable = not missing
+        planned.append(PlannedRequirement(
+            rid, applicable, req.applicability.reason if missing else None, missing, req.phase))
+        if (applicable and req.automated and req.phase
+                and phase_workloads.get(req.phase) is None):
+            phase_workloads[req.phase] = req.workload
+    phases: dict[str, PhasePlan] = {}
+    for name, wid in phase_workloads.items():
+        ps = profile.phase(name)
+        if ps is None:
+            raise InputError(
+                f"profile {profile.id!r} has no settings for phase {name!r}",
+                [Problem(f"phase {name!r} missing", file=profile.source,
+                         hint="every phase the catalog names needs settings in the profile")],
+            )
+        wid = ps.workload or wid
+        wl = None
+        if wid is not None:
+            w = catalog.workload(wid)
+            wl = (w.id, w.input_tokens, w.output_tokens)
+        phases[name] = _phase(ps, profile, decl, wl)
+    return Plan(
+        edition=catalog.edition,
+        catalog_digest=catalog.digest,
+        profile=profile.id,
+        profile_digest=profile.digest,
+        declaration_digest=decl.digest,
+        only=only,
+        requirements=tuple(planned),
+        phases=phases,
+    )
