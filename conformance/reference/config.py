@@ -56,8 +56,8 @@ class GatewayConfig:
     aliases: tuple[str, ...] = ("tokencert-ref",)
     context_window: int = 16384
     max_output_tokens: int = 4096
-    rpm: int = 6000
-    tpm: int = 20_000_000
+    rpm: int = 1200
+    tpm: int = 2_000_000
     max_concurrency: int = 16
     max_queue: int = 64
     queue_timeout_s: float = 30.0
