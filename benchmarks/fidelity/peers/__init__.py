@@ -9,3 +9,29 @@ that their TTFT can be compared with the ground-truth server's own send times.
 """
 
 from __future__ import annotations
+
+from benchmarks.fidelity.peers.aiperf import run_aiperf
+from benchmarks.fidelity.peers.guidellm import run_guidellm
+from benchmarks.fidelity.peers.result import PeerRequest, PeerResult, PeerRunError
+from benchmarks.fidelity.peers.truth import (
+    Matching,
+    TruthRecord,
+    compare,
+    load_truth,
+    match_records,
+    match_to_ground_truth,
+)
+
+__all__ = [
+    "Matching",
+    "PeerRequest",
+    "PeerResult",
+    "PeerRunError",
+    "TruthRecord",
+    "compare",
+    "load_truth",
+    "match_records",
+    "match_to_ground_truth",
+    "run_aiperf",
+    "run_guidellm",
+]

@@ -32,6 +32,7 @@ class PeerRequest:
     send_mono_ns: int | None
     ttft_ms: float | None
     output_tokens: int | None
+    end_wall_ns: int | None = None  # last byte received (peer's wall clock)
     itl_ms: tuple[float, ...] = ()  # every gap, where the peer exports them (AIPerf)
     itl_mean_ms: float | None = None
     response_id: str | None = None  # the ``id`` of the chunks the server sent
@@ -64,6 +65,14 @@ class PeerResult:
         if len(sends) < 2 or sends[-1] == sends[0]:
             return 0.0
         return (len(sends) - 1) / ((sends[-1] - sends[0]) / 1e9)
+
+    def tokens_per_s(self) -> float:
+        """Output tokens of successful requests over the first send → last end span."""
+        ends = [r.end_wall_ns for r in self.ok if r.end_wall_ns]
+        if not ends or not self.requests:
+            return 0.0
+        span = (max(ends) - min(r.send_wall_ns for r in self.requests)) / 1e9
+        return sum(r.output_tokens or 0 for r in self.ok) / span if span > 0 else 0.0
 
     def ttft_quantile(self, q: float) -> float:
         return quantile([r.ttft_ms for r in self.ok if r.ttft_ms is not None], q)
