@@ -1,0 +1,173 @@
+"""``certify``: preflight → number → evidence bundle → PDF → signature, as stage objects.
+
+Nothing is written until every stage succeeded; the registry number is reserved first so
+the number inside the signed bundle and PDF is final.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conformance._core.clock import SystemClock
+from conformance._core.errors import CertificateError, Problem
+from conformance.bundle import CertificateData, build_bundle
+from conformance.bundle.dsse import sign_statement, statement
+from conformance.certificate.pki import DOCUMENT_SIGNING
+from conformance.certificate.preflight import check_run
+from conformance.certificate.registry import Registry
+from conformance.certificate.review import load_results
+from conformance.certificate.view import Evaluator, build_view
+from conformance.spec import load_catalog
+
+ATTESTATION_NAME = "attestation.intoto.jsonl"
+
+
+@dataclass(frozen=True)
+class Signing:
+    """The evaluator's (or vendor's) key material."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+    crl: x509.CertificateRevocationList | None = None
+    trust_root: x509.Certificate | None = None
+
+
+@dataclass(frozen=True)
+class Certified:
+    number: str
+    pdf: Path
+    bundle: Path
+    bundle_digest: str
+    demo: bool
+    waived: tuple[Problem, ...]
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    y, m = divmod(when.month - 1 + months, 12)
+    year, month = when.year + y, m + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day)
+
+
+def _iso(when: datetime) -> str:
+    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def evaluator_of(cert: x509.Certificate) -> Evaluator:
+    def attr(oid: x509.ObjectIdentifier) -> str:
+        vals = cert.subject.get_attributes_for_oid(oid)
+        return str(vals[0].value) if vals else ""
+
+    return Evaluator(attr(NameOID.COMMON_NAME), attr(NameOID.ORGANIZATION_NAME))
+
+
+def check_signer(s: Signing) -> None:
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if s.key.public_key().public_bytes(der, pub) != s.cert.public_key().public_bytes(der, pub):
+        raise CertificateError("the key does not belong to the certificate", [Problem(
+            "--key and --cert do not match", hint="pass the evaluator's own key and cert")])
+    try:
+        eku = s.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        ku = s.cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        eku, ku = None, None
+    if eku is None or ku is None or DOCUMENT_SIGNING not in eku or not (
+            ku.digital_signature and ku.content_commitment):
+        raise CertificateError("the certificate is not an evaluator certificate", [Problem(
+            "needs digitalSignature + nonRepudiation and the documentSigning EKU",
+            hint="issue one with `tokencert pki issue-evaluator`")])
+
+
+def _attachments(results_bytes: bytes, attestation: bytes | None) -> list[Any]:
+    from conformance.certificate.render import PdfAttachment
+
+    atts = [PdfAttachment("results.json", results_bytes, "tokencert results.json", "Data")]
+    if attestation is not None:
+        atts.append(PdfAttachment(ATTESTATION_NAME, attestation,
+                                  "in-toto Statement v1 in a DSSE envelope", "Supplement"))
+    return atts
+
+
+def certify(run_dir: Path, signing: Signing, out_dir: Path, registry: Registry,
+            demo: bool = False, now: datetime | None = None) -> Certified:
+    from conformance.certificate.render import render_pdf
+    from conformance.certificate.sign import sign_pdf
+
+    results, raw = load_results(run_dir)
+    pre = check_run(results, run_dir / "results.json")
+    problems = list(pre.problems)
+    if results.get("demo") and not demo:
+        problems.append(Problem("the run was a demo run", json_path="$.demo",
+                                hint="pass --demo to issue a demo certificate"))
+    if problems or (pre.waived and not demo):
+        raise CertificateError(f"certify refuses {run_dir}", problems + list(
+            () if demo else pre.waived))
+    check_signer(signing)
+    assert pre.profile is not None
+    issued = (now or SystemClock().utc_now()).replace(microsecond=0)
+    until = add_months(issued, pre.profile.validity_months)
+    number = registry.allocate(results["spec"]["edition"], issued.year, {
+        "candidate": results["candidate"], "issued_at": _iso(issued), "demo": demo})
+    data = CertificateData(number, "certificate", _iso(issued), _iso(issued), _iso(until), demo)
+    bundle = build_bundle(run_dir, results, raw, data, signing.key, signing.cert,
+                          signing.chain)
+    view = build_view(results, load_catalog(), data, evaluator_of(signing.cert), bundle.digest)
+    pdf = render_pdf(view, _attachments(raw, bundle.attestation))
+    signed = sign_pdf(pdf, signing.key, signing.cert, signing.chain, signing.crl,
+                      signing.trust_root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pdf_path, zip_path = out_dir / f"{number}.pdf", out_dir / f"{number}.bundle.zip"
+    zip_path.write_bytes(bundle.data)
+    pdf_path.write_bytes(signed)
+    registry.complete(number, bundle_digest=bundle.digest,
+                      pdf_sha256=hashlib.sha256(signed).hexdigest())
+    return Certified(number, pdf_path, zip_path, bundle.digest, demo, pre.waived)
+
+
+def render_self_assessment(run_dir: Path, out_pdf: Path, signing: Signing | None = None,
+                           now: datetime | None = None) -> Path:
+    """The same document marked "Self-assessment — not a certificate": unsigned, or signed
+    (attestation + PDF signature) with a vendor key."""
+    from conformance.certificate.render import render_pdf
+    from conformance.certificate.sign import SigningPolicy, sign_pdf
+
+    results, raw = load_results(run_dir)
+    pre = check_run(results, run_dir / "results.json")
+    schema_bad = [p for p in pre.problems if p.json_path not in ("$.status", "$.spec.digest",
+                                                                  "$.transport.scheme")]
+    if pre.profile is None and schema_bad:
+        raise CertificateError(f"cannot render {run_dir}", schema_bad)
+    issued = (now or SystemClock().utc_now()).replace(microsecond=0)
+    number = "SELF-" + hashlib.sha256(raw).hexdigest()[:12].upper()
+    data = CertificateData(number, "self-assessment", _iso(issued), _iso(issued),
+                           _iso(issued), bool(results.get("demo")))
+    attestation = None
+    if signing is not None:
+        stmt = statement({"results.json": hashlib.sha256(raw).hexdigest()},
+                         {"certificate": data.to_json(), "demo": data.demo,
+                          "spec": results["spec"], "candidate": results["candidate"],
+                          "level": results["summary"].get("level")})
+        attestation = sign_statement(stmt, signing.key, signing.cert)
+    evaluator = evaluator_of(signing.cert) if signing else None
+    view = build_view(results, load_catalog(), data, evaluator, None)
+    pdf = render_pdf(view, _attachments(raw, attestation))
+    if signing is not None:
+        pdf = sign_pdf(pdf, signing.key, signing.cert, signing.chain, None, None,
+                       SigningPolicy(reason="Vendor self-assessment (not a certificate)"))
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    out_pdf.write_bytes(pdf)
+    return out_pdf
+
+

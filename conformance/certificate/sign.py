@@ -1,0 +1,69 @@
+"""Sign the rendered PDF with pyHanko: a PAdES certification signature (DocMDP: no
+changes allowed), B-B, or B-LT with the chain and the CRL embedded when a CRL is given."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+FIELD_NAME = "TokencertCertification"
+
+
+@dataclass(frozen=True)
+class SigningPolicy:
+    """How to sign; data, not code."""
+
+    reason: str = "HQTS conformance certificate"
+    location: str = "tokencert"
+    certify: bool = True  # a certification signature (DocMDP) forbidding later changes
+
+
+def _asn1_cert(cert: x509.Certificate) -> object:
+    from asn1crypto import x509 as ax509
+
+    return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
+             chain: Sequence[x509.Certificate] = (), crl: x509.CertificateRevocationList |
+             None = None, trust_root: x509.Certificate | None = None,
+             policy: SigningPolicy | None = None) -> bytes:
+    """The signed PDF (one incremental update, plus the DSS revision for B-LT)."""
+    from asn1crypto import keys
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    pol = policy or SigningPolicy()
+    # The key stays in memory: converted, never written.
+    pk = keys.PrivateKeyInfo.load(key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    others = [_asn1_cert(c) for c in chain]
+    signer = signers.SimpleSigner(signing_cert=_asn1_cert(cert), signing_key=pk,
+                                  cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+                                      others))
+    vc = None
+    if crl is not None:
+        roots = [_asn1_cert(trust_root)] if trust_root is not None else [
+            c for c in others[-1:]]
+        vc = ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=False,
+                               crls=[crl.public_bytes(serialization.Encoding.DER)],
+                               revocation_mode="soft-fail")
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME, reason=pol.reason, location=pol.location,
+        certify=pol.certify,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
+        embed_validation_info=vc is not None, validation_context=vc)
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    out = io.BytesIO()
+    signers.PdfSigner(meta, signer=signer).sign_pdf(writer, output=out)
+    return out.getvalue()
