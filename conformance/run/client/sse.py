@@ -39,17 +39,19 @@ def _payload(block: bytes) -> bytes | None:
 class SSESplitter:
     """Incremental event splitter; ``feed`` returns the events completed by ``data``."""
 
-    __slots__ = ("_buf", "_cr", "_t", "events", "nbytes")
+    __slots__ = ("_buf", "_cr", "_last", "_t", "events", "nbytes")
 
     def __init__(self) -> None:
         self._buf = b""
         self._t = 0  # time of the first byte of the event now in the buffer
+        self._last = 0  # time of the latest read
         self._cr = False  # a CR has been seen: normalise line endings from now on
         self.events: list[ChunkEvent] = []
         self.nbytes = 0
 
     def feed(self, data: bytes, t_ns: int) -> None:
         self.nbytes += len(data)
+        self._last = t_ns
         if not self._buf:
             self._t = t_ns
             buf = data
@@ -60,6 +62,9 @@ class SSESplitter:
             keep = buf.endswith(b"\r")  # may be the first half of a CRLF split across reads
             body = buf[:-1] if keep else buf
             buf = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if keep else b"")
+        self._split(buf, t_ns)
+
+    def _split(self, buf: bytes, t_ns: int) -> None:
         pos = 0
         t_first = self._t
         while True:
@@ -83,11 +88,13 @@ class SSESplitter:
     def close(self) -> bool:
         """End of stream. Dispatches a final event that lacks its blank line (lenient) and
         returns True when the stream ended inside an event (a framing fault to report)."""
-        rest = self._buf.rstrip(b"\r\n")
+        if self._buf.endswith(b"\r"):  # a lone CR at the very end is a line end
+            self._split(self._buf[:-1] + b"\n", self._last)
+        rest = self._buf.rstrip(b"\n")
         self._buf = b""
         if not rest:
             return False
-        payload = _payload(rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        payload = _payload(rest)
         if payload is not None:
             self.events.append(ChunkEvent(self._t, payload))
         return True

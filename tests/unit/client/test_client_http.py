@@ -1,0 +1,246 @@
+"""The measuring client against a real loopback server, well-behaved and not."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import pytest
+from conftest import RawServer
+
+from conformance.run.client import AUTH, BuiltRequest, ChatParams, Client, ClientConfig
+from conformance.run.records import RequestRecord
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+MSGS = [{"role": "user", "content": "hi"}]
+
+
+def chat(server: RawServer, route: str, *, stream: bool = True, count_tokens: Any = None,
+         transport: httpx.AsyncBaseTransport | None = None, **cfg: Any) -> RequestRecord:
+    config = ClientConfig(base_url=server.url(route), model="m", api_key=KEY, **cfg)
+
+    async def go() -> RequestRecord:
+        async with Client(config, count_tokens=count_tokens, transport=transport) as c:
+            return await c.chat(ChatParams(MSGS, max_tokens=5, stream=stream), request_id="t-1")
+
+    return asyncio.run(go())
+
+
+def assert_standard(rec: RequestRecord) -> None:
+    assert rec.ok, (rec.error, rec.error_detail)
+    assert rec.text == "Hello"
+    assert [c[1] for c in rec.content_chunks] == ["Hel", "lo"]
+    assert rec.usage == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    assert rec.finish_reason == "stop"
+    assert rec.done_seen
+    assert rec.model == "m" and rec.response_id == "chatcmpl-1"
+    assert rec.decode_errors == []
+    # the role-only and the empty delta are not tokens: first token is the "Hel" chunk
+    hel = next(e for e in rec.events if b'"Hel"' in e.data)
+    assert rec.first_token_ns == hel.t_ns
+    assert rec.events[0].t_ns <= rec.first_token_ns
+    assert rec.sent_ns is not None and rec.headers_ns is not None
+    assert rec.first_byte_ns is not None and rec.last_byte_ns is not None
+    assert rec.sent_ns <= rec.headers_ns <= rec.first_byte_ns <= rec.first_token_ns
+    assert rec.first_token_ns <= rec.last_byte_ns
+
+
+@pytest.mark.parametrize("route", ["ok", "crlf", "one-write", "bytewise"])
+def test_well_formed_streams_decode_the_same(raw_server: RawServer, route: str) -> None:
+    assert_standard(chat(raw_server, route))
+
+
+def test_first_token_is_stamped_when_its_bytes_arrive(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "ok")  # the server waits 10 ms between events
+    ts = [e.t_ns for e in rec.events]
+    assert all(b - a > 5_000_000 for a, b in itertools.pairwise(ts))
+    ttft = rec.ttft_ms()
+    assert ttft is not None and ttft > 15  # two events (role, empty) came first
+
+
+def test_no_done_is_recorded_not_an_error(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "no-done")
+    assert rec.ok and not rec.done_seen and rec.text == "Hello"
+
+
+def test_usage_on_last_content_chunk(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "usage-last")
+    assert rec.ok and rec.usage == {"prompt_tokens": 3, "completion_tokens": 2,
+                                    "total_tokens": 5}
+    assert rec.finish_reason == "length" and rec.text == "ab"
+
+
+def test_tokens_per_chunk_from_usage_deltas(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "usage-deltas")
+    assert [n for _, _, n in rec.content_chunks] == [3, 2]
+    assert rec.output_tokens() == 5
+
+
+def test_tokens_per_chunk_from_declared_tokenizer(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "ok", count_tokens=len)  # a "tokenizer": one token per character
+    assert [n for _, _, n in rec.content_chunks] == [3, 2]
+    rec = chat(raw_server, "ok")  # none declared: one per non-empty content chunk
+    assert [n for _, _, n in rec.content_chunks] == [1, 1]
+
+
+def test_non_streaming_body(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "plain", stream=False)
+    assert rec.ok and rec.text == "Hi there" and rec.finish_reason == "stop"
+    assert rec.usage is not None and rec.usage["completion_tokens"] == 2
+    assert rec.logprob_tokens == 2 and rec.response_id == "r-1"
+    assert rec.content_chunks[0][2] == 2
+    sent = json.loads(json.loads(rec.body or b"")["echo"])
+    assert sent["messages"] == MSGS and sent["max_tokens"] == 5 and "stream" not in sent
+
+
+def test_server_error_keeps_body(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "server-error")
+    assert rec.status == 500 and rec.error is None and not rec.ok
+    assert rec.body == b'{"error": {"message": "boom"}}'
+
+
+@pytest.mark.parametrize(
+    ("route", "error", "cfg", "within_s"),
+    [
+        ("hang", "timeout", {"read_timeout_s": 0.3}, 3),
+        ("stall", "timeout", {"read_timeout_s": 0.3}, 3),
+        ("slow-forever", "timeout", {"total_timeout_s": 0.5}, 3),
+        ("reset", "reset", {}, 3),
+        ("garbage-http", "protocol", {}, 3),
+        ("garbage-sse", "garbage", {}, 3),
+        ("not-sse", "garbage", {}, 3),
+        ("flood", "too_large", {"max_response_bytes": 200_000}, 5),
+    ],
+)
+def test_misbehaviour_ends_as_an_error_class(
+    raw_server: RawServer, route: str, error: str, cfg: dict[str, Any], within_s: float
+) -> None:
+    t = time.monotonic()
+    rec = chat(raw_server, route, **cfg)
+    assert time.monotonic() - t < within_s
+    assert rec.error == error, (rec.error, rec.error_detail)
+    assert not rec.ok
+    assert rec.error_detail
+
+
+def test_stalled_stream_keeps_what_arrived(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "stall", read_timeout_s=0.3)
+    assert rec.error == "timeout" and rec.text == "a" and rec.first_token_ns is not None
+
+
+def test_connection_refused() -> None:
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        cfg = ClientConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m")
+
+        async def go() -> RequestRecord:
+            async with Client(cfg) as c:
+                return await c.chat(ChatParams(MSGS), request_id="t")
+
+        rec = asyncio.run(go())
+    assert rec.error == "connect"
+
+
+@pytest.mark.parametrize("route", ["echo-key", "echo-key-stream"])
+def test_api_key_never_recorded(raw_server: RawServer, route: str) -> None:
+    rec = chat(raw_server, route)
+    dumped = json.dumps(rec.to_json())
+    assert KEY not in dumped and "SECRET" not in dumped
+    assert raw_server.requests[-1]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+def test_helpers_get_and_post_raw(raw_server: RawServer) -> None:
+    cfg = ClientConfig(base_url=raw_server.url("plain"), model="m", api_key=KEY)
+
+    async def go() -> list[RequestRecord]:
+        async with Client(cfg) as c:
+            return [
+                await c.get("models", request_id="g"),
+                await c.post_raw("chat/completions", b"{bad", request_id="p1"),
+                await c.post_raw("chat/completions", b"{}", request_id="p2", auth=None),
+                await c.post_raw("chat/completions", b"{}", request_id="p3",
+                                 auth="Bearer wrong-key-xyz"),
+            ]
+
+    g, p1, p2, p3 = asyncio.run(go())
+    assert g.ok and g.request == {"method": "GET", "path": "models"} and g.body
+    reqs = raw_server.requests[-4:]
+    assert reqs[0]["method"] == "GET" and reqs[0]["path"].endswith("/models")
+    assert reqs[1]["body"] == b"{bad" and p1.request["body_len"] == 4
+    assert "authorization" not in reqs[2]["headers"]
+    assert reqs[3]["headers"]["authorization"] == "Bearer wrong-key-xyz"
+    assert reqs[1]["headers"]["authorization"] == f"Bearer {KEY}"
+    assert all(KEY not in json.dumps(r.to_json()) for r in (g, p1, p2, p3))
+    assert AUTH is not None
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """A real transport, wrapped: proves the client sends through the one it is given."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.count = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.count += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_swappable_transport(raw_server: RawServer) -> None:
+    tr = CountingTransport()
+    assert_standard(chat(raw_server, "ok", transport=tr))
+    assert tr.count == 1
+
+
+class EchoDialect:
+    """A different wire format: POST /echo {"q": ...}, streamed lines of text."""
+
+    name = "echo"
+    models_path = "models"
+
+    def build(self, params: ChatParams, model: str) -> BuiltRequest:
+        return BuiltRequest("POST", "echo", {"q": params.messages[-1]["content"]})
+
+    def decode(self, record: RequestRecord, count_tokens: Any = None) -> None:
+        record.content_chunks = [(e.t_ns, e.data.decode(), 1) for e in record.events]
+        record.text = "".join(c[1] for c in record.content_chunks)
+        record.first_token_ns = record.content_chunks[0][0] if record.content_chunks else None
+
+
+def test_another_dialect_plugs_in(raw_server: RawServer) -> None:
+    cfg = ClientConfig(base_url=raw_server.url("ok"), model="m")
+
+    async def go() -> RequestRecord:
+        async with Client(cfg, dialect=EchoDialect()) as c:
+            return await c.chat(ChatParams(MSGS), request_id="e")
+
+    rec = asyncio.run(go())
+    assert raw_server.requests[-1]["path"].endswith("/v1/echo")
+    assert json.loads(raw_server.requests[-1]["body"]) == {"q": "hi"}
+    assert rec.text and "Hel" in rec.text and rec.first_token_ns == rec.events[0].t_ns
+
+
+def test_unknown_dialect_is_an_input_error() -> None:
+    from conformance._core.errors import InputError
+
+    with pytest.raises(InputError, match="unknown dialect 'grpc'"):
+        Client(ClientConfig(base_url="http://127.0.0.1:1/v1", dialect="grpc"))
+
+
+def _headers_of(rec: RequestRecord) -> Mapping[str, str]:
+    return rec.headers
+
+
+def test_response_headers_filtered(raw_server: RawServer) -> None:
+    rec = chat(raw_server, "echo-key")
+    h = _headers_of(rec)
+    assert h["x-echo"] == "Bearer [REDACTED]" and "date" not in h
