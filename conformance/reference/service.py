@@ -88,6 +88,7 @@ class ReferenceService:
               gateway_config: GatewayConfig | Mapping[str, Any] | None = None,
               seed: int = 0, billing_export: bool = False, workdir: Path | None = None,
               capacity: float | None = None, gguf: Path | None = None,
+              extra_env: Mapping[str, str] | None = None,
               startup_timeout_s: float = 90.0) -> Iterator[ReferenceService]:
         own_dir = workdir is None
         wd = Path(tempfile.mkdtemp(prefix="tokencert-ref-")) if workdir is None else workdir
@@ -112,7 +113,8 @@ class ReferenceService:
             cmd += ["--capacity", str(capacity)]
         if gguf is not None:
             cmd += ["--gguf", str(gguf)]
-        env = {**os.environ, KEY_ENV: keys[0], KEY_ENV_B: keys[1], "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **(extra_env or {}), KEY_ENV: keys[0], KEY_ENV_B: keys[1],
+               "PYTHONUNBUFFERED": "1"}
         out_path = wd / "server.log"
         with out_path.open("wb") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
