@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from conformance._core.canonical import canonical_bytes
 from conformance._core.clock import SystemClock
 from conformance._core.errors import CertificateError, Problem
 from conformance.bundle import CertificateData, build_bundle
@@ -30,6 +31,7 @@ from conformance.certificate.view import Evaluator, build_view
 from conformance.spec import load_catalog
 
 ATTESTATION_NAME = "attestation.intoto.jsonl"
+CERTIFICATE_NAME = "certificate.json"
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,14 @@ def check_signer(s: Signing) -> None:
             hint="issue one with `tokencert pki issue-evaluator`")])
 
 
-def _attachments(results_bytes: bytes, attestation: bytes | None) -> list[Any]:
+def _attachments(results_bytes: bytes, attestation: bytes | None, data: CertificateData,
+                 bundle_digest: str | None) -> list[Any]:
     from conformance.certificate.render import PdfAttachment
 
-    atts = [PdfAttachment("results.json", results_bytes, "tokencert results.json", "Data")]
+    card = canonical_bytes({**data.to_json(), "bundle_digest": bundle_digest})
+    atts = [PdfAttachment(CERTIFICATE_NAME, card, "certificate data (number, validity, "
+                          "bundle digest)", "Data"),
+            PdfAttachment("results.json", results_bytes, "tokencert results.json", "Data")]
     if attestation is not None:
         atts.append(PdfAttachment(ATTESTATION_NAME, attestation,
                                   "in-toto Statement v1 in a DSSE envelope", "Supplement"))
@@ -124,7 +130,7 @@ def certify(run_dir: Path, signing: Signing, out_dir: Path, registry: Registry,
     bundle = build_bundle(run_dir, results, raw, data, signing.key, signing.cert,
                           signing.chain)
     view = build_view(results, load_catalog(), data, evaluator_of(signing.cert), bundle.digest)
-    pdf = render_pdf(view, _attachments(raw, bundle.attestation))
+    pdf = render_pdf(view, _attachments(raw, bundle.attestation, data, bundle.digest))
     signed = sign_pdf(pdf, signing.key, signing.cert, signing.chain, signing.crl,
                       signing.trust_root)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +168,7 @@ def render_self_assessment(run_dir: Path, out_pdf: Path, signing: Signing | None
         attestation = sign_statement(stmt, signing.key, signing.cert)
     evaluator = evaluator_of(signing.cert) if signing else None
     view = build_view(results, load_catalog(), data, evaluator, None)
-    pdf = render_pdf(view, _attachments(raw, attestation))
+    pdf = render_pdf(view, _attachments(raw, attestation, data, None))
     if signing is not None:
         pdf = sign_pdf(pdf, signing.key, signing.cert, signing.chain, None, None,
                        SigningPolicy(reason="Vendor self-assessment (not a certificate)"))

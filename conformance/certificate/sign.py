@@ -4,6 +4,7 @@ changes allowed), B-B, or B-LT with the chain and the CRL embedded when a CRL is
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,5 +66,12 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
         embed_validation_info=vc is not None, validation_context=vc)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     out = io.BytesIO()
-    signers.PdfSigner(meta, signer=signer).sign_pdf(writer, output=out)
+    # pyHanko warns that fetching is off: intended, everything is embedded from the CRL given.
+    log = logging.getLogger("pyhanko")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        signers.PdfSigner(meta, signer=signer).sign_pdf(writer, output=out)
+    finally:
+        log.setLevel(level)
     return out.getvalue()

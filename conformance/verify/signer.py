@@ -1,0 +1,106 @@
+"""Facts about the evaluator certificate: validity at signing, usages, revocation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from conformance.verify.report import VerifyReport
+
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+
+
+def check_validity(cert: x509.Certificate, at: datetime | None, report: VerifyReport) -> None:
+    if at is None:
+        report.set("signer_valid_at_signing", None, "the signature carries no signing time")
+        return
+    nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if at > na:
+        report.set("signer_valid_at_signing", False,
+                   f"evaluator certificate expired {na.isoformat()} before signing "
+                   f"({at.isoformat()})")
+    elif at < nb:
+        report.set("signer_valid_at_signing", False,
+                   f"evaluator certificate not yet valid at signing ({at.isoformat()})")
+    else:
+        report.set("signer_valid_at_signing", True,
+                   f"valid {nb.date()} – {na.date()}, signed {at.isoformat()}")
+
+
+def check_usages(cert: x509.Certificate, report: VerifyReport) -> None:
+    missing = []
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not ku.digital_signature:
+            missing.append("digitalSignature")
+        if not ku.content_commitment:
+            missing.append("nonRepudiation")
+    except x509.ExtensionNotFound:
+        missing.append("keyUsage")
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if DOCUMENT_SIGNING not in eku:
+            missing.append("documentSigning EKU")
+    except x509.ExtensionNotFound:
+        missing.append("documentSigning EKU")
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            missing.append("end-entity (it is a CA)")
+    except x509.ExtensionNotFound:
+        pass
+    report.set("signer_usages", not missing,
+               "evaluator usages present" if not missing else "missing " + ", ".join(missing))
+
+
+def _load_crl(data: bytes) -> x509.CertificateRevocationList | None:
+    try:
+        return (x509.load_pem_x509_crl(data) if data.lstrip().startswith(b"-----")
+                else x509.load_der_x509_crl(data))
+    except ValueError:
+        return None
+
+
+def check_revocation(cert: x509.Certificate, issuers: list[x509.Certificate],
+                     crls: list[bytes], source: str, at: datetime,
+                     report: VerifyReport) -> None:
+    issuer = next((c for c in issuers if c.subject == cert.issuer), None)
+    if not crls:
+        report.set("signer_not_revoked", None, "no CRL given (--crl) or embedded")
+        return
+    if issuer is None:
+        report.set("signer_not_revoked", False, "the certificate's issuer is unknown")
+        return
+    usable = []
+    for data in crls:
+        crl = _load_crl(data)
+        if crl is None or crl.issuer != issuer.subject:
+            continue
+        try:
+            ok = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+        except (InvalidSignature, TypeError, ValueError):
+            ok = False
+        if ok:
+            usable.append(crl)
+    if not usable:
+        report.set("signer_not_revoked", False,
+                   f"no CRL signed by the issuer {issuer.subject.rfc4514_string()} ({source})")
+        return
+    for crl in usable:
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is not None:
+            try:
+                reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+                why = f" ({reason.name})"
+            except x509.ExtensionNotFound:
+                why = ""
+            report.set("signer_not_revoked", False,
+                       f"evaluator certificate revoked on {entry.revocation_date_utc.date()}"
+                       f"{why} ({source} CRL)")
+            return
+    newest = max(usable, key=lambda c: c.last_update_utc)
+    stale = newest.next_update_utc is not None and newest.next_update_utc < at
+    report.set("signer_not_revoked", True,
+               f"not on the {source} CRL of {newest.last_update_utc.date()}"
+               + (" (that CRL is past its next update)" if stale else ""))
