@@ -49,9 +49,27 @@ class ChatParams:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _unicode_clean(value: Any) -> bool:
+    """No lone surrogates anywhere (JSON allows ``\\ud800``; UTF-8 cannot carry it)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
+
+
 def parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except UnicodeDecodeError:
         raise bad("The request body is not valid UTF-8.", code="invalid_json") from None
     except RecursionError:
@@ -62,6 +80,10 @@ def parse_json(raw: bytes) -> Any:
     except ValueError:
         raise bad("We could not parse the JSON body of your request.",
                   code="invalid_json") from None
+    if not _unicode_clean(value):
+        raise bad("The request body contains invalid Unicode (a lone surrogate escape).",
+                  code="invalid_json")
+    return value
 
 
 def _is_int(v: Any) -> bool:

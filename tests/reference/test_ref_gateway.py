@@ -50,6 +50,8 @@ BAD = {
                                                               "content": 5}]}).encode(),
     "messages is a string": json.dumps(body() | {"messages": "hi"}).encode(),
     "null byte": json.dumps(body("a\u0000b")).encode(),
+    "lone surrogate": b'{"model": "m", "messages": [{"role": "user", "content": "a\\ud800"}]}',
+    "surrogate model": b'{"model": "\\udfff", "messages": []}',
     "negative max_tokens": json.dumps(body(max_tokens=-1)).encode(),
     "huge max_tokens": json.dumps(body(max_tokens=10**12)).encode(),
     "bool max_tokens": json.dumps(body(max_tokens=True)).encode(),
@@ -154,3 +156,28 @@ def test_rate_limits_and_concurrency_answer_429() -> None:
         codes = sorted(r.status_code for r in results)
         assert 200 in codes and 429 in codes and all(c in (200, 429) for c in codes)
         assert all("retry-after" in r.headers for r in results if r.status_code == 429)
+
+
+def test_random_bodies_never_get_5xx(ref_tls: ReferenceService) -> None:
+    """A seeded fuzz over field types and values: always 2xx/4xx, then normal service."""
+    import random
+
+    rng = random.Random(2026)
+    values: list[object] = [None, True, 0, -1, 1.5, 10**30, "", "x", "\u0000", [], {}, [1],
+                            {"a": 1}, "a" * 3000, [{"role": "user"}], float("1e308")]
+    fields = ["model", "messages", "max_tokens", "max_completion_tokens", "temperature",
+              "top_p", "n", "stream", "stream_options", "stop", "seed", "logprobs",
+              "top_logprobs", "user", "tools"]
+    with client(ref_tls) as c:
+        for _ in range(150):
+            b: dict[str, object] = dict(body(max_tokens=2))
+            for f in rng.sample(fields, rng.randint(1, 4)):
+                b[f] = rng.choice(values)
+            if rng.random() < 0.3:
+                b["messages"] = [{"role": rng.choice(["user", "system", "tool", 5, None]),
+                                  "content": rng.choice(values)}]
+            r = c.post("/chat/completions", json=b)
+            assert r.status_code < 500, (b, r.text)
+            if r.status_code >= 400:
+                assert r.json()["error"]["message"]
+        assert c.post("/chat/completions", json=body(max_tokens=2)).status_code == 200
