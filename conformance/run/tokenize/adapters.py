@@ -7,6 +7,7 @@ the special token, exactly as a serving stack does after rendering its template.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -108,18 +109,38 @@ class TiktokenTokenizer:
 
 
 class SentencePieceTokenizer:
-    """A SentencePiece ``.model`` file."""
+    """A SentencePiece ``.model`` file.
+
+    SentencePiece itself never matches control pieces (``<s>``, ``</s>``) in text, but a
+    serving stack does after rendering a template that writes ``bos_token``: control pieces
+    and declared special tokens are split out and encoded as their ids, and the text
+    between them is encoded segment by segment (what HF's Llama-style tokenizers do).
+    """
 
     kind = "sentencepiece"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, special_tokens: Mapping[str, int] | None = None) -> None:
         import sentencepiece as spm
 
         self.path = path
         self._sp = spm.SentencePieceProcessor(model_file=str(path))
+        specials = {str(self._sp.id_to_piece(i)): i for i in range(self._sp.get_piece_size())
+                    if self._sp.is_control(i)}
+        specials.update(special_tokens or {})
+        self._special = {k: v for k, v in specials.items() if k}
+        self._split = (re.compile("(" + "|".join(re.escape(k) for k in sorted(
+            self._special, key=len, reverse=True)) + ")") if self._special else None)
 
     def encode(self, text: str) -> list[int]:
-        return [int(i) for i in self._sp.encode(text)]
+        if self._split is None:
+            return [int(i) for i in self._sp.encode(text)]
+        out: list[int] = []
+        for part in self._split.split(text):
+            if part in self._special:
+                out.append(self._special[part])
+            elif part:
+                out.extend(int(i) for i in self._sp.encode(part))
+        return out
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._sp.decode(list(ids)))
@@ -132,6 +153,8 @@ class SentencePieceTokenizer:
         return int(self._sp.get_piece_size())
 
     def token_to_id(self, token: str) -> int | None:
+        if token in self._special:
+            return self._special[token]
         tid = int(self._sp.piece_to_id(token))
         return None if tid == self._sp.unk_id() and token != self._sp.id_to_piece(tid) else tid
 
@@ -153,7 +176,7 @@ def load_tokenizer(ref: TokenizerRef) -> Tokenizer:
                              hint="copy pat_str of the encoding into tokenizer.pattern")])
             return TiktokenTokenizer(path, ref.pattern, ref.special_tokens)
         if ref.kind == "sentencepiece":
-            return SentencePieceTokenizer(path)
+            return SentencePieceTokenizer(path, ref.special_tokens)
     except DeclarationError:
         raise
     except Exception as exc:  # the libraries raise assorted types for unreadable files

@@ -104,6 +104,10 @@ def test_sentencepiece_round_trip_and_specials(sp_file: Path) -> None:
     ids = tok.encode("<|im_start|>user")
     assert ids.count(start) == 1
     assert tok.count("hello") == len(tok.encode("hello"))
+    # a rendered template writes bos_token as text: it must become the control id
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    assert bos is not None and eos is not None
+    assert tok.encode("<s>hello</s>") == [bos, *tok.encode("hello"), eos]
 
 
 def test_unknown_kind_and_missing_or_wrong_files(tmp_path: Path) -> None:
