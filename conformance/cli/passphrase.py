@@ -1,0 +1,28 @@
+"""Passphrases for encrypted keys: from a named environment variable, or a hidden prompt.
+Never echoed, never logged, never written."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from conformance._core.errors import InputError, Problem
+
+
+def passphrase(env: str | None, what: str, confirm: bool = False) -> bytes:
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise InputError(f"environment variable {env} is not set", [Problem(
+                f"no passphrase for the {what}", hint=f"export {env}=... or omit the option "
+                "to be prompted")])
+        return value.encode("utf-8")
+    if not sys.stdin.isatty():
+        raise InputError(f"no passphrase for the {what}", [Problem(
+            "stdin is not a terminal, so no prompt is possible",
+            hint="name an environment variable with --passphrase-env")])
+    value = typer.prompt(f"Passphrase for the {what}", hide_input=True,
+                         confirmation_prompt=confirm)
+    return str(value).encode("utf-8")
