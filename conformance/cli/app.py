@@ -14,12 +14,16 @@ from rich.markup import escape
 from conformance import __version__
 from conformance._core.errors import TokencertError
 from conformance.cli import (
+    certify_cmd,
     compare_cmd,
     declaration_cmd,
     init_cmd,
+    pki_cmd,
     reference_cmd,
     report_cmd,
+    review_cmd,
     spec_cmd,
+    verify_cmd,
 )
 from conformance.cli.console import err
 
@@ -63,6 +67,10 @@ app.add_typer(reference_cmd.app, name="reference")
 init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)
+app.add_typer(pki_cmd.app, name="pki")
+certify_cmd.register(app)
+review_cmd.register(app)
+verify_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
