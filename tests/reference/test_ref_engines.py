@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,8 +49,8 @@ def test_disconnects_release_their_slots() -> None:
 
 
 @pytest.mark.engine
-def test_llama_cpp_reaches_its_declared_capacity() -> None:
-    with ReferenceService.start(engine="llama.cpp") as svc:
+def test_llama_cpp_reaches_its_declared_capacity(tiny_gguf: Path) -> None:
+    with ReferenceService.start(engine="llama.cpp", gguf=tiny_gguf) as svc:
         d = svc.declaration()
         n = d.performance.declared_concurrency
         t0 = time.perf_counter()

@@ -135,8 +135,8 @@ def test_declaration_is_valid_and_claims_what_the_sim_reaches(
     assert set(d.data_governance) == {f"DATA-00{i}" for i in range(1, 6)}
     assert "reference-service statement" in d.data_governance["DATA-001"].statement
     assert d.performance.declared_concurrency <= d.limits.max_concurrency
-    raw = ref_tls.declaration_path.read_text()
-    assert ref_tls.api_keys[0] not in raw and ref_tls.api_keys[1] not in raw
+    for text in (ref_tls.declaration_path.read_text(), ref_tls.log()):
+        assert ref_tls.api_keys[0] not in text and ref_tls.api_keys[1] not in text
 
 
 def test_rate_limits_and_concurrency_answer_429() -> None:

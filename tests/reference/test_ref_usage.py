@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +26,8 @@ def _messages(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def llama() -> Iterator[ReferenceService]:
-    with ReferenceService.start(engine="llama.cpp") as svc:
+def llama(tiny_gguf: Path) -> Iterator[ReferenceService]:
+    with ReferenceService.start(engine="llama.cpp", gguf=tiny_gguf) as svc:
         yield svc
 
 
