@@ -64,3 +64,26 @@ class Engine(Protocol):
     async def stop(self) -> None: ...
 
     def generate(self, req: GenRequest) -> AsyncGenerator[Token | Finish, None]: ...
+
+
+async def perturbed(events: AsyncGenerator[Token | Finish, None], p: Perturb
+                    ) -> AsyncGenerator[Token | Finish, None]:
+    """Apply timing defects to an engine that has no latency model of its own (llama.cpp,
+    upstream): extra delay before the first token, stretched gaps, one stall."""
+    import asyncio
+    import contextlib
+
+    loop = asyncio.get_running_loop()
+    n, last = 0, loop.time()
+    async with contextlib.aclosing(events) as source:
+        async for ev in source:
+            if isinstance(ev, Token):
+                n += 1
+                now = loop.time()
+                delay = p.extra_ttft_ms / 1000 if n == 1 else (now - last) * (p.tpot_factor - 1)
+                if p.stall_at_token and n == p.stall_at_token:
+                    delay += p.stall_ms / 1000
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                last = loop.time()
+            yield ev

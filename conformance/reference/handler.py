@@ -7,7 +7,7 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -26,7 +26,14 @@ from conformance.reference.chat import (
     sse,
     usage_chunk,
 )
-from conformance.reference.engine import EngineError, Finish, GenRequest, Perturb, Token
+from conformance.reference.engine import (
+    EngineError,
+    Finish,
+    GenRequest,
+    Perturb,
+    Token,
+    perturbed,
+)
 from conformance.reference.limits import Refusal, retry_after_header
 from conformance.run.tokenize.template import TemplateRaised
 
@@ -216,7 +223,7 @@ async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: s
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
     texts, lps, finish = [], [], Finish("stop", 0)
     try:
-        async with contextlib.aclosing(gw.engine.generate(req)) as events:
+        async with contextlib.aclosing(_events(gw, req)) as events:
             async for ev in events:
                 if isinstance(ev, Token):
                     texts.append(ev.text)
@@ -241,6 +248,11 @@ async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: s
     return JSONResponse(out, headers=headers)
 
 
+def _events(gw: Gateway, req: GenRequest) -> AsyncGenerator[Token | Finish, None]:
+    events = gw.engine.generate(req)
+    return events if gw.engine.name == "sim" else perturbed(events, req.perturb)
+
+
 def _settle(gw: Gateway, tenant: Tenant, body_id: str, model: str, usage: Usage) -> None:
     tenant.limits.tokens.charge(usage.completion_tokens)
     if gw.billing is not None:
@@ -258,7 +270,7 @@ async def _stream(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, req: G
     finish, count = Finish("stop", 0), 0
     try:
         yield sse(chunk(body_id, model_out, created, {"role": "assistant", "content": ""}))
-        async with contextlib.aclosing(gw.engine.generate(req)) as events:
+        async with contextlib.aclosing(_events(gw, req)) as events:
             async for ev in events:
                 if isinstance(ev, Finish):
                     finish = ev
