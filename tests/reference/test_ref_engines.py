@@ -61,3 +61,11 @@ def test_llama_cpp_reaches_its_declared_capacity(tiny_gguf: Path) -> None:
         assert rate >= d.performance.output_tokens_per_s
         with httpx.Client(base_url=svc.base_url, verify=svc.verify) as c:
             assert c.get("/models").status_code == 401
+
+
+@pytest.mark.engine
+def test_timing_defects_apply_to_llama_cpp(tiny_gguf: Path) -> None:
+    with ReferenceService.start(engine="llama.cpp", gguf=tiny_gguf,
+                                defects=["midstream_stall=800", "ttft_spikes=700"]) as svc:
+        s = stream(svc, body(max_tokens=14, temperature=0.0, seed=1))
+        assert s.ttft >= 0.7 and s.max_gap >= 0.8 and s.done
