@@ -22,6 +22,7 @@ from conformance.cli import (
     reference_cmd,
     report_cmd,
     review_cmd,
+    run_cmd,
     spec_cmd,
     verify_cmd,
 )
@@ -67,6 +68,7 @@ app.add_typer(reference_cmd.app, name="reference")
 init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)
+run_cmd.register(app)
 app.add_typer(pki_cmd.app, name="pki")
 certify_cmd.register(app)
 review_cmd.register(app)

@@ -1,0 +1,168 @@
+"""``tokencert run`` (the conformance suite against a candidate) and ``tokencert results``.
+
+``run`` checks its inputs (exit 2 on bad input), then runs pytest in-process over the
+packaged ``test_suites/`` with the tokencert plugin options. Exit codes: 0 the run completed
+and no MUST requirement failed; 1 a MUST requirement failed; 2 bad input; 3 the run could
+not complete (what was recorded is kept: finish it with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from conformance._core import resources
+from conformance._core.errors import InputError, Problem, RunError
+from conformance.cli.console import err, out, print_json
+
+EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
+
+
+def preflight(candidate: Path, profile: str, out_dir: Path, only: str | None, resume: bool,
+              catalog: Path | None) -> None:
+    """Everything that can be wrong with the inputs, reported before anything is sent."""
+    from conformance.declaration import load_declaration
+    from conformance.plan import build_plan
+    from conformance.spec import load_catalog, load_profile
+
+    decl = load_declaration(candidate)
+    plan_catalog = load_catalog(catalog)
+    build_plan(plan_catalog, load_profile(profile), decl, only)
+    env = decl.endpoint.api_key_env
+    if not os.environ.get(env):
+        raise InputError(f"the API key variable {env} is not set", [Problem(
+            f"environment variable {env} is empty", file=str(candidate),
+            json_path="$.endpoint.api_key_env", hint=f"export {env}=<key> and run again")])
+    manifest = out_dir / "evidence" / "run.json"
+    if manifest.exists() and not resume:
+        raise InputError(f"{out_dir} already holds a run", [Problem(
+            "evidence exists", file=str(manifest),
+            hint="pass --resume to continue it, or choose a new --out")])
+    if resume and not manifest.exists():
+        raise InputError(f"nothing to resume in {out_dir}", [Problem(
+            "no evidence/run.json", file=str(manifest), hint="drop --resume to start a run")])
+
+
+def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
+                resume: bool, junit: Path, catalog: Path | None) -> list[str]:
+    suites = resources.test_suites_dir()
+    args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
+            "-p", "no:cacheprovider", "-q", "--no-header", "-o", "junit_family=xunit2",
+            f"--junitxml={junit}", "--tokencert-candidate", str(candidate),
+            "--tokencert-profile", profile, "--tokencert-out", str(out_dir)]
+    if only:
+        args += ["--tokencert-only", only]
+    if resume:
+        args.append("--tokencert-resume")
+    if catalog is not None:
+        args += ["--tokencert-catalog", str(catalog)]
+    return args
+
+
+def exit_code(doc: dict[str, Any]) -> int:
+    from conformance.report.results import must_failed
+
+    if doc["status"] != "complete":
+        return EXIT_INCOMPLETE
+    return EXIT_FAILED if must_failed(doc) else EXIT_OK
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def table(doc: dict[str, Any]) -> Table:
+    t = Table(title=f"{doc['candidate']['name']} — {doc['spec']['edition']} "
+              f"({doc['profile']['id']} profile)", show_lines=False)
+    for col in ("Requirement", "Oblig.", "Outcome", "Level", "Reason", "Measured"):
+        t.add_column(col, overflow="fold")
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    for r in doc["requirements"]:
+        ms = r["measurements"][:2]
+        measured = "; ".join(
+            f"{m['stat']}({m['metric']})={_fmt(m['value'])}"
+            + (f" [{_fmt(m.get('lower'))}, {_fmt(m.get('upper'))}]"
+               if m.get("lower") is not None or m.get("upper") is not None else "")
+            + (f" n={m['n']}" if m.get("n") is not None else "") for m in ms)
+        c = colour.get(r["outcome"], "dim")
+        t.add_row(r["id"], r["obligation"], f"[{c}]{r['outcome']}[/]", r["level"] or "-",
+                  r["reason"] or "", measured)
+    return t
+
+
+def show(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(doc)
+        return
+    out.print(table(doc))
+    s = doc["summary"]
+    verdict = f"level {s['level']}" if s["level"] else "no level"
+    out.print(f"[bold]{verdict}[/] — certified: {str(s['certified']).lower()}"
+              + (f" ({s['reason']})" if s.get("reason") else "")
+              + f" — run {doc['status']}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        candidate: Path = typer.Option(..., "--candidate", help="The candidate declaration."),
+        profile: str = typer.Option("quick", "--profile",
+                                    help="quick | standard | certification, or a YAML path."),
+        out_dir: Path = typer.Option(..., "--out", help="Run directory to write."),
+        only: str | None = typer.Option(None, "--only",
+                                        help="Requirement ids/globs, e.g. 'PERF-*,API-001'."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+        junit: Path | None = typer.Option(None, "--junit",
+                                          help="JUnit XML path (default OUT/junit.xml)."),
+        catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory."),
+        as_json: bool = typer.Option(False, "--json", help="Print results.json at the end."),
+    ) -> None:
+        """Run the conformance suite against a candidate and write OUT/results.json,
+        OUT/evidence/ and OUT/junit.xml.
+
+        Example: tokencert run --candidate candidate.yaml --profile quick --out run1
+        """
+        import pytest
+
+        from conformance.report import results
+
+        preflight(candidate, profile, out_dir, only, resume, catalog)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        junit_path = junit or out_dir / "junit.xml"
+        rc = pytest.main(pytest_args(candidate.resolve(), profile, out_dir.resolve(), only,
+                                     resume, junit_path.resolve(), catalog))
+        if rc == pytest.ExitCode.USAGE_ERROR:
+            raise InputError("the conformance suite refused to start (see above)")
+        if not (out_dir / results.RESULTS).exists():
+            raise RunError(f"the run did not complete (pytest exit {int(rc)}); what was "
+                           f"recorded is in {out_dir}/evidence — continue with --resume")
+        doc = results.read(out_dir)
+        show(doc, as_json)
+        code = exit_code(doc)
+        if code == EXIT_INCOMPLETE:
+            err.print(f"run incomplete: continue it with --resume --out {out_dir}")
+        raise typer.Exit(code)
+
+    @app.command("results")
+    def results_cmd(
+        run_dir: Path = typer.Argument(..., help="A run directory written by `tokencert run`."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    ) -> None:
+        """Print the verdict table again, recomputed from the saved evidence (no re-run).
+        Exit codes as for `run`.
+
+        Example: tokencert results run1
+        """
+        from conformance.report import results
+
+        doc = results.compute(run_dir)
+        show(doc, as_json)
+        raise typer.Exit(exit_code(doc))
