@@ -26,7 +26,13 @@ from conformance._core.redact import Redactor
 from conformance.run.client import Client, ClientConfig, CountTokens, Dialect
 from conformance.run.client.client import decode_record, make_dialect
 from conformance.run.load.drive import drive
-from conformance.run.load.health import ClientHealth, HealthParts, LagMonitor, merge_health
+from conformance.run.load.health import (
+    ClientHealth,
+    HealthParts,
+    LagMonitor,
+    merge_health,
+    quiet_gc,
+)
 from conformance.run.load.spec import PhaseSpec, RequestFactory
 from conformance.run.records import RequestRecord
 
@@ -154,6 +160,8 @@ class LoadRunner:
         client = Client(
             self.config, transport=self.transport, dialect=self.dialect, redactor=self.redactor
         )
+        gc_guard = quiet_gc()
+        gc_guard.__enter__()
         t0 = time.perf_counter_ns() + 1_000_000
         monitor.start()
         task = asyncio.create_task(
@@ -178,6 +186,7 @@ class LoadRunner:
                 await asyncio.gather(task, return_exceptions=True)
             await monitor.stop()
             await client.aclose()
+            gc_guard.__exit__(None, None, None)
         parts = HealthParts(
             monitor.lags_ms,
             monitor.windows,

@@ -23,7 +23,7 @@ from conformance._core.clock import utc_now_iso
 from conformance._core.errors import RunError
 from conformance.run.client import Client, ClientConfig
 from conformance.run.load.drive import drive
-from conformance.run.load.health import HealthParts, LagMonitor, merge_health
+from conformance.run.load.health import HealthParts, LagMonitor, merge_health, quiet_gc
 from conformance.run.load.spec import PhaseSpec, RequestFactory
 
 if TYPE_CHECKING:
@@ -50,17 +50,18 @@ async def _worker_async(
         if not await asyncio.to_thread(go.wait, READY_TIMEOUT_S) or stop_ev.is_set():
             return None
         monitor.start()
-        reason = await drive(
-            client,
-            spec,
-            factory,
-            emit=lambda rec: out_q.put(("rec", k, rec)),
-            should_stop=stop_ev.is_set,
-            t0_ns=int(start.value),
-            worker=k,
-            processes=spec.processes,
-            skip=skip,
-        )
+        with quiet_gc():
+            reason = await drive(
+                client,
+                spec,
+                factory,
+                emit=lambda rec: out_q.put(("rec", k, rec)),
+                should_stop=stop_ev.is_set,
+                t0_ns=int(start.value),
+                worker=k,
+                processes=spec.processes,
+                skip=skip,
+            )
     await monitor.stop()
     return reason, HealthParts(
         monitor.lags_ms,
