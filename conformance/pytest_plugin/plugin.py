@@ -1,4 +1,181 @@
-"""tokencert pytest plugin (entry point ``pytest11``). Inert unless its options are given.
+"""pytest plugin (entry point ``pytest11``): inert unless ``--tokencert-candidate`` is given.
 
-Placeholder until the plugin lands: registers nothing, so the toolkit's own test runs work.
+With it, the session runs the conformance suite against the candidate: the plan is built
+from the catalog, profile and declaration; tests marked ``@pytest.mark.requirement(ID)``
+record measurements into the evidence directory; at the end the verdicts are computed from
+that evidence and written to ``<out>/results.json``. Session state lives in
+``config.stash``; the hooks are methods of :class:`TokencertPlugin` (the shape of pytest's
+junitxml plugin). Any failure of a requirement test is ``inconclusive: check_error`` with
+the traceback kept as evidence — tests record, they do not assert verdicts.
 """
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from conformance._core.errors import RunError, TokencertError
+from conformance.pytest_plugin.progress import PhaseProgress
+from conformance.pytest_plugin.session import Options, Session
+from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
+from conformance.run.evidence import Flag
+
+PLUGIN_NAME = "tokencert-session"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("tokencert", "conformance run against a candidate service")
+    g.addoption("--tokencert-candidate", metavar="PATH", default=None,
+                help="candidate declaration (candidate.yaml); activates the plugin")
+    g.addoption("--tokencert-profile", metavar="NAME", default="quick",
+                help="run profile: quick, standard, certification, or a profile YAML path")
+    g.addoption("--tokencert-out", metavar="DIR", default=None,
+                help="run directory (evidence/ and results.json are written there)")
+    g.addoption("--tokencert-only", metavar="PATTERN", default=None,
+                help="requirement ids or globs, comma-separated (e.g. PERF-*,API-001)")
+    g.addoption("--tokencert-resume", action="store_true", default=False,
+                help="continue the run recorded in --tokencert-out")
+    g.addoption("--tokencert-catalog", metavar="DIR", default=None,
+                help="catalog directory (default: the packaged edition)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(*ids): the catalog requirement(s) this test provides evidence for")
+    cand = config.getoption("tokencert_candidate")
+    if not cand:
+        return
+    out = config.getoption("tokencert_out")
+    if not out:
+        raise pytest.UsageError("--tokencert-out DIR is required with --tokencert-candidate")
+    cat = config.getoption("tokencert_catalog")
+    opts = Options(Path(cand), str(config.getoption("tokencert_profile")), Path(out),
+                   config.getoption("tokencert_only"), bool(config.getoption("tokencert_resume")),
+                   Path(cat) if cat else None)
+    try:
+        session = Session.open(opts)
+    except TokencertError as exc:
+        raise pytest.UsageError(exc.render()) from None
+    config.stash[SESSION_KEY] = session
+    plugin = TokencertPlugin(config, session)
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    from conformance.pytest_plugin import fixtures
+
+    config.pluginmanager.register(fixtures, "tokencert-fixtures")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+
+
+class TokencertPlugin:
+    def __init__(self, config: pytest.Config, session: Session) -> None:
+        self.config = config
+        self.session = session
+        self.skipped: set[str] = set()
+        self.untested: list[str] = []
+        self.outcomes: dict[str, str] = {}
+        self.results_path: Path | None = None
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        suspend = getattr(capman, "global_and_fixture_disabled", None)
+        self.progress = PhaseProgress(suspend=suspend)
+        session.progress = self.progress
+
+    # -- collection ---------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        s = self.session
+        known = set(s.catalog.ids)
+        unknown = {rid: it.nodeid for it in items for rid in requirement_ids(it)
+                   if rid not in known}
+        if unknown:
+            raise pytest.UsageError(
+                "unknown requirement id(s) in @pytest.mark.requirement: "
+                + ", ".join(f"{rid} ({node})" for rid, node in sorted(unknown.items()))
+                + " — ids must exist in catalog " + s.catalog.edition)
+        keep, drop = [], []
+        for it in items:
+            ids = requirement_ids(it)
+            if ids and not any(s.plan.selected(r) for r in ids):
+                drop.append(it)
+                continue
+            keep.append(it)
+            if ids and not any(s.plan.applicable(r) for r in ids):
+                self.skipped.add(it.nodeid)
+                it.add_marker(pytest.mark.skip(reason="not applicable to this declaration"))
+            elif s.test_done(it.nodeid):
+                self.skipped.add(it.nodeid)
+                it.add_marker(pytest.mark.skip(reason="already recorded (resumed run)"))
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+        covered = {r for it in keep for r in requirement_ids(it)}
+        for pr in s.plan.requirements:
+            req = s.catalog.get(pr.id)
+            if req.automated and pr.applicable and pr.id not in covered:
+                self.untested.append(pr.id)
+                s.flag(Flag(pr.id, "no_test", "no test in the suite provides evidence for "
+                            "this automated requirement"))
+
+    # -- running ----------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        ids = requirement_ids(item)
+        if ids and item.nodeid not in self.skipped:
+            self.session.start_test(item.nodeid, ids)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        ids = requirement_ids(item)
+        if not ids or item.nodeid in self.skipped:
+            return report
+        if report.failed:
+            self.outcomes[item.nodeid] = "failed"
+            if call.excinfo is not None and call.excinfo.errisinstance(RunError):
+                self.session.incomplete.append(f"{item.nodeid}: {call.excinfo.value}")
+                self.outcomes[item.nodeid] = "incomplete"
+            text = self.session.redactor.text(_trace(call))
+            for rid in ids:
+                self.session.flag(Flag(rid, "check_error", text[-8000:],
+                                       key=f"{report.when}"), item.nodeid)
+        elif report.skipped:
+            self.outcomes.setdefault(item.nodeid, "skipped")
+        if report.when == "teardown":
+            outcome = self.outcomes.get(item.nodeid, "passed")
+            if outcome != "incomplete":  # a resume must run it again
+                self.session.end_test(item.nodeid, outcome)
+        return report
+
+    # -- end ----------------------------------------------------------------------------------
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from conformance.report import results
+
+        self.progress.close()
+        interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+        complete = not interrupted and not self.session.incomplete
+        self.session.finish("complete" if complete else "incomplete")
+        doc = results.compute(self.session.options.out)
+        self.results_path = results.write(self.session.options.out, doc)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        tr = terminalreporter
+        if self.untested:
+            tr.write_sep("-", "tokencert: automated requirements with no test")
+            tr.write_line(", ".join(self.untested))
+        if self.results_path is not None:
+            tr.write_sep("-", f"tokencert: results in {self.results_path}")
+
+
+def _trace(call: pytest.CallInfo[None]) -> str:
+    if call.excinfo is None:
+        return "failed without an exception"
+    e = call.excinfo.value
+    return "".join(traceback.format_exception(type(e), e, e.__traceback__))

@@ -1,0 +1,75 @@
+"""Plan phases → load-engine phase specs, and the default request factory of a workload."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.plan import PhasePlan
+from conformance.run.client import ChatParams
+from conformance.run.load import (
+    Arrival,
+    Burst,
+    Concurrency,
+    ConstantRate,
+    PhaseSpec,
+    Poisson,
+    Sequential,
+    StopConditions,
+)
+from conformance.run.prompts import PromptFactory, PromptSpec
+from conformance.run.tokenize import Tokenizer
+
+
+def arrival(pp: PhasePlan) -> Arrival:
+    s, n = pp.strategy, max(1, pp.concurrency)
+    if s == "sequential":
+        return Sequential() if pp.rate_rps is None else ConstantRate(pp.rate_rps, 1)
+    if s == "concurrent":
+        # a rate set on a closed loop is the declared-limit cap (rpm/tpm): open loop at the
+        # cap, never more than ``n`` in flight
+        return Concurrency(n) if pp.rate_rps is None else ConstantRate(pp.rate_rps, n)
+    if s == "constant":
+        return ConstantRate(pp.rate_rps or 1.0, n if pp.concurrency > 1 else None)
+    if s == "poisson":
+        return Poisson(pp.rate_rps or 1.0, n if pp.concurrency > 1 else None)
+    if s == "burst":
+        total = pp.requests or n
+        return Burst(size=n, bursts=max(1, -(-total // n)), interval_s=1.0)
+    raise ValueError(f"unknown strategy {s!r}")
+
+
+def phase_spec(pp: PhasePlan) -> PhaseSpec:
+    return PhaseSpec(
+        name=pp.name,
+        arrival=arrival(pp),
+        stop=StopConditions(max_requests=pp.requests, duration_s=pp.duration_s,
+                            max_error_rate=pp.max_error_rate),
+        seed=pp.seed,
+    )
+
+
+@dataclass
+class WorkloadFactory:
+    """``factory(seq, rng)``: a fresh, unique prompt of the workload's exact input length,
+    asking for exactly its output length, streamed with usage."""
+
+    prompts: PromptFactory
+    input_tokens: int
+    output_tokens: int
+
+    def __call__(self, seq: int, rng: random.Random) -> ChatParams:
+        msgs = self.prompts.make(seq, PromptSpec(self.input_tokens))
+        return ChatParams(messages=tuple(msgs), max_tokens=self.output_tokens, stream=True,
+                          extra={"stream_options": {"include_usage": True}})
+
+
+def default_factory(pp: PhasePlan, count_messages: Callable[[Sequence[Any]], int],
+                    tok: Tokenizer) -> WorkloadFactory:
+    return WorkloadFactory(
+        PromptFactory(count_messages, tok.encode, lambda ids: tok.decode(ids), pp.seed),
+        pp.input_tokens or 100,
+        pp.output_tokens or 100,
+    )

@@ -1,0 +1,256 @@
+"""The state of one conformance session: inputs, plan, evidence, shared phases.
+
+Built once in ``pytest_configure`` and kept in ``config.stash``. Nothing here imports
+pytest: the plugin module adapts it to hooks and fixtures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance._core.clock import utc_now_iso
+from conformance._core.errors import InputError, Problem, RunError
+from conformance._core.redact import Redactor
+from conformance.declaration import load_declaration
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan, build_plan
+from conformance.pytest_plugin.phases import default_factory, phase_spec
+from conformance.run.client import ChatParams, Client, ClientConfig
+from conformance.run.evidence import (
+    Evidence,
+    EvidenceStore,
+    Flag,
+    Measurement,
+    PhaseEvidence,
+    PhaseOutcome,
+    read_evidence,
+    run_phase,
+)
+from conformance.run.load import LoadRunner
+from conformance.run.records import RequestRecord
+from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
+from conformance.spec import Catalog, Profile, load_catalog, load_profile
+
+
+@dataclass(frozen=True)
+class Options:
+    candidate: Path
+    profile: str
+    out: Path
+    only: str | None = None
+    resume: bool = False
+    catalog: Path | None = None
+
+
+@dataclass
+class PhaseData:
+    """A completed load phase: its records (deduplicated, in seq order) and its outcome."""
+
+    name: str
+    records: list[RequestRecord]
+    outcome: PhaseOutcome
+    warmup: int = 0
+
+    @property
+    def measured(self) -> list[RequestRecord]:
+        """Records after the warm-up requests."""
+        return [r for r in self.records if r.seq >= self.warmup]
+
+
+@dataclass
+class TokenizerKit:
+    tokenizer: Tokenizer
+    template: ChatTemplate
+
+    def count_messages(self, messages: Sequence[Any]) -> int:
+        return self.tokenizer.count(self.template.render(messages, add_generation_prompt=True))
+
+
+ProgressHook = Callable[[str, RequestRecord | None, int], None]
+
+
+@dataclass
+class Session:
+    options: Options
+    catalog: Catalog
+    profile: Profile
+    declaration: Declaration
+    plan: Plan
+    redactor: Redactor
+    store: EvidenceStore
+    started_at: str
+    resumed: Evidence | None = None
+    phases: dict[str, PhaseData] = field(default_factory=dict)
+    progress: ProgressHook | None = None
+    incomplete: list[str] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.options.out / "evidence"
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def open(cls, options: Options) -> Session:
+        catalog = load_catalog(options.catalog)
+        profile = load_profile(options.profile)
+        decl = load_declaration(options.candidate)
+        key = decl.endpoint.api_key()
+        if not key:
+            raise InputError(
+                f"the API key variable {decl.endpoint.api_key_env} is not set",
+                [Problem(f"environment variable {decl.endpoint.api_key_env} is empty",
+                         file=str(options.candidate), json_path="$.endpoint.api_key_env",
+                         hint=f"export {decl.endpoint.api_key_env}=<your key> and run again")],
+            )
+        plan = build_plan(catalog, profile, decl, options.only)
+        redactor = Redactor.from_env(decl.secret_env_names())
+        started = utc_now_iso()
+        manifest = {
+            "spec": {"edition": catalog.edition, "version": catalog.version,
+                     "digest": catalog.digest},
+            "catalog_path": str(options.catalog) if options.catalog else None,
+            "profile": {"id": profile.id, "digest": profile.digest,
+                        "eligible": profile.eligible},
+            "candidate": decl.public_summary(),
+            "only": options.only,
+            "plan_digest": plan.digest,
+            "plan": plan.to_json(),
+            "started_at": started,
+            "environment": environment(),
+        }
+        evdir = options.out / "evidence"
+        store = EvidenceStore.open(evdir, manifest, redactor, resume=options.resume)
+        resumed = read_evidence(evdir) if options.resume else None
+        if resumed is not None:
+            started = str(resumed.manifest.get("started_at", started))
+        return cls(options, catalog, profile, decl, plan, redactor, store, started, resumed,
+                   attempts=dict(resumed.attempts) if resumed else {})
+
+    # -- what tests use -------------------------------------------------------------------
+    @cached_property
+    def tokenizer(self) -> TokenizerKit:
+        m = self.declaration.model
+        return TokenizerKit(
+            load_tokenizer(m.tokenizer),
+            ChatTemplate.from_file(m.chat_template.path, m.chat_template.bos_token,
+                                   m.chat_template.eos_token),
+        )
+
+    def client_config(self, timeout_s: float | None = None) -> ClientConfig:
+        ep = self.declaration.endpoint
+        t = timeout_s or self.profile.request_timeout_s
+        return ClientConfig(base_url=ep.base_url, model=self.declaration.model.id,
+                            api_key=ep.api_key(), dialect=ep.dialect, http2=ep.http2,
+                            ca_bundle=ep.ca_bundle, read_timeout_s=t, total_timeout_s=t)
+
+    def run_phase(self, name: str) -> PhaseData:
+        """Run plan phase ``name`` once per session (resuming what is on disk)."""
+        if name in self.phases:
+            return self.phases[name]
+        pp = self.plan.phase(name)
+        if pp is None:
+            raise RunError(f"phase {name!r} is not in the plan (no selected requirement "
+                           "needs it)")
+        kit = self.tokenizer
+        runner = LoadRunner(self.client_config(pp.timeout_s), redactor=self.redactor,
+                            count_tokens=kit.tokenizer.count)
+        factory = default_factory(pp, kit.count_messages, kit.tokenizer)
+        existing = (self.resumed.phase(name) if self.resumed is not None
+                    else PhaseEvidence(name))
+        count = [len(existing.requests)]
+
+        def on_record(rec: RequestRecord) -> None:
+            count[0] += 1
+            if self.progress is not None:
+                self.progress(name, rec, count[0])
+
+        if self.progress is not None:
+            self.progress(name, None, count[0])
+        try:
+            outcome = asyncio.run(run_phase(runner, phase_spec(pp), factory, self.store,
+                                            existing, on_record))
+        except OSError as exc:
+            self.incomplete.append(f"phase {name}: {exc}")
+            raise RunError(f"phase {name} could not run: {exc}") from exc
+        records = read_evidence(self.evidence_dir).phase(name).records()
+        data = PhaseData(name, records, outcome, pp.warmup_requests)
+        self.phases[name] = data
+        return data
+
+    def probe(self, requests: Sequence[tuple[str, ChatParams | str]], phase: str
+              ) -> list[RequestRecord]:
+        """Send ``(tag, params)`` probes (``params`` a path string means GET) sequentially;
+        each becomes a record ``<phase>-<tag>`` in the evidence."""
+        cfg = self.client_config()
+
+        async def go() -> list[RequestRecord]:
+            out = []
+            async with Client(cfg, redactor=self.redactor,
+                              count_tokens=self.tokenizer.tokenizer.count) as c:
+                for i, (tag, p) in enumerate(requests):
+                    rid = f"{phase}-{tag}"
+                    if isinstance(p, str):
+                        rec = await c.get(p, request_id=rid, phase=phase, seq=i)
+                    else:
+                        rec = await c.chat(p, request_id=rid, phase=phase, seq=i)
+                    self.store.request(rec)
+                    out.append(rec)
+            return out
+
+        recs = asyncio.run(go())
+        self.store.checkpoint()
+        return recs
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def test_done(self, nodeid: str) -> bool:
+        return self.resumed is not None and nodeid in self.resumed.tests_done
+
+    def start_test(self, nodeid: str, requirements: Sequence[str]) -> int:
+        attempt = self.attempts.get(nodeid, 0) + 1
+        self.attempts[nodeid] = attempt
+        self.store.append("tests", "test_start", f"t:{nodeid}:start:{attempt}",
+                          {"test": nodeid, "attempt": attempt,
+                           "requirements": list(requirements)})
+        self.store.checkpoint()
+        return attempt
+
+    def end_test(self, nodeid: str, outcome: str) -> None:
+        attempt = self.attempts.get(nodeid, 0)
+        self.store.append("tests", "test_end", f"t:{nodeid}:end",
+                          {"test": nodeid, "attempt": attempt, "outcome": outcome})
+        self.store.checkpoint()
+
+    def measure(self, m: Measurement, nodeid: str) -> None:
+        self.store.measurement(m, test=nodeid, attempt=self.attempts.get(nodeid, 0))
+
+    def flag(self, f: Flag, nodeid: str = "") -> None:
+        self.store.flag(f, test=nodeid, attempt=self.attempts.get(nodeid, 0))
+
+    def finish(self, status: str) -> None:
+        self.store.append("tests", "run_end", "run:end", {
+            "status": status, "finished_at": utc_now_iso(),
+            "incomplete": self.incomplete,
+        })
+        self.store.close()
+
+
+def environment() -> dict[str, Any]:
+    """Where the instrument ran (no host names, no user names)."""
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(terse=True),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "tokencert": __version__,
+    }

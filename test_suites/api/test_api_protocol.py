@@ -1,0 +1,31 @@
+"""API-001, API-002, API-007: response schema, streaming framing, model listing."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.checks import protocol
+
+
+@pytest.mark.requirement("API-001")
+def test_non_streaming_schema(client, record, protocol_params, protocol_count):  # type: ignore[no-untyped-def]
+    n = protocol_count("API-001")
+    recs = client.many([(f"api001-{i}", protocol_params(1000 + i, stream=False))
+                        for i in range(n)])
+    for rec in recs:
+        record.observe(protocol.completion_schema(rec))
+
+
+@pytest.mark.requirement("API-002")
+def test_streaming_framing(client, record, protocol_params, protocol_count):  # type: ignore[no-untyped-def]
+    n = protocol_count("API-002")
+    recs = client.many([(f"api002-{i}", protocol_params(2000 + i, stream=True))
+                        for i in range(n)])
+    for rec in recs:
+        record.observe(protocol.stream_conformance(rec))
+
+
+@pytest.mark.requirement("API-007")
+def test_models_listed(client, record, declaration):  # type: ignore[no-untyped-def]
+    rec = client.get("api007-models", "models")
+    record.observe(protocol.models_listed(rec, [m.id for m in declaration.models]))

@@ -1,0 +1,91 @@
+"""PERF-001..005 from the one shared sustained-load phase at the declared concurrency.
+
+Tests record per-request samples (with the request id behind each) and leave every
+comparison with a limit to the verdict stage.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.stats import throughput
+
+PHASE = "sustained"
+
+
+def _ok(phase):  # type: ignore[no-untyped-def]
+    return [r for r in phase.measured if r.ok]
+
+
+@pytest.mark.requirement("PERF-001")
+def test_ttft(sustained_phase, record):  # type: ignore[no-untyped-def]
+    recs = [r for r in _ok(sustained_phase) if r.ttft_ms() is not None]
+    record.samples("ttft_ms", [r.ttft_ms() for r in recs],
+                   evidence=[r.request_id for r in recs], phase=PHASE,
+                   duration_s=sustained_phase.outcome.duration_s)
+
+
+@pytest.mark.requirement("PERF-002")
+def test_tpot(sustained_phase, record):  # type: ignore[no-untyped-def]
+    recs = [r for r in _ok(sustained_phase) if r.tpot_ms() is not None]
+    record.samples("tpot_ms", [r.tpot_ms() for r in recs],
+                   evidence=[r.request_id for r in recs], phase=PHASE,
+                   duration_s=sustained_phase.outcome.duration_s)
+
+
+@pytest.mark.requirement("PERF-003")
+def test_longest_stall(sustained_phase, record):  # type: ignore[no-untyped-def]
+    recs = [r for r in _ok(sustained_phase) if r.max_stall_ms() is not None]
+    record.samples("max_stall_ms", [r.max_stall_ms() for r in recs],
+                   evidence=[r.request_id for r in recs], phase=PHASE,
+                   duration_s=sustained_phase.outcome.duration_s)
+
+
+@pytest.mark.requirement("PERF-004")
+def test_goodput(sustained_phase, record, catalog):  # type: ignore[no-untyped-def]
+    # the level's TTFT and TPOT limits come from PERF-001/PERF-002 in the catalog
+    def limit(rid: str, level: str) -> float:
+        conds = catalog.get(rid).thresholds[level]
+        return float(next(c.value for c in conds if c.stat == "p99"))
+
+    recs = sustained_phase.measured
+    for level in ("L1", "L2", "L3"):
+        ttft_max, tpot_max = limit("PERF-001", level), limit("PERF-002", level)
+        trials = []
+        for r in recs:
+            ttft, tpot = r.ttft_ms(), r.tpot_ms()
+            good = r.ok and ttft is not None and tpot is not None \
+                and ttft <= ttft_max and tpot <= tpot_max
+            trials.append((bool(good), r.request_id))
+        record.observations(f"goodput_{level.lower()}", trials, phase=PHASE,
+                            duration_s=sustained_phase.outcome.duration_s,
+                            lag_sensitive_ms={level: ttft_max},
+                            detail={"ttft_limit_ms": ttft_max, "tpot_limit_ms": tpot_max})
+
+
+@pytest.mark.requirement("PERF-005")
+def test_capacity(sustained_phase, record, declaration, requirement):  # type: ignore[no-untyped-def]
+    recs = _ok(sustained_phase)
+    declared = float(declaration.performance.output_tokens_per_s)
+    sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]
+    events = [(t, float(n)) for r in recs for t, _, n in r.content_chunks]
+    if len(sent) < 2 or not events:
+        record.value("capacity_ratio", None, n=0, phase=PHASE,
+                     detail={"why": "no completed streams to measure"})
+        return
+    # the window in which the declared concurrency was in flight: first to last send
+    t0, t1 = min(sent), max(sent)
+    tp = throughput(events, t0, t1, window_s=1.0)
+    wm = tp.window_mean
+    ratio = tp.per_s / declared
+    lower = wm.lower / declared if wm.lower is not None else None
+    upper = wm.upper / declared if wm.upper is not None else None
+    m = record.value("capacity_ratio", ratio, lower=lower, upper=upper, n=wm.n,
+                     duration_s=tp.span_s, phase=PHASE,
+                     detail={"tokens_per_s": tp.per_s, "declared_tokens_per_s": declared,
+                             "window_s": 1.0})
+    health = sustained_phase.outcome.health
+    l1 = float(requirement.thresholds["L1"][0].value)
+    if health.get("reasons") and (lower is None or lower < l1):
+        # a CPU-bound client under-measures throughput: do not blame the service
+        record.flag("client_saturated", "; ".join(health["reasons"]), evidence=[m.id])

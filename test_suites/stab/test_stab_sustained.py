@@ -1,0 +1,34 @@
+"""STAB-001, STAB-002, STAB-006 from the shared sustained-load phase."""
+
+from __future__ import annotations
+
+import pytest
+
+PHASE = "sustained"
+
+
+@pytest.mark.requirement("STAB-001")
+def test_success_rate(sustained_phase, record):  # type: ignore[no-untyped-def]
+    trials = []
+    for r in sustained_phase.measured:
+        well_formed = r.ok and r.finish_reason is not None and not r.decode_errors
+        trials.append((bool(well_formed), r.request_id))
+    record.observations("success_rate", trials, phase=PHASE,
+                        duration_s=sustained_phase.outcome.duration_s)
+
+
+@pytest.mark.requirement("STAB-002")
+def test_stream_completeness(sustained_phase, record):  # type: ignore[no-untyped-def]
+    trials = [(bool(r.finish_reason is not None and r.done_seen), r.request_id)
+              for r in sustained_phase.measured
+              if r.stream and r.status is not None and 200 <= r.status < 300]
+    record.observations("stream_complete_rate", trials, phase=PHASE,
+                        duration_s=sustained_phase.outcome.duration_s)
+
+
+@pytest.mark.requirement("STAB-006")
+def test_sustained_duration(sustained_phase, record):  # type: ignore[no-untyped-def]
+    d = sustained_phase.outcome.duration_s
+    record.value("sustained_duration_s", d, n=1, duration_s=d, phase=PHASE,
+                 detail={"stop_reason": sustained_phase.outcome.stop_reason,
+                         "resumed": sustained_phase.outcome.resumed})
