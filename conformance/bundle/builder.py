@@ -70,7 +70,10 @@ def _declaration(run_dir: Path, secret_envs: Sequence[str]) -> bytes | None:
         if p.is_file():
             text = p.read_text(encoding="utf-8")
             data = json.loads(text) if p.suffix == ".json" else parse_yaml(text, str(p)).data
-            return canonical_bytes(Redactor.from_env(secret_envs).data(data))
+            endpoint = data.get("endpoint", {}) if isinstance(data, dict) else {}
+            named = [endpoint.get(k) for k in ("api_key_env", "second_api_key_env")]
+            envs = [*secret_envs, *(n for n in named if isinstance(n, str))]
+            return canonical_bytes(Redactor.from_env(envs).data(data))
     return None
 
 
@@ -152,14 +155,14 @@ def build_bundle(run_dir: Path, results: dict[str, Any], results_bytes: bytes,
                  signer: x509.Certificate, chain: Sequence[x509.Certificate] = (),
                  secret_envs: Sequence[str] = ()) -> Bundle:
     files = collect_files(run_dir, results, results_bytes, secret_envs)
+    pem = serialization.Encoding.PEM
+    files[layout.EVALUATOR_CERT] = signer.public_bytes(pem)
+    files[layout.CHAIN] = b"".join(c.public_bytes(pem) for c in chain)
     manifest = manifest_for(files, results, cert_data)
     files[layout.MANIFEST] = canonical_bytes(manifest)
     subjects = {n: _sha(b) for n, b in files.items()}
     attestation = sign_statement(statement(subjects, predicate_for(results, cert_data, signer)),
                                  key, signer)
     files[layout.ATTESTATION] = attestation
-    pem = serialization.Encoding.PEM
-    files[layout.EVALUATOR_CERT] = signer.public_bytes(pem)
-    files[layout.CHAIN] = b"".join(c.public_bytes(pem) for c in chain)
     data = write_zip(files)
     return Bundle(data, "sha256:" + _sha(data), manifest, results_bytes, attestation)

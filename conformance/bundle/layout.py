@@ -13,8 +13,9 @@ CHAIN = "certs/chain.pem"
 EVIDENCE_PREFIX = "evidence/"
 SPEC_PREFIX = "spec/"
 
-# Files the manifest does not list: itself, the signature over it, and the signer's chain.
-UNLISTED = frozenset({MANIFEST, ATTESTATION, EVALUATOR_CERT, CHAIN})
+# Files the manifest does not list: itself and the signature over it (the attestation names
+# the manifest; the PDF embeds the attestation), so every byte of a bundle is covered.
+UNLISTED = frozenset({MANIFEST, ATTESTATION})
 
 # Names of the run's declaration copy, in order of preference.
 DECLARATION_CANDIDATES = (

@@ -16,7 +16,6 @@ import stat
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = stat.S_IFREG | 0o644
@@ -58,8 +57,8 @@ def check_name(name: str) -> None:
         raise UnsafeZipError(f"entry {name!r}: backslash in path")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise UnsafeZipError(f"entry {name!r}: absolute path")
-    parts = PurePosixPath(name).parts
-    if any(p in ("..", ".") for p in parts) or "//" in name:
+    parts = name.rstrip("/").split("/")
+    if any(p in ("..", ".", "") for p in parts):
         raise UnsafeZipError(f"entry {name!r}: path traversal ('..' or '.' component)")
 
 
@@ -107,7 +106,8 @@ def read_zip(data: bytes, limits: ZipLimits | None = None) -> dict[str, bytes]:
             declared += info.file_size
         if declared > lim.max_total_bytes:
             raise UnsafeZipError(
-                f"{declared} bytes uncompressed exceed the {lim.max_total_bytes}-byte limit "
+                f"{declared} bytes uncompressed in total exceed the "
+                f"{lim.max_total_bytes}-byte limit "
                 "(zip bomb?)")
         out: dict[str, bytes] = {}
         total = 0
