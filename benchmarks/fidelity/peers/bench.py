@@ -46,7 +46,9 @@ def run_peer(name: str, base_url: str, take_log: Callable[[], Mapping[str, Any]]
     result = runner(base_url, model, out_dir=out_dir / name, streams=streams, rate=rate,
                     duration_s=duration_s, input_tokens=input_tokens,
                     output_tokens=output_tokens, seed=seed)
-    return result, compare(result, take_log())
+    log = take_log()
+    (out_dir / name / "gt-log.json").write_text(json.dumps(log), encoding="utf-8")
+    return result, compare(result, log)
 
 
 def run_peers(base_url: str, take_log: Callable[[], Mapping[str, Any]], *, out_dir: Path,

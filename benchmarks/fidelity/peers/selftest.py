@@ -28,6 +28,7 @@ GTSERVER = Path(__file__).resolve().parents[1] / "gtserver.py"
 ROWS = [
     ("match method", "match"), ("requests (peer)", "requests"), ("not ok (peer)", "errors"),
     ("matched ok", "matched"), ("unmatched truth", "unmatched_truth"),
+    ("TTFT server view p50 (ms)", "ttft_server_view_p50"),
     ("TTFT true p50 (ms)", "ttft_true_p50"), ("TTFT measured p50 (ms)", "ttft_meas_p50"),
     ("TTFT error p50 (ms)", "ttft_err_p50"), ("TTFT error p99 (ms)", "ttft_err_p99"),
     ("TTFT err vs server p50 (ms)", "ttft_err_vs_server_p50"),
@@ -86,12 +87,13 @@ def checks(res: PeerResult, col: dict[str, Any], *, ttft_ms: float, itl_ms: floa
         bad.append(f"matched by {col['match']}, not by response id")
     if col["matched"] < 0.95 * len(ok):
         bad.append(f"matched {col['matched']} of {len(ok)} successful requests")
-    if not abs(col["ttft_true_p50"] - ttft_ms) < 25.0:
-        bad.append(f"true TTFT p50 {col['ttft_true_p50']:.1f} ms, schedule says {ttft_ms}")
+    if not abs(col["ttft_server_view_p50"] - ttft_ms) < 25.0:
+        bad.append(f"server-side TTFT p50 {col['ttft_server_view_p50']:.1f} ms, schedule "
+                   f"says {ttft_ms} (the server itself is late: machine overloaded?)")
     if not abs(col["ttft_err_p50"]) < 50.0:
         bad.append(f"TTFT error p50 {col['ttft_err_p50']:.1f} ms is implausible")
     if not abs(col["itl_meas_p50"] - itl_ms) < 0.25 * itl_ms:
-        bad.append(f"ITL p50 {col['itl_meas_p50']:.2f} ms, schedule says {itl_ms}")
+        bad.append(f"measured ITL p50 {col['itl_meas_p50']:.2f} ms, schedule says {itl_ms}")
     if any(r.output_tokens != tokens for r in ok):
         bad.append(f"some successful requests did not report {tokens} output tokens")
     rep = col["reported_ttft_p50"]
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="run GuideLLM and AIPerf against the "
                                  "ground-truth server and check their extracted figures")
     ap.add_argument("--streams", type=int, default=16)
+    ap.add_argument("--rate", type=float, default=None,
+                    help="Poisson arrivals at this many req/s instead of --streams")
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--ttft-ms", type=float, default=200.0)
     ap.add_argument("--itl-ms", type=float, default=20.0)
@@ -125,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.machine()} {ncpu} CPUs; "
           + ", ".join(pe.requirement for pe in envs.values())
           + f"; schedule TTFT {a.ttft_ms:g} ms, {a.itl_ms:g} ms/token, {a.tokens} tokens; "
-          f"{a.streams} streams, {a.duration:g} s each; outputs in {out}", flush=True)
+          + (f"Poisson {a.rate:g} req/s" if a.rate else f"{a.streams} streams")
+          + f", {a.duration:g} s each; outputs in {out}", flush=True)
     failures: dict[str, list[str]] = {}
     cols: list[tuple[str, dict[str, Any]]] = []
     try:
@@ -138,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in a.peers.split(","):
             t0 = time.monotonic()
             try:
-                res, col = run_peer(name, gt.base_url, take, out_dir=out, streams=a.streams,
+                res, col = run_peer(name, gt.base_url, take, out_dir=out,
+                                    streams=None if a.rate else a.streams, rate=a.rate,
                                     duration_s=a.duration, output_tokens=a.tokens)
             except PeerRunError as exc:
                 failures[name] = [str(exc)]
@@ -146,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {len(res.requests)} requests in {time.monotonic() - t0:.0f} s; "
                   f"$ {' '.join(res.command)}", flush=True)
             cols.append((f"{res.peer} {res.version}", col))
+            want = int(a.rate * a.duration * 0.5) if a.rate else a.streams
             bad = checks(res, col, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms, tokens=a.tokens,
-                         streams=a.streams)
+                         streams=want)
             if bad:
                 failures[name] = bad
     finally:

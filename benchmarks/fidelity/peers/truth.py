@@ -175,7 +175,7 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
     """The peer's figures against the truth, keyed like ``run.py``'s ``compare``."""
     recs = load_truth(truth) if isinstance(truth, Mapping) else list(truth)
     matching = match_records(peer, recs)
-    meas, true, err, srv, itl_err, itl_meas = [], [], [], [], [], []
+    meas, true, err, srv, srv_ttft, itl_err, itl_meas = [], [], [], [], [], [], []
     for m in matching.matches:
         t = m.true_ttft_ms("client_send")
         if m.peer.status != "ok" or m.peer.ttft_ms is None or t is None:
@@ -184,6 +184,7 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
         true.append(t)
         err.append(m.peer.ttft_ms - t)
         srv.append(m.peer.ttft_ms - (m.truth.ttft_ms or 0.0))
+        srv_ttft.append(m.truth.ttft_ms or 0.0)
         itl_err += _itl_errors(m)
         itl_meas += list(m.peer.itl_ms) or ([m.peer.itl_mean_ms] if m.peer.itl_mean_ms else [])
     nan = float("nan")
@@ -194,6 +195,7 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
         "unmatched_truth": matching.unmatched_truth,
         "ttft_true_p50": quantile(true, 0.5), "ttft_meas_p50": quantile(meas, 0.5),
         "ttft_err_p50": quantile(err, 0.5), "ttft_err_p99": quantile(err, 0.99),
+        "ttft_server_view_p50": quantile(srv_ttft, 0.5),
         "ttft_err_vs_server_p50": quantile(srv, 0.5), "ttft_err_vs_server_p99": quantile(srv, 0.99),
         "itl_meas_p50": quantile(itl_meas, 0.5), "itl_err_p50": quantile(itl_err, 0.5),
         "itl_err_p99": quantile(itl_err, 0.99),
@@ -202,4 +204,7 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
         "reported_ttft_p50": peer.reported.get("ttft_p50_ms", nan),
         "reported_ttft_p99": peer.reported.get("ttft_p99_ms", nan),
         "reported_itl_p50": peer.reported.get("itl_p50_ms", nan),
+        # run.py rows a peer has no figure for: it measures no lag of its own
+        "loop_lag_p50": nan, "loop_lag_p99": nan, "loop_lag_max": nan, "cpu_max": nan,
+        "sched_delay_p99": nan, "saturated_ttft": "n/a", "saturated_itl": "n/a",
     }
