@@ -39,7 +39,7 @@ def select(catalog: Catalog, only: str | None) -> tuple[str, ...]:
 def phase_seed(profile_seed: int, phase: str) -> int:
     """A fixed seed per phase, derived from the profile's seed and the phase name."""
     h = hashlib.sha256(f"tokencert-phase:{profile_seed}:{phase}".encode()).hexdigest()
-    return int(h[:15], 16)
+    return int(h[:13], 16)  # < 2**53: exact in JSON and canonical digests
 
 
 def _phase(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.plan import PhasePlan
@@ -51,16 +52,33 @@ def phase_spec(pp: PhasePlan) -> PhaseSpec:
     )
 
 
+MAX_PREBUILT = 5000
+
+
 @dataclass
 class WorkloadFactory:
     """``factory(seq, rng)``: a fresh, unique prompt of the workload's exact input length,
-    asking for exactly its output length, streamed with usage."""
+    asking for exactly its output length, streamed with usage.
+
+    Building a prompt of exact token length takes tens of milliseconds of tokenizer work;
+    done on the event loop during the phase it would delay every other stream's reads.
+    :meth:`prepare` builds the prompts the phase is expected to use before it starts."""
 
     prompts: PromptFactory
     input_tokens: int
     output_tokens: int
+    cache: dict[int, ChatParams] = field(default_factory=dict)
+
+    def prepare(self, seqs: Iterable[int]) -> None:
+        for seq in seqs:
+            if seq not in self.cache:
+                self.cache[seq] = self.build(seq)
 
     def __call__(self, seq: int, rng: random.Random) -> ChatParams:
+        hit = self.cache.pop(seq, None)
+        return hit if hit is not None else self.build(seq)
+
+    def build(self, seq: int) -> ChatParams:
         msgs = self.prompts.make(seq, PromptSpec(self.input_tokens))
         return ChatParams(messages=tuple(msgs), max_tokens=self.output_tokens, stream=True,
                           extra={"stream_options": {"include_usage": True}})
@@ -73,3 +91,21 @@ def default_factory(pp: PhasePlan, count_messages: Callable[[Sequence[Any]], int
         pp.input_tokens or 100,
         pp.output_tokens or 100,
     )
+
+
+def expected_requests(pp: PhasePlan, declared_concurrency: int, capacity_tps: float) -> int:
+    """How many requests the phase will likely send (for prompt preparation): its request
+    count, or its duration × the rate the declared capacity predicts, with margin."""
+    if pp.requests is not None:
+        return pp.requests
+    if pp.duration_s is None:
+        return pp.concurrency
+    if pp.rate_rps is not None and pp.strategy in ("constant", "poisson"):
+        rps = pp.rate_rps
+    else:
+        per_stream = capacity_tps / max(1, declared_concurrency) / max(1, pp.output_tokens or 1)
+        rps = per_stream * pp.concurrency
+        if pp.rate_rps is not None:
+            rps = min(rps, pp.rate_rps)
+    n = math.ceil(pp.duration_s * rps * 1.5) + pp.concurrency + pp.warmup_requests
+    return min(n, MAX_PREBUILT)

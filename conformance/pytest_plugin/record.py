@@ -55,8 +55,11 @@ class Recorder:
     def samples(self, metric: str, values: Iterable[float | None], *,
                 evidence: Sequence[str] = (), phase: str | None = None,
                 duration_s: float | None = None, requirement: str | None = None,
+                lag_scale: float = 1.0,
                 detail: Mapping[str, Any] | None = None) -> Measurement:
-        """Numbers for percentile conditions (``None`` values are dropped with their id)."""
+        """Numbers for percentile conditions (``None`` values are dropped with their id).
+        ``lag_scale``: the share of a client delay that reaches one sample (1 for TTFT,
+        1/(tokens − 1) for TPOT)."""
         vals = list(values)
         ev = list(evidence)
         pairs = [(v, ev[i] if i < len(ev) else "") for i, v in enumerate(vals)
@@ -65,7 +68,8 @@ class Recorder:
         return self._write(Measurement(
             rid, metric, self._key(rid, metric), samples=tuple(float(v) for v, _ in pairs),
             sample_evidence=tuple(e for _, e in pairs) if ev else (), phase=phase,
-            duration_s=duration_s, n=len(pairs), detail=dict(detail or {})))
+            duration_s=duration_s, n=len(pairs), lag_scale=lag_scale,
+            detail=dict(detail or {})))
 
     def observations(self, metric: str,
                      items: Iterable[Obs | Observation | tuple[bool | None, str]], *,

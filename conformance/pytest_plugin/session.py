@@ -23,7 +23,7 @@ from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
 from conformance.plan import Plan, build_plan
-from conformance.pytest_plugin.phases import default_factory, phase_spec
+from conformance.pytest_plugin.phases import default_factory, expected_requests, phase_spec
 from conformance.run.client import ChatParams, Client, ClientConfig
 from conformance.run.evidence import (
     Evidence,
@@ -168,6 +168,10 @@ class Session:
         existing = (self.resumed.phase(name) if self.resumed is not None
                     else PhaseEvidence(name))
         count = [len(existing.requests)]
+        done = existing.seqs()
+        n = expected_requests(pp, self.declaration.performance.declared_concurrency,
+                              self.declaration.performance.output_tokens_per_s)
+        factory.prepare(s for s in range(n) if s not in done)
 
         def on_record(rec: RequestRecord) -> None:
             count[0] += 1

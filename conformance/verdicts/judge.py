@@ -67,7 +67,8 @@ def _saturated(req: Requirement, level: str, cond: ConditionResult,
             continue
         q = conditions.percentile_q(cond.stat)
         if unit == "ms" and q is not None and not isinstance(cond.limit, bool):
-            chk = saturation(h, threshold_ms=float(cond.limit), quantile=q,
+            scale = m.lag_scale if m.lag_scale > 0 else 1.0
+            chk = saturation(h, threshold_ms=float(cond.limit) / scale, quantile=q,
                              tolerance=SATURATION_TOLERANCE)
         elif level in m.lag_sensitive_ms:
             chk = saturation(h, threshold_ms=m.lag_sensitive_ms[level], quantile=0.99,
@@ -79,19 +80,25 @@ def _saturated(req: Requirement, level: str, cond: ConditionResult,
     return None
 
 
-def _n_and_duration(ms: Sequence[Measurement]) -> tuple[int, float | None]:
-    n = 0
+def _n_and_duration(by_metric: Mapping[str, Sequence[Measurement]]
+                    ) -> tuple[int, float | None]:
+    """Evidence size (the smallest pooled count over the level's metrics) and the
+    shortest measured duration behind it."""
+    counts: list[int] = []
     dur: float | None = None
-    for m in ms:
-        if m.samples is not None:
-            n = max(n, len(m.samples))
-        elif m.observations is not None:
-            n = max(n, len([o for o in m.observations if o.ok is not None]))
-        elif m.n is not None:
-            n = max(n, m.n)
-        if m.duration_s is not None:
-            dur = m.duration_s if dur is None else min(dur, m.duration_s)
-    return n, dur
+    for ms in by_metric.values():
+        n = 0
+        for m in ms:
+            if m.samples is not None:
+                n += len(m.samples)
+            elif m.observations is not None:
+                n += len([o for o in m.observations if o.ok is not None])
+            elif m.n is not None:
+                n = max(n, m.n)
+            if m.duration_s is not None:
+                dur = m.duration_s if dur is None else min(dur, m.duration_s)
+        counts.append(n)
+    return min(counts, default=0), dur
 
 
 def judge_level(req: Requirement, level: Level, by_metric: Mapping[str, list[Measurement]],
@@ -101,14 +108,15 @@ def judge_level(req: Requirement, level: Level, by_metric: Mapping[str, list[Mea
     for c in conds:
         ms = by_metric.get(c.metric, [])
         r = conditions.judge(c, ms, confidence)
-        sat = _saturated(req, level, r, ms, health) if r.outcome != "inconclusive" else None
+        sat = _saturated(req, level, r, ms, health)
         if sat:
             r = conditions._res(c, "inconclusive", CLIENT_SATURATED, sat, r.point, r.bound,
                                 r.n)
         results.append(r)
-    used = [m for c in conds for m in by_metric.get(c.metric, [])]
+    used_by = {c.metric: by_metric.get(c.metric, []) for c in conds}
+    used = [m for ms in used_by.values() for m in ms]
     need = req.min_evidence.get(level)
-    n, dur = _n_and_duration(used)
+    n, dur = _n_and_duration(used_by)
     if need is not None and need.duration_s is not None and used and (
         dur is None or dur < need.duration_s
     ):

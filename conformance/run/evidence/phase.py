@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,11 +96,20 @@ async def run_phase(
         reason = "duration"
         health: dict[str, Any] = {}
     else:
-        async for rec in runner.stream(seg_spec, factory, skip_seqs=done):
-            store.request(rec, segment=seg)  # lets a resume measure this segment's span
-            last = max(last, rec.last_byte_ns or rec.sent_ns or last)
-            if on_record is not None:
-                on_record(rec)
+        # evidence is written by one thread beside the event loop: serialising, hashing and
+        # fsync never delay the reads of the streams still in flight
+        with ThreadPoolExecutor(1, thread_name_prefix="evidence") as writer:
+            pending: deque[Future[None]] = deque()
+            async for rec in runner.stream(seg_spec, factory, skip_seqs=done):
+                # the segment tag lets a resume measure how long this segment lasted
+                pending.append(writer.submit(store.request, rec, segment=seg))
+                while pending and pending[0].done():
+                    pending.popleft().result()
+                last = max(last, rec.last_byte_ns or rec.sent_ns or last)
+                if on_record is not None:
+                    on_record(rec)
+            for fut in pending:
+                fut.result()  # a write error ends the phase: the evidence would be wrong
         assert runner.result is not None
         reason = runner.result.stop_reason
         health = runner.result.health.to_json()

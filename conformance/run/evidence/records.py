@@ -80,7 +80,9 @@ class Measurement:
     ``phase`` names the load phase the numbers come from (its client health decides
     ``client_saturated``); ``duration_s`` is the measured duration behind the value.
     ``lag_sensitive_ms``: for metrics derived from latencies but not themselves latencies
-    (goodput), the latency limit per level that client lag could move.
+    (goodput), the latency limit per level that client lag could move. ``lag_scale``: how
+    much of a client delay reaches one sample (1 for TTFT; 1/(tokens − 1) for TPOT, an
+    average over the gaps of a stream).
     """
 
     requirement: str
@@ -96,6 +98,7 @@ class Measurement:
     duration_s: float | None = None
     phase: str | None = None
     lag_sensitive_ms: dict[str, float] = field(default_factory=dict)
+    lag_scale: float = 1.0
     detail: dict[str, Any] = field(default_factory=dict)
     evidence: tuple[str, ...] = ()
 
@@ -132,6 +135,8 @@ class Measurement:
                 out[k] = v
         if self.lag_sensitive_ms:
             out["lag_sensitive_ms"] = dict(self.lag_sensitive_ms)
+        if self.lag_scale != 1.0:
+            out["lag_scale"] = self.lag_scale
         if self.detail:
             out["detail"] = self.detail
         if self.evidence:
@@ -156,6 +161,7 @@ class Measurement:
             duration_s=d.get("duration_s"),
             phase=d.get("phase"),
             lag_sensitive_ms=dict(d.get("lag_sensitive_ms", {})),
+            lag_scale=float(d.get("lag_scale", 1.0)),
             detail=dict(d.get("detail", {})),
             evidence=tuple(d.get("evidence", ())),
         )
