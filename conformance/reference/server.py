@@ -147,7 +147,7 @@ async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: Serve
         if capacity is None and opts.engine != "sim":
             # llama.cpp's tiny model does ~700 tokens/s at concurrency 2 on two cores; an
             # upstream's capacity is unknown here: say it with --capacity.
-            capacity = 200.0 if opts.engine in {"llama.cpp", "llamacpp"} else 1.0
+            capacity = 100.0 if opts.engine in {"llama.cpp", "llamacpp"} else 1.0
         if opts.write_declaration is not None:
             data = declaration_data(
                 cfg, base_url=base_url, engine=opts.engine, tokenizer_path=TOKENIZER_PATH,
