@@ -116,3 +116,26 @@ def make_pki(root: Path, days: int = 730, not_before: datetime | None = None,
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 EXPIRED_START = datetime.now(UTC) - timedelta(days=800)
+
+
+@dataclass
+class Issued:
+    run: Path
+    pki: TestPki
+    pdf: Path
+    bundle: Path
+    number: str
+
+
+def issue(root: Path, demo: bool = False, pki: TestPki | None = None,
+          results: dict[str, Any] | None = None, now: datetime | None = None) -> Issued:
+    """A certified run: synthesized run dir, manual items reviewed, certify."""
+    from conformance.certificate import Registry, certify
+
+    root.mkdir(parents=True, exist_ok=True)
+    run = make_run_dir(root, results)
+    decide_manual(run)
+    pki = pki or make_pki(root)
+    c = certify(run, pki.signing, root / "out", Registry(root / "registry.json"), demo=demo,
+                now=now)
+    return Issued(run, pki, c.pdf, c.bundle, c.number)
