@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,10 @@ from typing import Any
 import httpx
 
 from conformance._core.clock import utc_now_iso
+from conformance._core.errors import InputError
 from conformance._core.redact import Redactor
 from conformance.run.client.dialect import ChatParams, CountTokens, Dialect
+from conformance.run.client.fast import FastError, FastPool
 from conformance.run.client.openai_chat import OpenAIChat
 from conformance.run.client.sse import SSESplitter
 from conformance.run.records import RequestRecord
@@ -48,6 +50,7 @@ class ClientConfig:
     max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies kept up to this
     max_connections: int = 4096  # with a custom transport: its single pool's size
     pool_shard_size: int = 16  # connections per httpx pool (see Client._pick)
+    engine: str = "httpx"  # "fast": streaming chat over conformance.run.client.fast
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -74,6 +77,11 @@ class Client:
         else:
             self._ssl = httpx.create_ssl_context()  # built once, shared by every shard
         self._transport = transport
+        self._fast: FastPool | None = None
+        if config.engine == "fast" and transport is None and not config.http2:
+            self._fast = FastPool(self._ssl, config.connect_timeout_s, config.read_timeout_s)
+        elif config.engine not in ("httpx", "fast"):
+            raise InputError(f"unknown client engine {config.engine!r}; use 'httpx' or 'fast'")
         self._shards: list[_Shard] = []
         self._http = self._new_shard().http  # builds requests; also the first shard
 
@@ -115,6 +123,8 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._fast is not None:
+            self._fast.close()
         for shard in self._shards:
             await shard.http.aclose()
 
@@ -147,7 +157,7 @@ class Client:
         req = self._http.build_request(
             built.method, built.path, json=built.json, headers=self._headers(AUTH, None)
         )
-        await self._send(req, rec, sse=params.stream)
+        await self._send(req, rec, sse=params.stream, fast=params.stream)
         if decode:
             self.decode(rec)
         return rec
@@ -236,7 +246,9 @@ class Client:
             h.update(extra)
         return h
 
-    async def _send(self, req: httpx.Request, rec: RequestRecord, *, sse: bool) -> None:
+    async def _send(
+        self, req: httpx.Request, rec: RequestRecord, *, sse: bool, fast: bool = False
+    ) -> None:
         async def trace(name: str, info: Mapping[str, Any]) -> None:
             if name.endswith("send_request_headers.started"):
                 rec.sent_ns = time.perf_counter_ns()
@@ -248,7 +260,19 @@ class Client:
         t_enter = time.perf_counter_ns()
         try:
             async with asyncio.timeout(self.config.total_timeout_s):
-                await self._exchange(req, rec, sse)
+                if fast and self._fast is not None:
+                    await self._fast.send(
+                        req,
+                        rec,
+                        sse=sse,
+                        limit=self.config.max_response_bytes,
+                        body_keep=self.config.max_body_record_bytes,
+                        on_headers=lambda h: _set_headers(rec, h, self.redactor),
+                    )
+                else:
+                    await self._exchange(req, rec, sse)
+        except FastError as exc:
+            _fail(rec, exc.kind, self.redactor.text(str(exc))[:500])
         except TimeoutError:
             _fail(rec, "timeout", f"no complete answer within {self.config.total_timeout_s} s")
         except httpx.TimeoutException as exc:
@@ -284,7 +308,7 @@ class Client:
             if rec.headers_ns is None:
                 rec.headers_ns = now
             rec.status = resp.status_code
-            rec.headers = _filter_headers(resp.headers, self.redactor)
+            rec.headers = _filter_headers(resp.headers.multi_items(), self.redactor)
             if sse and 200 <= resp.status_code < 300:
                 splitter = SSESplitter()
                 rec.events = splitter.events
@@ -360,8 +384,6 @@ def make_dialect(name: str) -> Dialect:
     try:
         return DIALECTS[name]()
     except KeyError:
-        from conformance._core.errors import InputError
-
         raise InputError(
             f"unknown dialect {name!r}; known: {', '.join(sorted(DIALECTS))}"
         ) from None
@@ -379,9 +401,13 @@ def _is_reset(exc: BaseException) -> bool:
     return "reset" in text or "closed" in text or "incomplete" in text
 
 
-def _filter_headers(headers: httpx.Headers, redactor: Redactor) -> dict[str, str]:
+def _set_headers(rec: RequestRecord, headers: list[tuple[str, str]], redactor: Redactor) -> None:
+    rec.headers = _filter_headers(headers, redactor)
+
+
+def _filter_headers(headers: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, str]:
     out: dict[str, str] = {}
-    for k, v in redactor.headers(headers.multi_items()):
+    for k, v in redactor.headers(headers):
         k = k.lower()
         if k in _DROP_HEADERS:
             continue

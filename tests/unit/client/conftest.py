@@ -240,7 +240,8 @@ class RawServer:
                 headers = {k.strip().lower(): v.strip()
                            for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
                 body = await r.readexactly(int(headers.get("content-length", "0")))
-                req = {"method": method, "path": path, "headers": headers, "body": body}
+                req = {"method": method, "path": path, "headers": headers, "body": body,
+                       "peer": w.get_extra_info("peername")}
                 self.requests.append(req)
                 route = path.strip("/").split("/")[0]
                 await ROUTES[route](w, req)

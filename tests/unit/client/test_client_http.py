@@ -20,9 +20,23 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 MSGS = [{"role": "user", "content": "hi"}]
 
 
-def chat(server: RawServer, route: str, *, stream: bool = True, count_tokens: Any = None,
-         transport: httpx.AsyncBaseTransport | None = None, **cfg: Any) -> RequestRecord:
-    config = ClientConfig(base_url=server.url(route), model="m", api_key=KEY, **cfg)
+@pytest.fixture(params=["httpx", "fast"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every streaming behaviour is checked through both client engines."""
+    return str(request.param)
+
+
+def chat(
+    server: RawServer,
+    route: str,
+    *,
+    stream: bool = True,
+    count_tokens: Any = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    engine: str = "httpx",
+    **cfg: Any,
+) -> RequestRecord:
+    config = ClientConfig(base_url=server.url(route), model="m", api_key=KEY, engine=engine, **cfg)
 
     async def go() -> RequestRecord:
         async with Client(config, count_tokens=count_tokens, transport=transport) as c:
@@ -51,45 +65,48 @@ def assert_standard(rec: RequestRecord) -> None:
 
 
 @pytest.mark.parametrize("route", ["ok", "crlf", "one-write", "bytewise"])
-def test_well_formed_streams_decode_the_same(raw_server: RawServer, route: str) -> None:
-    assert_standard(chat(raw_server, route))
+def test_well_formed_streams_decode_the_same(
+    engine: str, raw_server: RawServer, route: str
+) -> None:
+    assert_standard(chat(raw_server, route, engine=engine))
 
 
-def test_first_token_is_stamped_when_its_bytes_arrive(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "ok")  # the server waits 10 ms between events
+def test_first_token_is_stamped_when_its_bytes_arrive(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "ok", engine=engine)  # the server waits 10 ms between events
     ts = [e.t_ns for e in rec.events]
     assert all(b - a > 5_000_000 for a, b in itertools.pairwise(ts))
     ttft = rec.ttft_ms()
     assert ttft is not None and ttft > 15  # two events (role, empty) came first
 
 
-def test_no_done_is_recorded_not_an_error(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "no-done")
+def test_no_done_is_recorded_not_an_error(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "no-done", engine=engine)
     assert rec.ok and not rec.done_seen and rec.text == "Hello"
 
 
-def test_usage_on_last_content_chunk(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "usage-last")
-    assert rec.ok and rec.usage == {"prompt_tokens": 3, "completion_tokens": 2,
-                                    "total_tokens": 5}
+def test_usage_on_last_content_chunk(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "usage-last", engine=engine)
+    assert rec.ok and rec.usage == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     assert rec.finish_reason == "length" and rec.text == "ab"
 
 
-def test_tokens_per_chunk_from_usage_deltas(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "usage-deltas")
+def test_tokens_per_chunk_from_usage_deltas(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "usage-deltas", engine=engine)
     assert [n for _, _, n in rec.content_chunks] == [3, 2]
     assert rec.output_tokens() == 5
 
 
-def test_tokens_per_chunk_from_declared_tokenizer(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "ok", count_tokens=len)  # a "tokenizer": one token per character
+def test_tokens_per_chunk_from_declared_tokenizer(engine: str, raw_server: RawServer) -> None:
+    rec = chat(
+        raw_server, "ok", count_tokens=len, engine=engine
+    )  # a "tokenizer": one token per character
     assert [n for _, _, n in rec.content_chunks] == [3, 2]
-    rec = chat(raw_server, "ok")  # none declared: one per non-empty content chunk
+    rec = chat(raw_server, "ok", engine=engine)  # none declared: one per non-empty content chunk
     assert [n for _, _, n in rec.content_chunks] == [1, 1]
 
 
-def test_non_streaming_body(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "plain", stream=False)
+def test_non_streaming_body(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "plain", stream=False, engine=engine)
     assert rec.ok and rec.text == "Hi there" and rec.finish_reason == "stop"
     assert rec.usage is not None and rec.usage["completion_tokens"] == 2
     assert rec.logprob_tokens == 2 and rec.response_id == "r-1"
@@ -98,8 +115,8 @@ def test_non_streaming_body(raw_server: RawServer) -> None:
     assert sent["messages"] == MSGS and sent["max_tokens"] == 5 and "stream" not in sent
 
 
-def test_server_error_keeps_body(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "server-error")
+def test_server_error_keeps_body(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "server-error", engine=engine)
     assert rec.status == 500 and rec.error is None and not rec.ok
     assert rec.body == b'{"error": {"message": "boom"}}'
 
@@ -118,18 +135,18 @@ def test_server_error_keeps_body(raw_server: RawServer) -> None:
     ],
 )
 def test_misbehaviour_ends_as_an_error_class(
-    raw_server: RawServer, route: str, error: str, cfg: dict[str, Any], within_s: float
+    engine: str, raw_server: RawServer, route: str, error: str, cfg: dict[str, Any], within_s: float
 ) -> None:
     t = time.monotonic()
-    rec = chat(raw_server, route, **cfg)
+    rec = chat(raw_server, route, **cfg, engine=engine)
     assert time.monotonic() - t < within_s
     assert rec.error == error, (rec.error, rec.error_detail)
     assert not rec.ok
     assert rec.error_detail
 
 
-def test_stalled_stream_keeps_what_arrived(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "stall", read_timeout_s=0.3)
+def test_stalled_stream_keeps_what_arrived(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "stall", read_timeout_s=0.3, engine=engine)
     assert rec.error == "timeout" and rec.text == "a" and rec.first_token_ns is not None
 
 
@@ -148,8 +165,8 @@ def test_connection_refused() -> None:
 
 
 @pytest.mark.parametrize("route", ["echo-key", "echo-key-stream"])
-def test_api_key_never_recorded(raw_server: RawServer, route: str) -> None:
-    rec = chat(raw_server, route)
+def test_api_key_never_recorded(engine: str, raw_server: RawServer, route: str) -> None:
+    rec = chat(raw_server, route, engine=engine)
     dumped = json.dumps(rec.to_json())
     assert KEY not in dumped and "SECRET" not in dumped
     assert raw_server.requests[-1]["headers"]["authorization"] == f"Bearer {KEY}"
@@ -164,8 +181,9 @@ def test_helpers_get_and_post_raw(raw_server: RawServer) -> None:
                 await c.get("models", request_id="g"),
                 await c.post_raw("chat/completions", b"{bad", request_id="p1"),
                 await c.post_raw("chat/completions", b"{}", request_id="p2", auth=None),
-                await c.post_raw("chat/completions", b"{}", request_id="p3",
-                                 auth="Bearer wrong-key-xyz"),
+                await c.post_raw(
+                    "chat/completions", b"{}", request_id="p3", auth="Bearer wrong-key-xyz"
+                ),
             ]
 
     g, p1, p2, p3 = asyncio.run(go())
@@ -240,7 +258,30 @@ def _headers_of(rec: RequestRecord) -> Mapping[str, str]:
     return rec.headers
 
 
-def test_response_headers_filtered(raw_server: RawServer) -> None:
-    rec = chat(raw_server, "echo-key")
+def test_response_headers_filtered(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "echo-key", engine=engine)
     h = _headers_of(rec)
     assert h["x-echo"] == "Bearer [REDACTED]" and "date" not in h
+
+
+def test_fast_engine_reuses_connections_and_really_bypasses_httpx(raw_server: RawServer) -> None:
+    cfg = ClientConfig(base_url=raw_server.url("ok"), model="m", engine="fast")
+
+    async def go() -> list[RequestRecord]:
+        async with Client(cfg) as c:
+            recs = [await c.chat(ChatParams(MSGS), request_id=f"k{i}") for i in range(3)]
+            assert c._fast is not None and len(c._fast.idle) == 1
+            return recs
+
+    recs = asyncio.run(go())
+    for rec in recs:
+        assert_standard(rec)
+    peers = {r["peer"] for r in raw_server.requests[-3:]}
+    assert len(peers) == 1  # one keep-alive connection served all three
+
+
+def test_unknown_engine_is_an_input_error() -> None:
+    from conformance._core.errors import InputError
+
+    with pytest.raises(InputError, match="unknown client engine"):
+        Client(ClientConfig(base_url="http://127.0.0.1:1/v1", engine="warp"))
