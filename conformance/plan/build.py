@@ -116,11 +116,7 @@ def build_plan(
     for name, wid in phase_workloads.items():
         ps = profile.phase(name)
         if ps is None:
-            raise InputError(
-                f"profile {profile.id!r} has no settings for phase {name!r}",
-                [Problem(f"phase {name!r} missing", file=profile.source,
-                         hint="every phase the catalog names needs settings in the profile")],
-            )
+            continue  # a grouping without load settings (billing, safety): nothing to plan
         wid = ps.workload or wid
         wl = None
         if wid is not None:
