@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,8 +31,11 @@ def require_loopback(base_url: str) -> str:
 
 
 def run_bounded(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path,
-                timeout_s: float) -> int:
+                timeout_s: float, cpus: Collection[int] | None = None) -> int:
     """Run ``cmd`` in its own session, output to ``log_path``; kill the group at the deadline.
+
+    ``cpus`` pins the peer (and every worker process it forks later: affinity is inherited)
+    to those CPUs, as ``run.py`` pins tokencert's client, so the server keeps its own core.
 
     On timeout the group gets SIGINT (the peers write their exports on it), then SIGTERM,
     then SIGKILL; a :class:`PeerRunError` says so. Returns the exit status otherwise.
@@ -41,6 +44,12 @@ def run_bounded(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_pa
         proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
+        if cpus and hasattr(os, "sched_setaffinity"):
+            try:  # set before the interpreter it execs has even started its workers
+                os.sched_setaffinity(proc.pid, set(cpus))
+            except OSError as exc:
+                _kill_group(proc)
+                raise PeerRunError(f"cannot pin the peer to CPUs {sorted(cpus)}: {exc}") from None
         try:
             return proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,8 @@ def run_aiperf(base_url: str, model: str, *, out_dir: Path, streams: int | None 
                requests: int | None = None, input_tokens: int = 128,
                output_tokens: int = 100, api_key: str | None = None, seed: int = 42,
                grace_s: float = 30.0, raw: bool = True, venv_root: Path | None = None,
-               timeout_s: float | None = None) -> PeerResult:
+               timeout_s: float | None = None, cpus: Collection[int] | None = None
+               ) -> PeerResult:
     """Run one AIPerf profile (``streams`` concurrency or Poisson ``rate``) and parse it.
 
     ``raw=False`` skips the raw export (smaller files); send times then come from the wall
@@ -91,7 +92,7 @@ def run_aiperf(base_url: str, model: str, *, out_dir: Path, streams: int | None 
     offset = wall_minus_mono_ns()
     t0 = time.monotonic_ns()
     rc = run_bounded(full, env=env, cwd=out_dir, log_path=out_dir / "aiperf.log",
-                     timeout_s=limit)
+                     timeout_s=limit, cpus=cpus)
     t1 = time.monotonic_ns()
     if rc != 0 or not (out_dir / RECORDS).is_file():
         raise PeerRunError(f"aiperf exited with status {rc}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def run_guidellm(base_url: str, model: str, *, out_dir: Path, streams: int | Non
                  rate: float | None = None, duration_s: float | None = None,
                  requests: int | None = None, input_tokens: int = 128,
                  output_tokens: int = 100, api_key: str | None = None, seed: int = 42,
-                 venv_root: Path | None = None, timeout_s: float | None = None) -> PeerResult:
+                 venv_root: Path | None = None, timeout_s: float | None = None,
+                 cpus: Collection[int] | None = None) -> PeerResult:
     """Run one GuideLLM benchmark (concurrent ``streams`` or Poisson ``rate``) and parse it."""
     target = require_loopback(base_url)
     pe = ensure_peer("guidellm", venv_root)
@@ -93,7 +95,7 @@ def run_guidellm(base_url: str, model: str, *, out_dir: Path, streams: int | Non
     t0 = time.monotonic_ns()
     try:
         rc = run_bounded(cmd, env=env, cwd=out_dir, log_path=out_dir / "guidellm.log",
-                         timeout_s=limit)
+                         timeout_s=limit, cpus=cpus)
     finally:
         secret_path.unlink(missing_ok=True)
     t1 = time.monotonic_ns()

@@ -43,7 +43,8 @@ ROWS = [
 class GroundTruthServer:
     """The ground-truth server as a child process on 127.0.0.1."""
 
-    def __init__(self, ttft_ms: float, itl_ms: float, tokens: int, cpu: int | None) -> None:
+    def __init__(self, ttft_ms: float, itl_ms: float, tokens: int, cpu: int | None,
+                 log_path: Path) -> None:
         if not GTSERVER.is_file():
             raise PeerRunError(f"{GTSERVER} is missing; the selftest needs the ground-truth "
                                "server of benchmarks/fidelity")
@@ -51,8 +52,11 @@ class GroundTruthServer:
                "--itl-ms", str(itl_ms), "--tokens", str(tokens)]
         if cpu is not None:
             cmd += ["--cpu", str(cpu)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                                     stdin=subprocess.DEVNULL)
+        # its stderr (asyncio's "socket.send() raised exception." when a peer hangs up
+        # mid-stream, thousands of lines at 512 streams) goes to a file
+        with log_path.open("wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                         stdin=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("LISTENING"):
@@ -124,9 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = a.out or Path(tempfile.mkdtemp(prefix="tokencert-peers-"))
     ncpu = os.cpu_count() or 1
-    server_cpu = ncpu - 1 if ncpu > 1 and hasattr(os, "sched_setaffinity") else None
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    server_cpu = max(allowed) if len(allowed) > 1 else None
+    client_cpus = allowed - {server_cpu} if server_cpu is not None else None
     print(f"peers selftest — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{platform.machine()} {ncpu} CPUs; "
+          f"{platform.machine()} {ncpu} CPUs (server on {server_cpu}, peers on "
+          f"{sorted(client_cpus) if client_cpus else 'any'}); "
           + ", ".join(pe.requirement for pe in envs.values())
           + f"; schedule TTFT {a.ttft_ms:g} ms, {a.itl_ms:g} ms/token, {a.tokens} tokens; "
           + (f"Poisson {a.rate:g} req/s" if a.rate else f"{a.streams} streams")
@@ -134,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     failures: dict[str, list[str]] = {}
     cols: list[tuple[str, dict[str, Any]]] = []
     try:
-        gt = GroundTruthServer(a.ttft_ms, a.itl_ms, a.tokens, server_cpu)
+        out.mkdir(parents=True, exist_ok=True)
+        gt = GroundTruthServer(a.ttft_ms, a.itl_ms, a.tokens, server_cpu,
+                               out / "gtserver.log")
     except PeerRunError as exc:
         print(f"FAIL: {exc}")
         return 2
@@ -145,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 res, col = run_peer(name, gt.base_url, take, out_dir=out,
                                     streams=None if a.rate else a.streams, rate=a.rate,
-                                    duration_s=a.duration, output_tokens=a.tokens)
+                                    duration_s=a.duration, output_tokens=a.tokens,
+                                    cpus=client_cpus)
             except PeerRunError as exc:
                 failures[name] = [str(exc)]
                 continue

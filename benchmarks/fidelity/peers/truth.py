@@ -10,7 +10,8 @@ both peers keep (GuideLLM as ``response_id``, AIPerf in its raw SSE packets).
 Matching, simplest robust method first:
 
 1. **by response id** — exact, immune to reordering and to requests the peer never
-   reported. Used when the peer's requests carry the id the server logged.
+   reported. Used when at least 90 % of the ids the peer kept are in the log; requests
+   without an id (no response chunk reached the peer) stay unmatched.
 2. **by arrival order** — otherwise: the peer's sends (on the monotonic clock) and the
    server's receptions are both sorted, and walked together; a reception earlier than the
    send (by more than ``slack_ms``) belongs to nobody in this run, a send with no reception
@@ -126,7 +127,9 @@ def match_records(peer: PeerResult, truth: Iterable[TruthRecord], *, max_lag_ms:
     by_key = {t.key: t for t in recs}
     with_id = [r for r in peer.requests if r.response_id]
     hits = [Match(r, by_key[r.response_id]) for r in with_id if r.response_id in by_key]
-    if peer.requests and len(hits) >= 0.9 * len(peer.requests):
+    # Requests without an id never got a response chunk (errors, or cut off by the peer's
+    # own deadline before the first token): nothing to match them to, by id or otherwise.
+    if hits and len(hits) >= 0.9 * len(with_id):
         used = {m.truth.key for m in hits}
         return Matching("response_id", tuple(hits), len(peer.requests) - len(hits),
                         sum(1 for t in recs if t.key not in used))
