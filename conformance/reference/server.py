@@ -170,6 +170,8 @@ async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: Serve
             echo(f"tokencert reference service ({opts.engine}) listening on {base_url}")
             if opts.write_declaration:
                 echo(f"declaration: {opts.write_declaration}")
+            if tls:
+                echo(f"CA bundle (trust this to verify the server): {tls.ca_bundle}")
             if generated:
                 echo("generated API keys for this run (not stored anywhere):")
                 echo(f"  export {KEY_ENV}={keys['A']}")
