@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -117,7 +118,7 @@ def read_zip(data: bytes, limits: ZipLimits | None = None) -> dict[str, bytes]:
             try:
                 with zf.open(info) as fh:
                     content = fh.read(min(info.file_size, lim.max_entry_bytes) + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
                 raise UnsafeZipError(f"entry {info.filename!r}: unreadable ({exc})") from None
             if len(content) != info.file_size:
                 raise UnsafeZipError(f"entry {info.filename!r}: size differs from its header")

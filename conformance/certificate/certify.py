@@ -74,7 +74,12 @@ def evaluator_of(cert: x509.Certificate) -> Evaluator:
     return Evaluator(attr(NameOID.COMMON_NAME), attr(NameOID.ORGANIZATION_NAME))
 
 
-def check_signer(s: Signing) -> None:
+def check_signer(s: Signing, at: datetime) -> None:
+    if not s.cert.not_valid_before_utc <= at <= s.cert.not_valid_after_utc:
+        raise CertificateError("the evaluator certificate is not valid now", [Problem(
+            f"valid {s.cert.not_valid_before_utc.isoformat()} to "
+            f"{s.cert.not_valid_after_utc.isoformat()}",
+            hint="renew it with `tokencert pki issue-evaluator`")])
     pub = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     if s.key.public_key().public_bytes(der, pub) != s.cert.public_key().public_bytes(der, pub):
@@ -120,9 +125,9 @@ def certify(run_dir: Path, signing: Signing, out_dir: Path, registry: Registry,
     if problems or (pre.waived and not demo):
         raise CertificateError(f"certify refuses {run_dir}", problems + list(
             () if demo else pre.waived))
-    check_signer(signing)
     assert pre.profile is not None
     issued = (now or SystemClock().utc_now()).replace(microsecond=0)
+    check_signer(signing, issued)
     until = add_months(issued, pre.profile.validity_months)
     number = registry.allocate(results["spec"]["edition"], issued.year, {
         "candidate": results["candidate"], "issued_at": _iso(issued), "demo": demo})

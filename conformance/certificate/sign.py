@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from conformance._core.errors import CertificateError, Problem
+
 FIELD_NAME = "TokencertCertification"
 
 
@@ -39,6 +41,7 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.general import SigningError
     from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -72,6 +75,9 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
     log.setLevel(logging.ERROR)
     try:
         signers.PdfSigner(meta, signer=signer).sign_pdf(writer, output=out)
+    except SigningError as exc:
+        raise CertificateError(f"signing failed: {exc}", [Problem(
+            str(exc), hint="check the evaluator certificate, its chain and the CRL")]) from None
     finally:
         log.setLevel(level)
     return out.getvalue()
