@@ -133,9 +133,10 @@ def compare(recs: list[RequestRecord], log: dict[str, Any], res: PhaseResult) ->
 
 
 async def run_phase(
-    gt: GroundTruth, spec: PhaseSpec, tokens: int
+    gt: GroundTruth, spec: PhaseSpec, tokens: int, engine: str = "fast"
 ) -> tuple[list[RequestRecord], PhaseResult]:
-    cfg = ClientConfig(base_url=gt.base_url, model="gt", read_timeout_s=30, total_timeout_s=120)
+    cfg = ClientConfig(base_url=gt.base_url, model="gt", read_timeout_s=30, total_timeout_s=120,
+                       engine=engine)
     runner = LoadRunner(cfg)
     recs = [r async for r in runner.stream(spec, Factory(tokens))]
     assert runner.result is not None
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--poisson", type=float, default=None, help="req/s instead of --streams")
     ap.add_argument("--processes", type=int, default=0, help="client worker processes")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--engine", choices=["fast", "httpx"], default="fast")
     ap.add_argument("--peers", action="store_true", help="not implemented yet (issue 8)")
     a = ap.parse_args(argv)
     if a.peers:
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
                      for n in (int(x) for x in a.streams.split(","))]
         for label, spec in specs:
             gt.take_log()
-            recs, res = asyncio.run(run_phase(gt, spec, a.tokens))
+            recs, res = asyncio.run(run_phase(gt, spec, a.tokens, a.engine))
             cols.append((label, compare(recs, gt.take_log(), res)))
             print(f"  done: {label}", file=sys.stderr, flush=True)
     finally:
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"tokencert fidelity — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{platform.machine()} {ncpu} CPUs, Python {platform.python_version()}; schedule "
           f"TTFT {a.ttft_ms:g} ms, {a.itl_ms:g} ms/token, {a.tokens} tokens; {a.duration:g} s "
-          f"per phase; client processes {a.processes or 'in-process'}; server CPU {server_cpu}")
+          f"per phase; client engine {a.engine}, processes {a.processes or 'in-process'}; "
+          f"server CPU {server_cpu}")
     if a.poisson is not None:
         print(f"target rate {a.poisson:g} req/s")
     width = max(len(r[0]) for r in ROWS)

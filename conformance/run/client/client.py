@@ -50,7 +50,10 @@ class ClientConfig:
     max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies kept up to this
     max_connections: int = 4096  # with a custom transport: its single pool's size
     pool_shard_size: int = 16  # connections per httpx pool (see Client._pick)
-    engine: str = "httpx"  # "fast": streaming chat over conformance.run.client.fast
+    # "fast": streaming chat requests over conformance.run.client.fast (HTTP/1.1, no proxy
+    # support); "httpx": everything over httpx. Non-streaming requests, get/post_raw, HTTP/2
+    # and a custom transport always use httpx.
+    engine: str = "fast"
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
 

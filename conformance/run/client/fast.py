@@ -7,8 +7,9 @@ and handed to the SSE splitter in the same call, with no coroutine switch per re
 request's coroutine wakes once, when the response ends. Requests are still *built* by
 httpx (URL, headers, JSON body), and every other request (non-streaming, ``get``,
 ``post_raw``, HTTP/2, a custom transport) goes through httpx. Faults map to the same error
-classes. Enabled with ``ClientConfig(engine="fast")``; tests run the same misbehaving
-servers through both engines.
+classes. The default (``ClientConfig(engine="fast")``; ``engine="httpx"`` turns it off);
+tests run the same misbehaving servers through both engines. Proxies are not supported on
+this path (certification runs talk to the endpoint directly).
 """
 
 from __future__ import annotations

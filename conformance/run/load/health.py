@@ -1,13 +1,13 @@
 """The instrument watches itself: schedule delay, event-loop lag and CPU, per phase.
 
-A response byte that is ready while the event loop is busy running something else is read
-late, and the delay ends up in the measured latency. The loop-lag probe measures exactly
-that delay: every ``tick`` a task yields to the loop (``sleep(0)``) and records how long it
-took to be run again — the time it waited behind every callback and I/O event already
-queued, which is what a socket read that became ready at that moment waits. (Timer
-oversleep is not used: epoll rounds timeouts up to whole milliseconds even on an idle
-loop.) See docs/metrics.md for the rule that turns these figures into
-``inconclusive: client_saturated``.
+A response byte that is ready while the event loop is busy running something else — or while
+the whole process is not on a CPU — is read late, and the delay ends up in the measured
+latency. The loop-lag probe measures that delay two ways every ``tick`` and keeps the larger:
+it yields to the loop (``sleep(0)``) and records how long it waited to run again (the queue
+of callbacks and I/O a ready read waits behind), and it records how much its timer overslept
+beyond the 1 ms that epoll's millisecond rounding allows even on an idle loop (the process
+was descheduled, or one callback ran long). See docs/metrics.md for the rule that turns these
+figures into ``inconclusive: client_saturated``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import psutil
 
+EPOLL_SLACK_NS = 1_000_000  # epoll timeouts are rounded up to whole milliseconds
 CPU_SATURATED = 90.0  # % of one core: a single event loop cannot go faster than one core
 
 
@@ -159,12 +160,14 @@ class LagMonitor:
         w_start = clock()
         w_cpu = _cpu_s(self._proc)
         w_lags: list[float] = []
+        tick_ns = int(self.tick_s * 1e9)
         while True:
+            due = clock() + tick_ns
             await asyncio.sleep(self.tick_s)
             t = clock()
             await asyncio.sleep(0)
             now = clock()
-            lag = (now - t) / 1e6
+            lag = max(now - t, t - due - EPOLL_SLACK_NS) / 1e6
             self.lags_ms.append(lag)
             w_lags.append(lag)
             if now - w_start >= win_ns:

@@ -12,10 +12,8 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import pytest
 
 Handler = Callable[[asyncio.StreamWriter, dict[str, Any]], Awaitable[None]]
 
@@ -258,10 +256,3 @@ class RawServer:
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def raw_server() -> Iterator[RawServer]:
-    srv = RawServer().start()
-    yield srv
-    srv.stop()

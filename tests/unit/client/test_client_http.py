@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RawServer
+from client_servers import RawServer
 
 from conformance.run.client import AUTH, BuiltRequest, ChatParams, Client, ClientConfig
 from conformance.run.records import RequestRecord

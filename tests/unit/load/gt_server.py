@@ -6,11 +6,8 @@ import json
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 GTSERVER = Path(__file__).resolve().parents[3] / "benchmarks" / "fidelity" / "gtserver.py"
 
@@ -34,10 +31,3 @@ class GT:
         self.proc.wait(10)
         if self.proc.stdout:
             self.proc.stdout.close()
-
-
-@pytest.fixture(scope="module")
-def gt() -> Iterator[GT]:
-    server = GT(ttft_ms=20, itl_ms=2, tokens=5)
-    yield server
-    server.close()

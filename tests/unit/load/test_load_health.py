@@ -7,7 +7,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from conftest import GT
+from gt_server import GT
 
 from conformance.run.client import ChatParams, ClientConfig
 from conformance.run.load import (

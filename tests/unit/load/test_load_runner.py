@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import GT
+from gt_server import GT
 
 from conformance._core.errors import InputError
 from conformance.run.client import ChatParams, ClientConfig
