@@ -103,7 +103,7 @@ class KeyLimits:
     async def leave(self) -> None:
         async with self._cond:
             self.in_flight -= 1
-            self._cond.notify(1)
+            self._cond.notify_all()  # waiters re-check; no wake-up is lost to a timeout
 
     def headers(self) -> dict[str, str]:
         return {
