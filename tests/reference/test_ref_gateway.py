@@ -181,3 +181,13 @@ def test_random_bodies_never_get_5xx(ref_tls: ReferenceService) -> None:
             if r.status_code >= 400:
                 assert r.json()["error"]["message"]
         assert c.post("/chat/completions", json=body(max_tokens=2)).status_code == 200
+
+
+def test_requests_beyond_max_concurrency_queue_then_run() -> None:
+    gw = GatewayConfig(max_concurrency=1, max_queue=4)
+    with ReferenceService.start(gateway_config=gw, sim_config={"tpot_ms": 10}) as svc, \
+            ThreadPoolExecutor(3) as pool:
+        streams = list(pool.map(lambda _: stream(svc, body(max_tokens=20)), range(3)))
+        assert [s.status for s in streams] == [200, 200, 200]
+        ttfts = sorted(s.ttft for s in streams)
+        assert ttfts[2] > ttfts[0] + 0.25  # the last one waited for two others (~0.2 s each)
