@@ -191,3 +191,13 @@ def test_requests_beyond_max_concurrency_queue_then_run() -> None:
         assert [s.status for s in streams] == [200, 200, 200]
         ttfts = sorted(s.ttft for s in streams)
         assert ttfts[2] > ttfts[0] + 0.25  # the last one waited for two others (~0.2 s each)
+
+
+def test_an_internal_crash_is_a_generic_500_with_a_request_id() -> None:
+    with ReferenceService.start(defects=["server_error_on_bad_json"]) as svc:
+        r = post(svc, b'{"model": ')
+        assert r.status_code == 500 and r.headers["x-request-id"].startswith("req_")
+        assert r.json()["error"]["type"] == "server_error"
+        assert "Traceback" not in r.text and "RuntimeError" not in r.text
+        assert post(svc, body(max_tokens=1)).status_code == 200
+        assert "Traceback" not in svc.log()
