@@ -4,7 +4,8 @@
 dialect's ``decode``), run after the request, off the hot path.
 """
 
-from conformance.run.client.client import AUTH, DIALECTS, Client, ClientConfig
+from conformance.run.client.client import AUTH, Client
+from conformance.run.client.config import DIALECTS, ClientConfig, decode_record, make_dialect
 from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens, Dialect
 from conformance.run.client.openai_chat import OpenAIChat
 from conformance.run.client.sse import SSESplitter
@@ -20,4 +21,6 @@ __all__ = [
     "Dialect",
     "OpenAIChat",
     "SSESplitter",
+    "decode_record",
+    "make_dialect",
 ]

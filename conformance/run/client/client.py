@@ -13,8 +13,6 @@ import asyncio
 import ssl
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,39 +20,14 @@ import httpx
 from conformance._core.clock import utc_now_iso
 from conformance._core.errors import InputError
 from conformance._core.redact import Redactor
+from conformance.run.client.config import ClientConfig, decode_record, make_dialect
 from conformance.run.client.dialect import ChatParams, CountTokens, Dialect
 from conformance.run.client.fast import FastError, FastPool
-from conformance.run.client.openai_chat import OpenAIChat
 from conformance.run.client.sse import SSESplitter
 from conformance.run.records import RequestRecord
 
-DIALECTS: Mapping[str, type[Dialect]] = {"openai-chat": OpenAIChat}
 AUTH = object()  # sentinel: use the configured key (see ``post_raw``/``get``)
 _DROP_HEADERS = frozenset({"date", "connection", "keep-alive", "transfer-encoding"})
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """How to reach the candidate. ``api_key`` is held in memory only, never recorded."""
-
-    base_url: str  # e.g. https://api.example.com/v1
-    model: str = ""
-    api_key: str | None = field(default=None, repr=False)
-    dialect: str = "openai-chat"
-    http2: bool = False
-    ca_bundle: Path | None = None  # TLS trust anchors; None = system store
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0  # longest silence allowed between two reads
-    total_timeout_s: float = 600.0  # whole request, headers to last byte
-    max_response_bytes: int = 64 * 1024 * 1024
-    max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies kept up to this
-    max_connections: int = 4096  # with a custom transport: its single pool's size
-    pool_shard_size: int = 16  # connections per httpx pool (see Client._pick)
-    # "fast": streaming chat requests over conformance.run.client.fast (HTTP/1.1, no proxy
-    # support); "httpx": everything over httpx. Non-streaming requests, get/post_raw, HTTP/2
-    # and a custom transport always use httpx.
-    engine: str = "fast"
-    extra_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class Client:
@@ -360,36 +333,6 @@ class _Shard:
 
     def load(self) -> int:
         return self.inflight
-
-
-def decode_record(
-    rec: RequestRecord, dialect: Dialect, count_tokens: CountTokens | None, redactor: Redactor
-) -> RequestRecord:
-    """Decode ``rec`` with ``dialect`` and redact what it holds; never raises."""
-    try:
-        dialect.decode(rec, count_tokens)
-    except Exception as exc:  # the instrument failed, not the service
-        rec.decode_errors.append(f"decoder crashed: {type(exc).__name__}: {exc}")
-        rec.error = rec.error or "client_error"
-    if redactor.secrets:
-        if rec.body is not None:
-            rec.body = redactor.bytes_(rec.body)
-        for ev in rec.events:
-            ev.data = redactor.bytes_(ev.data)
-        if rec.text is not None:
-            rec.text = redactor.text(rec.text)
-        rec.content_chunks = [(t, redactor.text(x), n) for t, x, n in rec.content_chunks]
-    return rec
-
-
-def make_dialect(name: str) -> Dialect:
-    """The dialect registered under ``name`` in :data:`DIALECTS`."""
-    try:
-        return DIALECTS[name]()
-    except KeyError:
-        raise InputError(
-            f"unknown dialect {name!r}; known: {', '.join(sorted(DIALECTS))}"
-        ) from None
 
 
 def _fail(rec: RequestRecord, kind: str, detail: str) -> None:

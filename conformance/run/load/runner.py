@@ -24,7 +24,7 @@ import httpx
 from conformance._core.clock import utc_now_iso
 from conformance._core.redact import Redactor
 from conformance.run.client import Client, ClientConfig, CountTokens, Dialect
-from conformance.run.client.client import decode_record, make_dialect
+from conformance.run.client.config import decode_record, make_dialect
 from conformance.run.load.drive import drive
 from conformance.run.load.health import (
     ClientHealth,
