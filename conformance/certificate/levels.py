@@ -1,13 +1,10 @@
-"""The catalog's level rule, applied to results.json requirement entries.
-
-A requirement's level is the highest level whose thresholds hold. The service's level is
-the lowest level over all MUST requirements; a MUST failing L1 means not certified; a MUST
-inconclusive (or undecided) at L1 means no level can be granted. SHOULD never blocks.
+"""Per-category levels for display: the lowest level over a category's MUST requirements
+(reviewed manual ones included; an undecided or failed one shows no level). The run's
+own level comes from the verdicts stage and is shown as written in results.json.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,28 +35,3 @@ def category_levels(requirements: list[dict[str, Any]]) -> dict[str, str | None]
         _, low = _lowest(r.get("level") for r in _must(reqs))
         out[cat] = low
     return out
-
-
-def summarize(requirements: list[dict[str, Any]], eligible: bool = True) -> dict[str, Any]:
-    must = _must(requirements)
-    failed = [r["id"] for r in must if r["outcome"] == "fail" and r.get("level") is None]
-    open_ = [r["id"] for r in must if r["outcome"] in ("inconclusive", "manual")
-             and r.get("level") is None]
-    missing, low = _lowest(r.get("level") for r in must)
-    reason = None
-    if failed:
-        reason = "must_failed: " + ", ".join(failed)
-    elif open_:
-        reason = "must_inconclusive: " + ", ".join(open_)
-    elif missing:
-        reason = "must_without_level"
-    elif not eligible:
-        reason = "profile_not_eligible"
-    level = None if (failed or missing) else low
-    return {
-        "level": level,
-        "certified": level is not None and eligible,
-        "reason": reason,
-        "per_category": category_levels(requirements),
-        "counts": dict(sorted(Counter(r["outcome"] for r in requirements).items())),
-    }

@@ -64,6 +64,9 @@ def check_run(results: dict[str, Any], results_file: Path) -> Preflight:
             hard.append(_p(f"{r['id']}: manual requirement not yet decided", at,
                            f"record the decision: tokencert review RUN_DIR {r['id']} "
                            "--verdict pass|fail --note ...", f))
+        elif r["method"] == "manual" and r["outcome"] == "fail":
+            soft.append(_p(f"{r['id']}: failed the evaluator's review", at,
+                           "the service does not meet this mandatory requirement", f))
         elif r["outcome"] == "inconclusive" and r.get("level") is None:
             soft.append(_p(f"{r['id']}: inconclusive at L1 ({r.get('reason')}); no level can "
                            "be granted", at, "collect more evidence (a longer profile)", f))

@@ -3,7 +3,8 @@
 Each decision is appended as its own file under ``RUN_DIR/evidence/reviews/`` (never
 overwritten), an attachment is copied content-addressed beside it, and results.json's
 requirement entry gets the outcome and a ``review`` object naming the evidence file and
-its sha256. The summary is recomputed with the catalog's level rule.
+its sha256. The summary's outcome counts follow; its level does not change (the verdicts
+stage computes it over automated requirements), and ``certify`` gates on the reviews.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from conformance._core.canonical import canonical_bytes
 from conformance._core.clock import utc_now_iso
 from conformance._core.errors import InputError, Problem
 from conformance._core.schema import validate_data
-from conformance.certificate.levels import summarize
 
 VERDICTS = ("pass", "fail")
+OUTCOMES = ("pass", "fail", "inconclusive", "not_applicable", "manual")
 
 
 def load_results(run_dir: Path) -> tuple[dict[str, Any], bytes]:
@@ -47,6 +48,25 @@ def write_results(run_dir: Path, data: dict[str, Any]) -> None:
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80] or "attachment"
+
+
+def _recount(results: dict[str, Any]) -> None:
+    """Refresh outcome counts in the summary, keeping the shape the run wrote."""
+    summary = results["summary"]
+    reqs = results["requirements"]
+
+    def counts(rs: list[dict[str, Any]], old: Any) -> dict[str, int]:
+        keys = [k for k in (old or {}) if k != "total"] or list(OUTCOMES)
+        out = {k: sum(1 for r in rs if r["outcome"] == k) for k in dict.fromkeys(
+            [*keys, *(r["outcome"] for r in rs)])}
+        if isinstance(old, dict) and "total" in old:
+            out["total"] = len(rs)
+        return out
+
+    summary["counts"] = counts(reqs, summary.get("counts"))
+    for cat, entry in (summary.get("per_category") or {}).items():
+        if isinstance(entry, dict) and isinstance(entry.get("counts"), dict):
+            entry["counts"] = counts([r for r in reqs if r["category"] == cat], entry["counts"])
 
 
 def record_review(run_dir: Path, requirement_id: str, verdict: str, note: str,
@@ -97,8 +117,7 @@ def record_review(run_dir: Path, requirement_id: str, verdict: str, note: str,
                        for lv in ("L1", "L2", "L3")}
     entry["evidence"] = sorted({*entry.get("evidence", []), rel})
     entry["review"] = review
-    eligible = bool(results.get("profile", {}).get("eligible", True))
-    results["summary"] = {**results["summary"], **summarize(results["requirements"], eligible)}
+    _recount(results)
     problems = validate_data("results", results, str(run_dir / "results.json"))
     if problems:
         raise InputError("the reviewed results would violate their schema", problems)

@@ -21,6 +21,20 @@ PASS = b"correct horse battery staple"
 SERVICE, VENDOR = "千问令牌服务 <Pro>", "示例云计算有限公司 & Co"
 
 
+def _summary(reqs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Shaped like the verdicts stage's summary (automated MUST requirements at L2)."""
+    outcomes = ("pass", "fail", "inconclusive", "not_applicable", "manual")
+
+    def counts(rs: list[dict[str, Any]]) -> dict[str, int]:
+        return {o: sum(1 for r in rs if r["outcome"] == o) for o in outcomes}
+
+    cats = dict.fromkeys(r["category"] for r in reqs)
+    return {"level": "L2", "certified": True, "reason": None,
+            "per_category": {c: {"counts": counts([r for r in reqs if r["category"] == c]),
+                                 "level": "L2" if c != "DATA" else None} for c in cats},
+            "counts": {**counts(reqs), "total": len(reqs)}}
+
+
 def make_results(profile: str = "certification", **over: Any) -> dict[str, Any]:
     cat = load_catalog()
     prof = load_profile(profile)
@@ -55,8 +69,7 @@ def make_results(profile: str = "certification", **over: Any) -> dict[str, Any]:
         "status": "complete", "only": None, "demo": False,
         "transport": {"scheme": "https", "tls_version": "TLSv1.3"},
         "client": {"saturated": False}, "requirements": reqs,
-        "summary": {"level": None, "certified": False, "reason": "must_inconclusive",
-                    "per_category": {}, "counts": {}},
+        "summary": _summary(reqs),
     }
     data.update(over)
     return data
