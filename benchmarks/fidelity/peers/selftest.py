@@ -81,12 +81,15 @@ def fmt(v: Any) -> str:
 
 
 def checks(res: PeerResult, col: dict[str, Any], *, ttft_ms: float, itl_ms: float,
-           tokens: int, streams: int) -> list[str]:
-    """What must hold for the run to count as working; returns the failures."""
-    bad = []
+           tokens: int, want: int, light: bool) -> tuple[list[str], list[str]]:
+    """(failures, observations). Failures are about the set-up and the extraction; at a
+    light load (``light``) an implausible TTFT or ITL fails too, at a heavy one it is the
+    peer's own lag and only observed."""
+    bad: list[str] = []
+    seen: list[str] = []
     ok = res.ok
-    if len(ok) < streams:
-        bad.append(f"only {len(ok)} successful requests (want ≥ {streams})")
+    if len(ok) < want:
+        bad.append(f"only {len(ok)} successful requests (want ≥ {want})")
     if col["match"] != "response_id":
         bad.append(f"matched by {col['match']}, not by response id")
     if col["matched"] < 0.95 * len(ok):
@@ -94,10 +97,6 @@ def checks(res: PeerResult, col: dict[str, Any], *, ttft_ms: float, itl_ms: floa
     if not abs(col["ttft_server_view_p50"] - ttft_ms) < 25.0:
         bad.append(f"server-side TTFT p50 {col['ttft_server_view_p50']:.1f} ms, schedule "
                    f"says {ttft_ms} (the server itself is late: machine overloaded?)")
-    if not abs(col["ttft_err_p50"]) < 50.0:
-        bad.append(f"TTFT error p50 {col['ttft_err_p50']:.1f} ms is implausible")
-    if not abs(col["itl_meas_p50"] - itl_ms) < 0.25 * itl_ms:
-        bad.append(f"measured ITL p50 {col['itl_meas_p50']:.2f} ms, schedule says {itl_ms}")
     if any(r.output_tokens != tokens for r in ok):
         bad.append(f"some successful requests did not report {tokens} output tokens")
     rep = col["reported_ttft_p50"]
@@ -105,7 +104,12 @@ def checks(res: PeerResult, col: dict[str, Any], *, ttft_ms: float, itl_ms: floa
         bad.append(f"peer's own TTFT p50 {rep:.2f} ≠ per-request p50 {col['ttft_meas_p50']:.2f}")
     if not col["achieved_rate"] > 0:
         bad.append("no achieved request rate")
-    return bad
+    lag = seen if not light else bad
+    if not abs(col["ttft_err_p50"]) < 50.0:
+        lag.append(f"TTFT error p50 {col['ttft_err_p50']:+.1f} ms (its own lag)")
+    if not abs(col["itl_meas_p50"] - itl_ms) < 0.25 * itl_ms:
+        lag.append(f"measured ITL p50 {col['itl_meas_p50']:.2f} ms, schedule says {itl_ms}")
+    return bad, seen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f"Poisson {a.rate:g} req/s" if a.rate else f"{a.streams} streams")
           + f", {a.duration:g} s each; outputs in {out}", flush=True)
     failures: dict[str, list[str]] = {}
+    observed: dict[str, list[str]] = {}
     cols: list[tuple[str, dict[str, Any]]] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -163,19 +168,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"$ {' '.join(res.command)}", flush=True)
             cols.append((f"{res.peer} {res.version}", col))
             want = int(a.rate * a.duration * 0.5) if a.rate else a.streams
-            bad = checks(res, col, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms, tokens=a.tokens,
-                         streams=want)
+            light = (a.rate or 0.0) <= 20.0 if a.rate else a.streams <= 16
+            bad, seen = checks(res, col, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms, tokens=a.tokens,
+                               want=want, light=light)
             if bad:
                 failures[name] = bad
+            observed[name] = seen
     finally:
         gt.close()
     width = max(len(r[0]) for r in ROWS)
     print(" | ".join([f"{'':{width}}"] + [f"{c[0]:>15}" for c in cols]))
     for label, key in ROWS:
         print(" | ".join([f"{label:{width}}"] + [f"{fmt(c[1][key]):>15}" for c in cols]))
+    for name, seen in observed.items():
+        for line in seen:
+            print(f"  observed, {name}: {line}")
     for name, bad in failures.items():
         for line in bad:
-            print(f"  {name}: {line}")
+            print(f"  FAILED, {name}: {line}")
     print("FAIL" if failures else "PASS")
     return 1 if failures else 0
 
