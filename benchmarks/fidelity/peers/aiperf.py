@@ -11,10 +11,12 @@ are joined on ``x_request_id``, the id AIPerf also sends as the ``X-Request-ID``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,28 +117,45 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
                     raise PeerRunError(f"{path}:{n}: not JSON ({exc})") from None
 
 
-def _raw_index(path: Path) -> dict[str, tuple[int | None, str | None]]:
-    """x_request_id → (start_perf_ns, the ``id`` of the first SSE chunk)."""
-    out: dict[str, tuple[int | None, str | None]] = {}
+@dataclass(frozen=True)
+class _Raw:
+    start_perf_ns: int | None
+    chunk_id: str | None
+    content_ns: tuple[int, ...]  # receive stamp of each SSE event carrying content
+
+
+def _content(value: str) -> bool:
+    if '"content"' not in value:
+        return False
+    try:
+        choices = json.loads(value).get("choices") or []
+    except ValueError:
+        return False
+    return any((c.get("delta") or {}).get("content") for c in choices if isinstance(c, dict))
+
+
+def _raw_index(path: Path) -> dict[str, _Raw]:
+    """x_request_id → monotonic send, the first chunk's ``id``, the content chunks' stamps."""
+    out: dict[str, _Raw] = {}
     for rec in _lines(path):
         rid = (rec.get("metadata") or {}).get("x_request_id")
         if not rid:
             continue
-        chunk_id = None
+        chunk_id: str | None = None
+        stamps: list[int] = []
         for resp in rec.get("responses") or []:
             for pkt in resp.get("packets") or []:
                 value = pkt.get("value") if isinstance(pkt, dict) else None
-                if isinstance(value, str) and value.startswith("{"):
-                    try:
+                if not isinstance(value, str) or not value.startswith("{"):
+                    continue
+                if chunk_id is None:
+                    with contextlib.suppress(ValueError):
                         chunk_id = json.loads(value).get("id")
-                    except ValueError:
-                        chunk_id = None
-                if chunk_id:
-                    break
-            if chunk_id:
-                break
+                if _content(value) and isinstance(resp.get("perf_ns"), int):
+                    stamps.append(resp["perf_ns"])
         start = rec.get("start_perf_ns")
-        out[str(rid)] = (int(start) if isinstance(start, int) else None, chunk_id)
+        out[str(rid)] = _Raw(int(start) if isinstance(start, int) else None, chunk_id,
+                             tuple(stamps))
     return out
 
 
@@ -159,7 +178,8 @@ def parse_exports(out_dir: Path, *, offset: int, command: tuple[str, ...] = (),
         status: Status = ("error" if rec.get("error") else
                           "cancelled" if md.get("was_cancelled") else "ok")
         rid = md.get("x_request_id")
-        start_mono, chunk_id = raw.get(str(rid), (None, None))
+        r = raw.get(str(rid))
+        start_mono, chunk_id = (r.start_perf_ns, r.chunk_id) if r else (None, None)
         wall = int(md.get("request_start_ns") or 0)
         ttft = _metric(metrics, "time_to_first_token")
         itl = _metric(metrics, "inter_chunk_latency")
@@ -175,6 +195,7 @@ def parse_exports(out_dir: Path, *, offset: int, command: tuple[str, ...] = (),
             itl_ms=tuple(float(x) for x in itl) if isinstance(itl, list) else (),
             itl_mean_ms=float(itl_mean) if isinstance(itl_mean, int | float) else None,
             response_id=chunk_id, request_id=str(rid) if rid else None,
+            chunk_mono_ns=r.content_ns if r else (),
             error=json.dumps(err) if isinstance(err, dict) else (str(err) if err else None),
         ))
     if not reqs:

@@ -34,6 +34,7 @@ class PeerRequest:
     output_tokens: int | None
     end_wall_ns: int | None = None  # last byte received (peer's wall clock)
     itl_ms: tuple[float, ...] = ()  # every gap, where the peer exports them (AIPerf)
+    chunk_mono_ns: tuple[int, ...] = ()  # content chunks received, monotonic (AIPerf raw)
     itl_mean_ms: float | None = None
     response_id: str | None = None  # the ``id`` of the chunks the server sent
     request_id: str | None = None  # the peer's own id (AIPerf sends it as X-Request-ID)

@@ -34,7 +34,8 @@ ROWS = [
     ("TTFT err vs server p50 (ms)", "ttft_err_vs_server_p50"),
     ("TTFT err vs server p99 (ms)", "ttft_err_vs_server_p99"),
     ("ITL measured p50 (ms)", "itl_meas_p50"), ("|ITL error| p50 (ms)", "itl_err_p50"),
-    ("|ITL error| p99 (ms)", "itl_err_p99"), ("tokens/s (client)", "tokens_per_s"),
+    ("|ITL error| p99 (ms)", "itl_err_p99"), ("read delay p50 (ms)", "read_delay_p50"),
+    ("read delay p99 (ms)", "read_delay_p99"), ("tokens/s (client)", "tokens_per_s"),
     ("achieved req/s", "achieved_rate"), ("reported TTFT p50 (ms)", "reported_ttft_p50"),
     ("reported TTFT p99 (ms)", "reported_ttft_p99"), ("reported ITL p50 (ms)", "reported_itl_p50"),
 ]

@@ -179,6 +179,7 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
     recs = load_truth(truth) if isinstance(truth, Mapping) else list(truth)
     matching = match_records(peer, recs)
     meas, true, err, srv, srv_ttft, itl_err, itl_meas = [], [], [], [], [], [], []
+    delay: list[float] = []
     for m in matching.matches:
         t = m.true_ttft_ms("client_send")
         if m.peer.status != "ok" or m.peer.ttft_ms is None or t is None:
@@ -189,6 +190,9 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
         srv.append(m.peer.ttft_ms - (m.truth.ttft_ms or 0.0))
         srv_ttft.append(m.truth.ttft_ms or 0.0)
         itl_err += _itl_errors(m)
+        got, sent = m.peer.chunk_mono_ns, m.truth.sends_ns
+        if got and len(got) == len(sent):
+            delay += [(g - t) / 1e6 for g, t in zip(got, sent, strict=True)]
         itl_meas += list(m.peer.itl_ms) or ([m.peer.itl_mean_ms] if m.peer.itl_mean_ms else [])
     nan = float("nan")
     return {
@@ -202,7 +206,8 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
         "ttft_err_vs_server_p50": quantile(srv, 0.5), "ttft_err_vs_server_p99": quantile(srv, 0.99),
         "itl_meas_p50": quantile(itl_meas, 0.5), "itl_err_p50": quantile(itl_err, 0.5),
         "itl_err_p99": quantile(itl_err, 0.99),
-        "read_delay_p50": nan, "read_delay_p99": nan,
+        # per chunk: peer's receive stamp − server's send (only AIPerf's raw export has them)
+        "read_delay_p50": quantile(delay, 0.5), "read_delay_p99": quantile(delay, 0.99),
         "tokens_per_s": peer.tokens_per_s(), "achieved_rate": peer.achieved_rate(),
         "reported_ttft_p50": peer.reported.get("ttft_p50_ms", nan),
         "reported_ttft_p99": peer.reported.get("ttft_p99_ms", nan),
