@@ -131,12 +131,21 @@ class GTProtocol(asyncio.Protocol):
         tr.write(_HEAD % rid + _chunk(role))
         token = _event({**base, "choices": [{"index": 0, "delta": {"content": " tok"}}]})
         last = _event(
-            {**base, "choices": [{"index": 0, "delta": {"content": " tok"}, "finish_reason": "length"}]}
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": " tok"}, "finish_reason": "length"}],
+            }
         )
-        tail = _event(
-            {**base, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n,
-                                              "total_tokens": n + 1}}
-        ) + b"data: [DONE]\n\n"
+        tail = (
+            _event(
+                {
+                    **base,
+                    "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": n, "total_tokens": n + 1},
+                }
+            )
+            + b"data: [DONE]\n\n"
+        )
         clock = time.perf_counter_ns
         for i in range(n):
             due = t_recv + int((ttft + i * itl) * 1e6)
@@ -145,10 +154,7 @@ class GTProtocol(asyncio.Protocol):
                 await asyncio.sleep(delay)
             if self.closed:
                 return
-            if i == n - 1:
-                payload = _chunk(last + tail) + b"0\r\n\r\n"
-            else:
-                payload = _chunk(token)
+            payload = _chunk(last + tail) + b"0\r\n\r\n" if i == n - 1 else _chunk(token)
             sends.append(clock())
             tr.write(payload)
         if n == 0:

@@ -54,14 +54,23 @@ class Factory:
     def __call__(self, seq: int, rng: Any) -> ChatParams:
         return ChatParams(
             [{"role": "user", "content": f"fidelity {seq} {rng.random():.6f}"}],
-            max_tokens=self.tokens, extra={"user": f"seq-{seq}"},
+            max_tokens=self.tokens,
+            extra={"user": f"seq-{seq}"},
         )
 
 
 class GroundTruth:
     def __init__(self, ttft_ms: float, itl_ms: float, tokens: int, cpu: int | None) -> None:
-        cmd = [sys.executable, str(HERE / "gtserver.py"), "--ttft-ms", str(ttft_ms),
-               "--itl-ms", str(itl_ms), "--tokens", str(tokens)]
+        cmd = [
+            sys.executable,
+            str(HERE / "gtserver.py"),
+            "--ttft-ms",
+            str(ttft_ms),
+            "--itl-ms",
+            str(itl_ms),
+            "--tokens",
+            str(tokens),
+        ]
         if cpu is not None:
             cmd += ["--cpu", str(cpu)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -115,17 +124,24 @@ def compare(recs: list[RequestRecord], log: dict[str, Any], res: PhaseResult) ->
                 itl_err.append(g - (sends[i] - sends[i - 1]) / 1e6)
     h = res.health
     return {
-        "requests": len(recs), "errors": errors,
-        "ttft_true_p50": _q(ttft_t, 0.5), "ttft_meas_p50": _q(ttft_m, 0.5),
-        "ttft_err_p50": _q(ttft_err, 0.5), "ttft_err_p99": _q(ttft_err, 0.99),
+        "requests": len(recs),
+        "errors": errors,
+        "ttft_true_p50": _q(ttft_t, 0.5),
+        "ttft_meas_p50": _q(ttft_m, 0.5),
+        "ttft_err_p50": _q(ttft_err, 0.5),
+        "ttft_err_p99": _q(ttft_err, 0.99),
         "ttft_server_view_p50": _q(ttft_srv, 0.5),
-        "itl_meas_p50": _q(itl_m, 0.5), "itl_err_p50": _q([abs(x) for x in itl_err], 0.5),
+        "itl_meas_p50": _q(itl_m, 0.5),
+        "itl_err_p50": _q([abs(x) for x in itl_err], 0.5),
         "itl_err_p99": _q([abs(x) for x in itl_err], 0.99),
-        "read_delay_p50": _q(delay, 0.5), "read_delay_p99": _q(delay, 0.99),
+        "read_delay_p50": _q(delay, 0.5),
+        "read_delay_p99": _q(delay, 0.99),
         "tokens_per_s": tokens_client / res.duration_s if res.duration_s else 0.0,
         "achieved_rate": res.achieved_rate(),
-        "loop_lag_p50": h.loop_lag_ms.p50, "loop_lag_p99": h.loop_lag_ms.p99,
-        "loop_lag_max": h.loop_lag_ms.max, "cpu_max": h.cpu_percent_max,
+        "loop_lag_p50": h.loop_lag_ms.p50,
+        "loop_lag_p99": h.loop_lag_ms.p99,
+        "loop_lag_max": h.loop_lag_ms.max,
+        "cpu_max": h.cpu_percent_max,
         "sched_delay_p99": h.schedule_delay_ms.p99,
         "saturated_ttft": saturation(h, threshold_ms=1000.0, quantile=0.99).saturated,
         "saturated_itl": saturation(h, threshold_ms=40.0, quantile=0.99).saturated,
@@ -135,8 +151,9 @@ def compare(recs: list[RequestRecord], log: dict[str, Any], res: PhaseResult) ->
 async def run_phase(
     gt: GroundTruth, spec: PhaseSpec, tokens: int, engine: str = "fast"
 ) -> tuple[list[RequestRecord], PhaseResult]:
-    cfg = ClientConfig(base_url=gt.base_url, model="gt", read_timeout_s=30, total_timeout_s=120,
-                       engine=engine)
+    cfg = ClientConfig(
+        base_url=gt.base_url, model="gt", read_timeout_s=30, total_timeout_s=120, engine=engine
+    )
     runner = LoadRunner(cfg)
     recs = [r async for r in runner.stream(spec, Factory(tokens))]
     assert runner.result is not None
@@ -144,20 +161,32 @@ async def run_phase(
 
 
 ROWS = [
-    ("TTFT true p50 (ms)", "ttft_true_p50"), ("TTFT measured p50 (ms)", "ttft_meas_p50"),
-    ("TTFT error p50 (ms)", "ttft_err_p50"), ("TTFT error p99 (ms)", "ttft_err_p99"),
-    ("ITL measured p50 (ms)", "itl_meas_p50"), ("|ITL error| p50 (ms)", "itl_err_p50"),
-    ("|ITL error| p99 (ms)", "itl_err_p99"), ("read delay p50 (ms)", "read_delay_p50"),
-    ("read delay p99 (ms)", "read_delay_p99"), ("tokens/s (client)", "tokens_per_s"),
-    ("achieved req/s", "achieved_rate"), ("requests", "requests"), ("errors", "errors"),
-    ("loop lag p50 (ms)", "loop_lag_p50"), ("loop lag p99 (ms)", "loop_lag_p99"),
-    ("loop lag max (ms)", "loop_lag_max"), ("client CPU max (%)", "cpu_max"),
+    ("TTFT true p50 (ms)", "ttft_true_p50"),
+    ("TTFT measured p50 (ms)", "ttft_meas_p50"),
+    ("TTFT error p50 (ms)", "ttft_err_p50"),
+    ("TTFT error p99 (ms)", "ttft_err_p99"),
+    ("ITL measured p50 (ms)", "itl_meas_p50"),
+    ("|ITL error| p50 (ms)", "itl_err_p50"),
+    ("|ITL error| p99 (ms)", "itl_err_p99"),
+    ("read delay p50 (ms)", "read_delay_p50"),
+    ("read delay p99 (ms)", "read_delay_p99"),
+    ("tokens/s (client)", "tokens_per_s"),
+    ("achieved req/s", "achieved_rate"),
+    ("requests", "requests"),
+    ("errors", "errors"),
+    ("loop lag p50 (ms)", "loop_lag_p50"),
+    ("loop lag p99 (ms)", "loop_lag_p99"),
+    ("loop lag max (ms)", "loop_lag_max"),
+    ("client CPU max (%)", "cpu_max"),
     ("schedule delay p99 (ms)", "sched_delay_p99"),
-    ("saturated @TTFT 1000 ms", "saturated_ttft"), ("saturated @ITL 40 ms", "saturated_itl"),
+    ("saturated @TTFT 1000 ms", "saturated_ttft"),
+    ("saturated @ITL 40 ms", "saturated_itl"),
 ]
 
 
 def fmt(v: Any) -> str:
+    if v is None:
+        return "—"
     if isinstance(v, bool):
         return "YES" if v else "no"
     if isinstance(v, float):
@@ -176,10 +205,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--processes", type=int, default=0, help="client worker processes")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--engine", choices=["fast", "httpx"], default="fast")
-    ap.add_argument("--peers", action="store_true", help="not implemented yet (issue 8)")
+    ap.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run GuideLLM and AIPerf (own venvs, see docs/peers.md) on the same server",
+    )
+    ap.add_argument(
+        "--peers-out",
+        type=Path,
+        default=Path("fidelity-peers"),
+        help="where the peers' raw exports and logs go (with --peers)",
+    )
     a = ap.parse_args(argv)
+    run_peers = None
     if a.peers:
-        sys.exit("--peers is not implemented yet")
+        sys.path.insert(0, str(HERE.parents[1]))  # the repository root: benchmarks.*
+        from benchmarks.fidelity.peers.bench import run_peers
     ncpu = os.cpu_count() or 1
     server_cpu = ncpu - 1 if ncpu > 1 and hasattr(os, "sched_setaffinity") else None
     if server_cpu is not None:
@@ -189,30 +230,76 @@ def main(argv: list[str] | None = None) -> None:
     try:
         stop = StopConditions(duration_s=a.duration)
         if a.poisson is not None:
-            specs = [(f"Poisson {a.poisson:g}/s", PhaseSpec(
-                "poisson", Poisson(a.poisson), stop, seed=a.seed, processes=a.processes))]
+            specs = [
+                (
+                    f"Poisson {a.poisson:g}/s",
+                    PhaseSpec(
+                        "poisson", Poisson(a.poisson), stop, seed=a.seed, processes=a.processes
+                    ),
+                )
+            ]
         else:
-            specs = [(f"{n} streams", PhaseSpec(f"c{n}", Concurrency(n), stop, seed=a.seed,
-                                                processes=a.processes))
-                     for n in (int(x) for x in a.streams.split(","))]
+            specs = [
+                (
+                    f"{n} streams",
+                    PhaseSpec(f"c{n}", Concurrency(n), stop, seed=a.seed, processes=a.processes),
+                )
+                for n in (int(x) for x in a.streams.split(","))
+            ]
         for label, spec in specs:
             gt.take_log()
             recs, res = asyncio.run(run_phase(gt, spec, a.tokens, a.engine))
-            cols.append((label, compare(recs, gt.take_log(), res)))
+            cols.append((f"tokencert {label}", compare(recs, gt.take_log(), res)))
             print(f"  done: {label}", file=sys.stderr, flush=True)
+            if run_peers is not None:
+                n = spec.arrival.n if isinstance(spec.arrival, Concurrency) else None
+                for peer, col in run_peers(
+                    gt.base_url,
+                    gt.take_log,
+                    out_dir=a.peers_out / spec.name,
+                    streams=n,
+                    rate=a.poisson,
+                    duration_s=a.duration,
+                    output_tokens=a.tokens,
+                    cpus={0} if server_cpu is not None else None,
+                ):
+                    cols.append((f"{peer} {label}", col))
     finally:
         gt.close()
-    print(f"tokencert fidelity — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{platform.machine()} {ncpu} CPUs, Python {platform.python_version()}; schedule "
-          f"TTFT {a.ttft_ms:g} ms, {a.itl_ms:g} ms/token, {a.tokens} tokens; {a.duration:g} s "
-          f"per phase; client engine {a.engine}, processes {a.processes or 'in-process'}; "
-          f"server CPU {server_cpu}")
+    print(
+        f"tokencert fidelity — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{platform.machine()} {ncpu} CPUs, Python {platform.python_version()}; schedule "
+        f"TTFT {a.ttft_ms:g} ms, {a.itl_ms:g} ms/token, {a.tokens} tokens; {a.duration:g} s "
+        f"per phase; client engine {a.engine}, processes {a.processes or 'in-process'}; "
+        f"server CPU {server_cpu}"
+    )
     if a.poisson is not None:
-        print(f"target rate {a.poisson:g} req/s")
+        from conformance.run.load.drive import offsets_ns, share
+
+        planned = 0
+        for k in range(max(1, a.processes)):
+            arr = share(specs[0][1].arrival, k, a.processes)
+            assert arr is not None
+            for off in offsets_ns(arr, specs[0][1], k, a.processes):
+                if off >= a.duration * 1e9:
+                    break
+                planned += 1
+        n = int(cols[0][1]["requests"])
+        sd = (a.poisson * a.duration) ** 0.5
+        print(
+            f"target rate {a.poisson:g} req/s: a Poisson count over {a.duration:g} s is "
+            f"{a.poisson * a.duration:.0f} ± {sd:.0f} (1σ); the seeded schedule planned "
+            f"{planned} arrivals ({planned / a.duration:.3f}/s), the engine sent {n} "
+            f"({(n - planned) / planned:+.2%} vs plan)"
+        )
     width = max(len(r[0]) for r in ROWS)
-    print(" | ".join([f"{'':{width}}"] + [f"{c[0]:>12}" for c in cols]))
+    cw = max(12, *(len(c[0]) for c in cols))
+    print(" | ".join([f"{'':{width}}"] + [f"{c[0]:>{cw}}" for c in cols]))
     for name, key in ROWS:
-        print(" | ".join([f"{name:{width}}"] + [f"{fmt(c[1][key]):>12}" for c in cols]))
+        print(" | ".join([f"{name:{width}}"] + [f"{fmt(c[1].get(key)):>{cw}}" for c in cols]))
+    for label, col in cols:
+        if "error" in col:
+            print(f"{label}: {col['error']}")
 
 
 if __name__ == "__main__":
