@@ -26,12 +26,23 @@ def _must(reqs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def category_levels(requirements: list[dict[str, Any]]) -> dict[str, str | None]:
-    """Lowest level over the MUST requirements of each category (None: none granted)."""
+    """Per category: the lowest level over its automated MUST requirements; ``"met"`` where
+    its MUST requirements are all reviewed manual ones that passed; ``"n/a"`` where it has
+    no applicable MUST requirement; None where no level can be shown."""
     cats: dict[str, list[dict[str, Any]]] = {}
     for r in requirements:
         cats.setdefault(r["category"], []).append(r)
     out: dict[str, str | None] = {}
     for cat, reqs in cats.items():
-        _, low = _lowest(r.get("level") for r in _must(reqs))
-        out[cat] = low
+        must = _must(reqs)
+        auto = [r for r in must if r.get("method") != "manual"]
+        manual_ok = all(r["outcome"] == "pass" for r in must if r.get("method") == "manual")
+        if not must:
+            out[cat] = "n/a"
+        elif not manual_ok:
+            out[cat] = None
+        elif not auto:
+            out[cat] = "met"
+        else:
+            out[cat] = _lowest(r.get("level") for r in auto)[1]
     return out

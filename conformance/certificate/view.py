@@ -81,13 +81,18 @@ def build_view(results: dict[str, Any], catalog: Catalog, cert: CertificateData,
         "certified": bool(summary.get("certified")),
         "summary_reason": summary.get("reason"),
         "categories": [{"id": c, "title": titles.get(c, c), "level": lv,
-                        "level_title": levels.get(lv or "", "—")}
+                        "level_title": levels.get(lv or "", {"met": "reviewed, met",
+                                                             "n/a": "no MUST requirement"}
+                                                  .get(lv or "", "—"))}
                        for c, lv in sorted(cats.items(),
                                            key=lambda kv: [c.id for c in catalog.categories]
                                            .index(kv[0]) if kv[0] in titles else 99)],
         "requirements": [{"id": r["id"], "title": r.get("title", ""),
                           "obligation": r["obligation"], "outcome": r["outcome"],
-                          "level": r.get("level") or "—", "reason": r.get("reason") or ""}
+                          "level": ("reviewed" if r.get("method") == "manual" and
+                                    r["outcome"] in ("pass", "fail") else
+                                    r.get("level") or "—"),
+                          "reason": r.get("reason") or ""}
                          for r in results["requirements"]],
         "counts": counts,
         "figures": key_figures(results),
