@@ -144,7 +144,7 @@ class TokencertPlugin:
                 self.outcomes[item.nodeid] = "incomplete"
             text = self.session.redactor.text(_trace(call))
             for rid in ids:
-                self.session.flag(Flag(rid, "check_error", text[-8000:],
+                self.session.flag(Flag(rid, "check_error", text[:8000],
                                        key=f"{report.when}"), item.nodeid)
         elif report.skipped:
             self.outcomes.setdefault(item.nodeid, "skipped")
@@ -178,4 +178,5 @@ def _trace(call: pytest.CallInfo[None]) -> str:
     if call.excinfo is None:
         return "failed without an exception"
     e = call.excinfo.value
-    return "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    head = "".join(traceback.format_exception_only(type(e), e)).strip()
+    return f"{head}\n{call.excinfo.getrepr(style='short', chain=True)}"
