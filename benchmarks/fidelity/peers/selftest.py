@@ -17,11 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from benchmarks.fidelity.peers.bench import PEERS, gt_log_taker, run_peer
 from benchmarks.fidelity.peers.result import PeerResult, PeerRunError
+from benchmarks.fidelity.peers.truth import load_truth, match_records
 from benchmarks.fidelity.peers.venv import ensure_all
 
 GTSERVER = Path(__file__).resolve().parents[1] / "gtserver.py"
@@ -113,6 +115,16 @@ def checks(res: PeerResult, col: dict[str, Any], *, ttft_ms: float, itl_ms: floa
     return bad, seen
 
 
+def order_agreement(res: PeerResult, log_path: Path) -> str:
+    """How the arrival-order fallback fares against exact id matching on this run."""
+    truth = load_truth(log_path)
+    exact = {(m.peer.send_wall_ns, m.truth.key) for m in match_records(res, truth).matches}
+    blind = replace(res, requests=tuple(replace(r, response_id=None) for r in res.requests))
+    order = {(m.peer.send_wall_ns, m.truth.key) for m in match_records(blind, truth).matches}
+    return (f"arrival-order matching (the fallback) pairs {len(exact & order)} of "
+            f"{len(exact)} id-matched requests the same way")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="run GuideLLM and AIPerf against the "
                                  "ground-truth server and check their extracted figures")
@@ -172,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             light = (a.rate or 0.0) <= 20.0 if a.rate else a.streams <= 16
             bad, seen = checks(res, col, ttft_ms=a.ttft_ms, itl_ms=a.itl_ms, tokens=a.tokens,
                                want=want, light=light)
+            seen.append(order_agreement(res, out / name / "gt-log.json"))
             if bad:
                 failures[name] = bad
             observed[name] = seen
