@@ -15,9 +15,10 @@ Matching, simplest robust method first:
 2. **by arrival order** — otherwise: the peer's sends (on the monotonic clock) and the
    server's receptions are both sorted, and walked together; a reception earlier than the
    send (by more than ``slack_ms``) belongs to nobody in this run, a send with no reception
-   within ``max_lag_ms`` is unmatched. Requests sent within the same millisecond may be
-   paired crosswise; with the server's fixed schedule that moves each error by at most
-   their arrival gap.
+   within ``max_lag_ms`` is unmatched. At a light load only near-simultaneous sends may
+   pair crosswise (each error then moves by at most their arrival gap); a peer that lags
+   sends in another order than the server receives, and the pairing degrades — measured
+   in docs/peers.md (GuideLLM at 512 streams: 115 of 633 right).
 
 True TTFT, like ``run.py``: server's first content send − client's send (``client_send``
 basis): the error is then the peer's own delay in noticing the first token. The
