@@ -64,6 +64,7 @@ def read_pdf(data: bytes, trust_root: x509.Certificate, report: VerifyReport) ->
     from asn1crypto import x509 as ax509
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.settings import KeyUsageConstraints
     from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -104,10 +105,10 @@ def read_pdf(data: bytes, trust_root: x509.Certificate, report: VerifyReport) ->
     lta_only = (st.coverage == SignatureCoverageLevel.ENTIRE_REVISION
                 and st.modification_level is not None
                 and st.modification_level.name in ("NONE", "LTA_UPDATES"))
-    certifying = sig.docmdp_level is not None
+    certifying = sig.docmdp_level == MDPPerm.NO_CHANGES
     whole = (entire or lta_only) and bool(st.docmdp_ok) and certifying
     detail = "signature covers the file" if whole else (
-        "not a certification signature" if not certifying else
+        "not a certification signature forbidding changes (DocMDP 1)" if not certifying else
         f"content was added after the signature (incremental update; modification level "
         f"{getattr(st.modification_level, 'name', '?')})")
     report.set("covers_whole_file", whole, detail)

@@ -260,3 +260,16 @@ def test_wrong_key_material_is_refused_before_signing(good: Issued, tmp_path: Pa
     as_ca = Signing(Pki(good.pki.root).ca_key(PASS), ca)
     with pytest.raises(CertificateError, match="not an evaluator certificate"):
         certify(good.run, as_ca, tmp_path / "o", Registry(tmp_path / "r.json"))
+
+
+def test_an_approval_signature_is_not_enough(good: Issued, tmp_path: Path) -> None:
+    from conformance.certificate import render_self_assessment
+    from conformance.certificate.sign import SigningPolicy, sign_pdf
+
+    unsigned = render_self_assessment(good.run, tmp_path / "u.pdf").read_bytes()
+    s = good.pki.signing
+    pdf = sign_pdf(unsigned, s.key, s.cert, s.chain, policy=SigningPolicy(certify=False))
+    report = verify_certificate(pdf, load_trust_root(good.pki.ca_cert_path))
+    assert report.facts["signature_intact"].status == "pass"
+    assert report.facts["covers_whole_file"].status == "fail"
+    assert "not a certification signature" in report.facts["covers_whole_file"].detail
