@@ -28,7 +28,8 @@ from benchmarks.fidelity.peers.venv import ensure_all
 
 GTSERVER = Path(__file__).resolve().parents[1] / "gtserver.py"
 ROWS = [
-    ("match method", "match"), ("requests (peer)", "requests"), ("not ok (peer)", "errors"),
+    ("match method", "match"), ("requests (peer)", "requests"), ("errors (peer)", "errors"),
+    ("cut off at the end (peer)", "incomplete"),
     ("matched ok", "matched"), ("unmatched truth", "unmatched_truth"),
     ("TTFT server view p50 (ms)", "ttft_server_view_p50"),
     ("TTFT true p50 (ms)", "ttft_true_p50"), ("TTFT measured p50 (ms)", "ttft_meas_p50"),

@@ -198,7 +198,10 @@ def compare(peer: PeerResult, truth: Iterable[TruthRecord] | Mapping[str, Any]) 
     nan = float("nan")
     return {
         "peer": f"{peer.peer} {peer.version}", "match": matching.method,
-        "requests": len(peer.requests), "errors": len(peer.requests) - len(peer.ok),
+        "requests": len(peer.requests),
+        "errors": sum(1 for r in peer.requests if r.status == "error"),
+        # cut off by the peer's own duration limit (GuideLLM) or cancelled: not failures
+        "incomplete": sum(1 for r in peer.requests if r.status in {"incomplete", "cancelled"}),
         "matched": len(err), "unmatched_peer": matching.unmatched_peer,
         "unmatched_truth": matching.unmatched_truth,
         "ttft_true_p50": quantile(true, 0.5), "ttft_meas_p50": quantile(meas, 0.5),
