@@ -93,3 +93,17 @@ def test_first_page_rasterises(issued: Issued, tmp_path: Path) -> None:
     subprocess.run(["pdftoppm", "-r", "40", "-png", "-singlefile", "-f", "1", "-l", "1",
                     str(issued.pdf), str(tmp_path / "p1")], check=True, timeout=60)
     assert (tmp_path / "p1.png").stat().st_size > 5000
+
+
+def test_self_assessment_of_any_schema_valid_run(tmp_path: Path) -> None:
+    from tokencert_testkit import make_results
+
+    from conformance._core.errors import CertificateError
+
+    odd = make_results("quick", status="incomplete", transport={"scheme": "http"})
+    odd["profile"]["id"] = "my-own-profile"
+    run = make_run_dir(tmp_path, odd)
+    assert render_self_assessment(run, tmp_path / "s.pdf").stat().st_size > 10_000
+    bad = make_results(status="finished")
+    with pytest.raises(CertificateError, match="violates its schema"):
+        render_self_assessment(make_run_dir(tmp_path / "b", bad), tmp_path / "b.pdf")
