@@ -13,8 +13,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TextIO
 
-from rich.console import Console
-
 from conformance.run.records import RequestRecord
 from conformance.stats import quantile
 
@@ -26,8 +24,6 @@ class PhaseProgress:
                  hz: float = 2.0, force: bool = False) -> None:
         self.stream = stream or sys.__stderr__ or sys.stderr
         self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
-        self.console = Console(file=self.stream, force_terminal=self.enabled or None,
-                               highlight=False)
         self.suspend = suspend or contextlib.nullcontext
         self.period = 1.0 / hz
         self._last = 0.0
@@ -36,12 +32,16 @@ class PhaseProgress:
         self._tpot: list[float] = []
         self._errors = 0
         self._done = 0
+        self._t0 = time.monotonic()
+        self._fresh = True
 
     def __call__(self, phase: str, rec: RequestRecord | None, done: int) -> None:
         if phase != self._phase:
             if self._phase:
                 self._show(final=True)
             self._phase, self._ttft, self._tpot, self._errors = phase, [], [], 0
+            self._t0 = time.monotonic()
+            self._fresh = True
         self._done = done
         if rec is not None:
             if rec.ok:
@@ -61,16 +61,19 @@ class PhaseProgress:
             x = quantile(v, q) if v else None
             return "-" if x is None else f"{x:.0f}"
 
-        return (f"phase {self._phase}: {self._done} requests, errors {self._errors} | "
+        return (f"phase {self._phase} {time.monotonic() - self._t0:4.0f} s: "
+                f"{self._done} requests, errors {self._errors} | "
                 f"TTFT p50 {p(self._ttft, 0.5)} ms p99 {p(self._ttft, 0.99)} ms | "
                 f"TPOT p50 {p(self._tpot, 0.5)} ms")
 
     def _show(self, final: bool = False) -> None:
         if not self.enabled:
             return
+        start = "\n" if self._fresh else "\r\x1b[2K"  # own line, then rewrite it in place
+        self._fresh = False
         with self.suspend():
-            self.console.print("\r" + self.line(), end="\n" if final else "",
-                               soft_wrap=True)
+            self.stream.write(start + self.line() + ("\n" if final else ""))
+            self.stream.flush()
 
     def close(self) -> None:
         if self._phase:
