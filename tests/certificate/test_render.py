@@ -107,3 +107,13 @@ def test_self_assessment_of_any_schema_valid_run(tmp_path: Path) -> None:
     bad = make_results(status="finished")
     with pytest.raises(CertificateError, match="violates its schema"):
         render_self_assessment(make_run_dir(tmp_path / "b", bad), tmp_path / "b.pdf")
+
+
+def test_pades_certification_signature_with_embedded_crl(issued: Issued) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(issued.pdf.read_bytes()))
+    root = reader.trailer["/Root"]
+    sig = root["/AcroForm"]["/Fields"][0].get_object()["/V"].get_object()
+    assert sig["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES
+    perms = root["/Perms"]["/DocMDP"].get_object()
+    assert perms["/Reference"][0].get_object()["/TransformParams"]["/P"] == 1  # no changes
+    assert len(root["/DSS"]["/CRLs"]) >= 1  # B-LT: the CRL given to certify is embedded
