@@ -74,7 +74,9 @@ def _capacity_short(svc: ReferenceService) -> bool:
     with ThreadPoolExecutor(n) as pool:
         streams = list(pool.map(lambda _: stream(svc, body(max_tokens=150)), range(n)))
     rate = sum(len(s.texts) for s in streams) / (time.perf_counter() - t0)
-    return rate < 0.9 * decl.performance.output_tokens_per_s
+    # healthy reaches ~115% of its claim, the defect ~40%: 60% separates them with room for
+    # a busy machine (the benchmark checks the >= 100% claim itself)
+    return rate < 0.6 * decl.performance.output_tokens_per_s
 
 
 def _poor_scaling(svc: ReferenceService) -> bool:
