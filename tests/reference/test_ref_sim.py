@@ -67,7 +67,7 @@ def test_eos_counted_adds_one_on_natural_stop() -> None:
 def test_latency_model_single_stream() -> None:
     cfg = SimConfig(base_ttft_ms=40, prefill_ms_per_token=0.1, tpot_ms=10, jitter=0)
     _, _, times = asyncio.run(_run(SimEngine(cfg, tokenizer()), _req(max_tokens=30)))
-    assert times[0] == pytest.approx(0.040 + 0.010, abs=0.008)  # 100 prompt tokens
+    assert times[0] == pytest.approx(0.040 + 0.010, abs=0.015)  # 100 prompt tokens
     tpot = (times[-1] - times[0]) / 29
     assert tpot == pytest.approx(0.010, rel=0.1)
 
@@ -83,7 +83,7 @@ def test_capacity_queues_and_growth_slows_tokens() -> None:
         return [r[2] for r in res]
 
     t = asyncio.run(three())
-    assert t[0][0] == pytest.approx(0.010, abs=0.008)
+    assert t[0][0] == pytest.approx(0.010, abs=0.015)
     tpot = (t[0][-1] - t[0][0]) / 10
     assert tpot == pytest.approx(5 * 1.5 / 1000, rel=0.15)  # two active: 1 + 0.5
     assert t[2][0] > t[0][-1]  # the third waited for a free slot
