@@ -1,0 +1,52 @@
+"""Exit codes of `tokencert run`: 1 when a MUST requirement fails, 3 when interrupted (and
+a resume then completes the run)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from run_helpers import FAST_SIM, run, run_args, run_env, tokencert_cmd
+
+from conformance.reference import ReferenceService
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_failing_must_exits_1(tiny_profile: Path, tmp_path: Path) -> None:
+    with ReferenceService.start(sim_config=FAST_SIM, defects=["malformed_response"]) as svc:
+        out = tmp_path / "r"
+        p = subprocess.run(tokencert_cmd("run", "--candidate", str(svc.declaration_path),
+                                         "--profile", str(tiny_profile), "--out", str(out),
+                                         "--only", "API-001,API-007"),
+                           env=run_env(svc), capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert p.returncode == 1, p.stdout + p.stderr
+    doc = json.loads((out / "results.json").read_text())
+    v = {r["id"]: r for r in doc["requirements"]}
+    assert v["API-001"]["outcome"] == "fail" and "object" in v["API-001"]["detail"]
+    assert v["API-007"]["outcome"] == "pass"
+    assert doc["summary"]["reason"] == "must_failed: API-001"
+
+
+def test_interrupted_run_exits_3_and_resumes(ref_fast: ReferenceService, tiny_profile: Path,
+                                             tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    proc = subprocess.Popen(run_args(ref_fast, tiny_profile, out), env=run_env(ref_fast),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    phase = out / "evidence" / "phases" / "sustained.jsonl"
+    deadline = time.monotonic() + 120
+    while not (phase.exists() and phase.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stdout + stderr
+    assert "--resume" in stderr
+    assert json.loads((out / "results.json").read_text())["status"] == "incomplete"
+    again = run(ref_fast, tiny_profile, out, "--resume")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads((out / "results.json").read_text())["status"] == "complete"
