@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance._core.errors import EvidenceError, Problem
+from conformance._core.errors import EvidenceError, InputError, Problem
 from conformance.run.evidence.records import Flag, Measurement
 from conformance.run.evidence.store import MANIFEST, iter_lines
 from conformance.run.records import RequestRecord
@@ -87,7 +87,7 @@ def read_evidence(root: Path) -> Evidence:
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise EvidenceError(f"no evidence in {root}", [Problem(
+        raise InputError(f"no evidence in {root}", [Problem(
             "run.json not found", file=str(mpath),
             hint="pass the --out directory of a `tokencert run`")]) from None
     except ValueError as exc:
