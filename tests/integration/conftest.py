@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from run_helpers import FAST_SIM, TINY_PROFILE
+from run_e2e_helpers import FAST_SIM, TINY_PROFILE
 
 from conformance.reference import ReferenceService
 

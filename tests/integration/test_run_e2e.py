@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from run_helpers import run, run_env, tokencert_cmd
+from run_e2e_helpers import run, run_env, tokencert_cmd
 
 from conformance._core.schema import validate_data
 from conformance.reference import ReferenceService

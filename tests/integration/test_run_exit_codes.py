@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from run_helpers import FAST_SIM, run, run_args, run_env, tokencert_cmd
+from run_e2e_helpers import FAST_SIM, run, run_args, run_env, tokencert_cmd
 
 from conformance.reference import ReferenceService
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from run_helpers import run, run_args, run_env
+from run_e2e_helpers import run, run_args, run_env
 
 from conformance.reference import ReferenceService
 from conformance.run.evidence import iter_lines, read_evidence
