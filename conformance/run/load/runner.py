@@ -179,6 +179,10 @@ class LoadRunner:
         try:
             while (rec := await queue.get()) is not None:
                 yield self.decode(rec)
+                # Requests of a closed-loop phase end in waves; decoding (and the consumer's
+                # writing) a whole wave back to back would hold the loop for the wave's
+                # duration, so reads get a turn after every record.
+                await asyncio.sleep(0)
             reason = task.result()
         finally:
             if not task.done():
