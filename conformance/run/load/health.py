@@ -164,6 +164,7 @@ class LagMonitor:
         w_cpu = _cpu_s(self._proc)
         w_lags: list[float] = []
         tick_ns = int(self.tick_s * 1e9)
+        tick_ms = self.tick_s * 1e3
         frozen = clock()
         while True:
             if self.freeze_gc_ns is not None and clock() - frozen >= self.freeze_gc_ns:
@@ -175,8 +176,11 @@ class LagMonitor:
             await asyncio.sleep(0)
             now = clock()
             lag = max(now - t, t - due - EPOLL_SLACK_NS) / 1e6
-            self.lags_ms.append(lag)
-            w_lags.append(lag)
+            # Time-weighted: during a stall of L ms, a read arriving k ticks into it waits
+            # L - k·tick; one sample per tick of the stall, not one per stall.
+            samples = [lag - k * tick_ms for k in range(max(1, int(lag / tick_ms)))]
+            self.lags_ms.extend(samples)
+            w_lags.extend(samples)
             if now - w_start >= win_ns:
                 cpu = _cpu_s(self._proc)
                 s = Summary.of(w_lags)
