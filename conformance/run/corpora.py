@@ -45,8 +45,7 @@ def _expand(entry: dict[str, Any]) -> tuple[Message, ...]:
         return tuple(dict(m) for m in entry["messages"])
     rep = entry["repeat"]
     parts = [
-        rep["text"].format(i=i) if rep.get("numbered") else rep["text"]
-        for i in range(rep["times"])
+        rep["text"].format(i=i) if rep.get("numbered") else rep["text"] for i in range(rep["times"])
     ]
     return ({"role": "user", "content": "".join(parts) + entry.get("suffix", "")},)
 
@@ -67,8 +66,7 @@ class FingerprintCase:
 
 
 def fingerprint_cases() -> list[FingerprintCase]:
-    return [FingerprintCase(e["id"], e["kind"], e["text"])
-            for e in _load("fingerprint")["entries"]]
+    return [FingerprintCase(e["id"], e["kind"], e["text"]) for e in _load("fingerprint")["entries"]]
 
 
 @dataclass(frozen=True)
@@ -91,18 +89,25 @@ def _generate(spec: dict[str, Any], model: str) -> bytes:
     if kind == "deep_field":
         d = int(spec["depth"])
         inner = '{"a":' * d + "1" + "}" * d
-        return (f'{{"model": {json.dumps(model)}, "messages": [{{"role": "user", '
-                f'"content": "x"}}], "metadata": {inner}}}').encode()
+        return (
+            f'{{"model": {json.dumps(model)}, "messages": [{{"role": "user", '
+            f'"content": "x"}}], "metadata": {inner}}}'
+        ).encode()
     if kind == "huge":
         size = int(spec["mib"]) * 1024 * 1024
         pad = "A" * size
-        return json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
-                           "padding": pad}).encode()
+        return json.dumps(
+            {"model": model, "messages": [{"role": "user", "content": "hi"}], "padding": pad}
+        ).encode()
     if kind == "huge_content":
         size = int(spec["mib"]) * 1024 * 1024
-        return json.dumps({"model": model,
-                           "messages": [{"role": "user", "content": "word " * (size // 5)}],
-                           "max_tokens": 4}).encode()
+        return json.dumps(
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": "word " * (size // 5)}],
+                "max_tokens": 4,
+            }
+        ).encode()
     if kind == "many_messages":
         msgs = [{"role": "user", "content": "x"}] * int(spec["count"])
         return json.dumps({"model": model, "messages": msgs, "max_tokens": 4}).encode()
@@ -122,6 +127,7 @@ def malformed_cases(model: str) -> list[MalformedCase]:
         else:
             body = _generate(b["generate"], model)
         headers = {"content-type": "application/json", **e.get("headers", {})}
-        out.append(MalformedCase(e["id"], e["kind"], body, headers,
-                                 tuple(e.get("accept", ["4xx"]))))
+        out.append(
+            MalformedCase(e["id"], e["kind"], body, headers, tuple(e.get("accept", ["4xx"])))
+        )
     return out

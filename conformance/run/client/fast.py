@@ -277,6 +277,16 @@ class FastPool:
             raise FastError("connect", f"{type(exc).__name__}: {exc}") from None
         return conn
 
+    async def prewarm(self, url: httpx.URL, n: int) -> int:
+        """Open up to ``n`` idle connections ahead of a phase; returns how many are idle."""
+        missing = n - sum(1 for c in self.idle if not c.closed)
+        if missing > 0:
+            got = await asyncio.gather(
+                *(self._connect(url) for _ in range(missing)), return_exceptions=True
+            )
+            self.idle.extend(c for c in got if isinstance(c, _Conn))
+        return sum(1 for c in self.idle if not c.closed)
+
     async def send(
         self,
         req: httpx.Request,

@@ -71,8 +71,13 @@ async def run_phase(
     """Run ``spec`` (or what remains of it) and persist every record as it completes."""
     if existing.end is not None:
         e = existing.end
-        return PhaseOutcome(spec.name, float(e["duration_s"]), dict(e.get("health", {})),
-                            str(e.get("stop_reason", "")), True)
+        return PhaseOutcome(
+            spec.name,
+            float(e["duration_s"]),
+            dict(e.get("health", {})),
+            str(e.get("stop_reason", "")),
+            True,
+        )
     done = existing.seqs()
     prior_s = sum(_segment_span_s(s, existing) for s in existing.segments)
     stop = spec.stop
@@ -84,11 +89,20 @@ async def run_phase(
             stop = StopConditions(max_requests=stop.max_requests, duration_s=0.0)
     seg = len(existing.segments)
     t0 = time.perf_counter_ns()
-    store.append(f"phases/{spec.name}", "phase_start", f"phase:{spec.name}:start:{seg}", {
-        "phase": spec.name, "segment": seg, "t0_ns": t0, "started_utc": utc_now_iso(),
-        "skip": len(done), "prior_duration_s": prior_s,
-        "planned": {"max_requests": stop.max_requests, "duration_s": stop.duration_s},
-    })
+    store.append(
+        f"phases/{spec.name}",
+        "phase_start",
+        f"phase:{spec.name}:start:{seg}",
+        {
+            "phase": spec.name,
+            "segment": seg,
+            "t0_ns": t0,
+            "started_utc": utc_now_iso(),
+            "skip": len(done),
+            "prior_duration_s": prior_s,
+            "planned": {"max_requests": stop.max_requests, "duration_s": stop.duration_s},
+        },
+    )
     store.checkpoint()
     seg_spec = dataclasses.replace(spec, stop=stop)
     last = t0
@@ -118,9 +132,18 @@ async def run_phase(
     for s in existing.segments:
         health = _worse(dict(s.get("health", {})), health)
     total = prior_s + span
-    store.append(f"phases/{spec.name}", "phase_end", f"phase:{spec.name}:end", {
-        "phase": spec.name, "segments": seg + 1, "duration_s": total, "stop_reason": reason,
-        "health": health, "finished_utc": utc_now_iso(),
-    })
+    store.append(
+        f"phases/{spec.name}",
+        "phase_end",
+        f"phase:{spec.name}:end",
+        {
+            "phase": spec.name,
+            "segments": seg + 1,
+            "duration_s": total,
+            "stop_reason": reason,
+            "health": health,
+            "finished_utc": utc_now_iso(),
+        },
+    )
     store.checkpoint()
     return PhaseOutcome(spec.name, total, health, reason, bool(existing.segments))

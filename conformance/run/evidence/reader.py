@@ -52,8 +52,10 @@ def _blob(root: Path, ref: str, part: str) -> Any:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise EvidenceError(f"evidence blob {ref} is missing", [Problem(
-            "referenced by a request record", file=str(path))]) from None
+        raise EvidenceError(
+            f"evidence blob {ref} is missing",
+            [Problem("referenced by a request record", file=str(path))],
+        ) from None
     return json.loads(raw) if part == "events" else raw.decode("utf-8", "replace")
 
 
@@ -77,8 +79,9 @@ class Evidence:
 
     def health(self) -> dict[str, dict[str, Any]]:
         """Client health per completed phase (``phase_end`` records)."""
-        return {n: dict(p.end.get("health", {})) for n, p in self.phases.items()
-                if p.end is not None}
+        return {
+            n: dict(p.end.get("health", {})) for n, p in self.phases.items() if p.end is not None
+        }
 
 
 def read_evidence(root: Path) -> Evidence:
@@ -87,12 +90,18 @@ def read_evidence(root: Path) -> Evidence:
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"no evidence in {root}", [Problem(
-            "run.json not found", file=str(mpath),
-            hint="pass the --out directory of a `tokencert run`")]) from None
+        raise InputError(
+            f"no evidence in {root}",
+            [
+                Problem(
+                    "run.json not found",
+                    file=str(mpath),
+                    hint="pass the --out directory of a `tokencert run`",
+                )
+            ],
+        ) from None
     except ValueError as exc:
-        raise EvidenceError(f"{mpath} is not JSON", [Problem(str(exc), file=str(mpath))]
-                            ) from None
+        raise EvidenceError(f"{mpath} is not JSON", [Problem(str(exc), file=str(mpath))]) from None
     phases: dict[str, PhaseEvidence] = {}
     pdir = root / "phases"
     for path in sorted(pdir.glob("*.jsonl")) if pdir.is_dir() else []:

@@ -88,17 +88,27 @@ class EvidenceStore:
             if not resume:
                 raise InputError(
                     f"{root} already holds evidence of a run",
-                    [Problem("evidence exists", file=str(path),
-                             hint="pass --resume to continue it, or choose a new --out")],
+                    [
+                        Problem(
+                            "evidence exists",
+                            file=str(path),
+                            hint="pass --resume to continue it, or choose a new --out",
+                        )
+                    ],
                 )
             old = json.loads(path.read_text(encoding="utf-8"))
             diff = [k for k in RESUME_KEYS if old.get(k) != manifest.get(k)]
             if diff:
                 raise InputError(
                     f"cannot resume the run in {root}: {', '.join(diff)} changed",
-                    [Problem(f"{k} differs from the recorded run", file=str(path),
-                             hint="resume with the same candidate, profile and --only")
-                     for k in diff],
+                    [
+                        Problem(
+                            f"{k} differs from the recorded run",
+                            file=str(path),
+                            hint="resume with the same candidate, profile and --only",
+                        )
+                        for k in diff
+                    ],
                 )
         else:
             root.mkdir(parents=True, exist_ok=True)
@@ -189,8 +199,7 @@ class EvidenceStore:
         )
 
     def flag(self, f: Flag, *, test: str = "", attempt: int = 0) -> None:
-        self.append("measurements", "flag", f.id, {**f.to_json(), "test": test,
-                                                   "attempt": attempt})
+        self.append("measurements", "flag", f.id, {**f.to_json(), "test": test, "attempt": attempt})
 
     def checkpoint(self) -> None:
         with self._lock:

@@ -52,6 +52,19 @@ def share(arrival: Arrival, worker: int, processes: int) -> Arrival | None:
     return Burst(size, arrival.bursts, arrival.interval_s) if size else None
 
 
+def connections_needed(arrival: Arrival | None) -> int:
+    """How many connections this share will hold open at once, where that is known."""
+    if isinstance(arrival, Sequential):
+        return 1
+    if isinstance(arrival, Concurrency):
+        return arrival.n
+    if isinstance(arrival, Burst):
+        return arrival.size
+    if isinstance(arrival, ConstantRate | Poisson) and arrival.max_in_flight:
+        return arrival.max_in_flight
+    return 0
+
+
 def sequence_numbers(
     spec: PhaseSpec, worker: int, processes: int, skip: frozenset[int]
 ) -> Iterator[int]:

@@ -25,7 +25,7 @@ from conformance._core.clock import utc_now_iso
 from conformance._core.redact import Redactor
 from conformance.run.client import Client, ClientConfig, CountTokens, Dialect
 from conformance.run.client.config import decode_record, make_dialect
-from conformance.run.load.drive import drive
+from conformance.run.load.drive import connections_needed, drive, share
 from conformance.run.load.health import (
     ClientHealth,
     HealthParts,
@@ -160,6 +160,7 @@ class LoadRunner:
         client = Client(
             self.config, transport=self.transport, dialect=self.dialect, redactor=self.redactor
         )
+        await client.prewarm(connections_needed(share(spec.arrival, 0, 0)))
         gc_guard = quiet_gc()
         gc_guard.__enter__()
         t0 = time.perf_counter_ns() + 1_000_000

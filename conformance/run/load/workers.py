@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from conformance._core.clock import utc_now_iso
 from conformance._core.errors import RunError
 from conformance.run.client import Client, ClientConfig
-from conformance.run.load.drive import drive
+from conformance.run.load.drive import connections_needed, drive, share
 from conformance.run.load.health import HealthParts, LagMonitor, merge_health, quiet_gc
 from conformance.run.load.spec import PhaseSpec, RequestFactory
 
@@ -46,6 +46,7 @@ async def _worker_async(
 ) -> tuple[str, HealthParts] | None:
     monitor = LagMonitor(spec.lag_tick_s, spec.health_window_s)
     async with Client(config) as client:  # everything built before the common start
+        await client.prewarm(connections_needed(share(spec.arrival, k, spec.processes)))
         out_q.put(("ready", k, None))
         if not await asyncio.to_thread(go.wait, READY_TIMEOUT_S) or stop_ev.is_set():
             return None

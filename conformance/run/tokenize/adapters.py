@@ -124,12 +124,22 @@ class SentencePieceTokenizer:
 
         self.path = path
         self._sp = spm.SentencePieceProcessor(model_file=str(path))
-        specials = {str(self._sp.id_to_piece(i)): i for i in range(self._sp.get_piece_size())
-                    if self._sp.is_control(i)}
+        specials = {
+            str(self._sp.id_to_piece(i)): i
+            for i in range(self._sp.get_piece_size())
+            if self._sp.is_control(i)
+        }
         specials.update(special_tokens or {})
         self._special = {k: v for k, v in specials.items() if k}
-        self._split = (re.compile("(" + "|".join(re.escape(k) for k in sorted(
-            self._special, key=len, reverse=True)) + ")") if self._special else None)
+        self._split = (
+            re.compile(
+                "("
+                + "|".join(re.escape(k) for k in sorted(self._special, key=len, reverse=True))
+                + ")"
+            )
+            if self._special
+            else None
+        )
 
     def encode(self, text: str) -> list[int]:
         if self._split is None:
@@ -163,8 +173,10 @@ def load_tokenizer(ref: TokenizerRef) -> Tokenizer:
     """Open the declared tokenizer. Errors say which file and why, never a traceback."""
     path = Path(ref.path)
     if not path.is_file():
-        raise DeclarationError(f"tokenizer file not found: {path}",
-                               [Problem(f"no such file: {path}", hint="check tokenizer.path")])
+        raise DeclarationError(
+            f"tokenizer file not found: {path}",
+            [Problem(f"no such file: {path}", hint="check tokenizer.path")],
+        )
     try:
         if ref.kind == "hf":
             return HFTokenizer(path)
@@ -172,8 +184,13 @@ def load_tokenizer(ref: TokenizerRef) -> Tokenizer:
             if not ref.pattern:
                 raise DeclarationError(
                     "a tiktoken tokenizer needs its split pattern",
-                    [Problem("tokenizer.pattern is missing",
-                             hint="copy pat_str of the encoding into tokenizer.pattern")])
+                    [
+                        Problem(
+                            "tokenizer.pattern is missing",
+                            hint="copy pat_str of the encoding into tokenizer.pattern",
+                        )
+                    ],
+                )
             return TiktokenTokenizer(path, ref.pattern, ref.special_tokens)
         if ref.kind == "sentencepiece":
             return SentencePieceTokenizer(path, ref.special_tokens)
@@ -182,10 +199,15 @@ def load_tokenizer(ref: TokenizerRef) -> Tokenizer:
     except Exception as exc:  # the libraries raise assorted types for unreadable files
         raise DeclarationError(
             f"cannot load {ref.kind} tokenizer from {path}: {type(exc).__name__}: {exc}",
-            [Problem(f"{path} is not a valid {ref.kind} tokenizer file",
-                     hint="tokenizer.kind must match the file (hf: tokenizer.json, "
-                          "tiktoken: .tiktoken rank file, sentencepiece: .model)")],
+            [
+                Problem(
+                    f"{path} is not a valid {ref.kind} tokenizer file",
+                    hint="tokenizer.kind must match the file (hf: tokenizer.json, "
+                    "tiktoken: .tiktoken rank file, sentencepiece: .model)",
+                )
+            ],
         ) from None
-    raise DeclarationError(f"unknown tokenizer kind {ref.kind!r}",
-                           [Problem(f"kind {ref.kind!r}",
-                                    hint="use hf, tiktoken or sentencepiece")])
+    raise DeclarationError(
+        f"unknown tokenizer kind {ref.kind!r}",
+        [Problem(f"kind {ref.kind!r}", hint="use hf, tiktoken or sentencepiece")],
+    )

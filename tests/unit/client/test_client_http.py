@@ -285,3 +285,26 @@ def test_unknown_engine_is_an_input_error() -> None:
 
     with pytest.raises(InputError, match="unknown client engine"):
         Client(ClientConfig(base_url="http://127.0.0.1:1/v1", engine="warp"))
+
+
+def test_prewarm_opens_connections_the_phase_then_uses(raw_server: RawServer) -> None:
+    cfg = ClientConfig(base_url=raw_server.url("ok"), model="m", engine="fast")
+
+    async def go() -> tuple[int, list[RequestRecord]]:
+        async with Client(cfg) as c:
+            n = await c.prewarm(3)
+            recs = await asyncio.gather(
+                *(c.chat(ChatParams(MSGS), request_id=f"w{i}") for i in range(3))
+            )
+            return n, list(recs)
+
+    n, recs = asyncio.run(go())
+    assert n == 3 and all(r.ok for r in recs)
+    assert len({r["peer"] for r in raw_server.requests[-3:]}) == 3
+    httpx_cfg = ClientConfig(base_url=raw_server.url("ok"), model="m", engine="httpx")
+
+    async def plain() -> int:
+        async with Client(httpx_cfg) as c:
+            return await c.prewarm(3)
+
+    assert asyncio.run(plain()) == 0
