@@ -126,6 +126,8 @@ class TokencertPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         ids = requirement_ids(item)
+        if ids:
+            item.user_properties.append(("requirements", ",".join(ids)))  # JUnit view
         if ids and item.nodeid not in self.skipped:
             self.session.start_test(item.nodeid, ids)
 
