@@ -37,6 +37,9 @@ class Summary:
     p99: float = 0.0
     p999: float = 0.0
     max: float = 0.0
+    p75: float = 0.0
+    p95: float = 0.0
+    p995: float = 0.0
 
     @classmethod
     def of(cls, values_ms: Sequence[float]) -> Summary:
@@ -47,12 +50,18 @@ class Summary:
         def q(p: float) -> float:
             return v[min(len(v) - 1, max(0, math.ceil(p * len(v)) - 1))]
 
-        return cls(len(v), q(0.5), q(0.9), q(0.99), q(0.999), v[-1])
+        return cls(
+            len(v), q(0.5), q(0.9), q(0.99), q(0.999), v[-1], q(0.75), q(0.95), q(0.995)
+        )
 
     def at(self, quantile: float) -> float:
         """The summarised value at the smallest kept quantile ≥ ``quantile``."""
-        for p, val in ((0.5, self.p50), (0.9, self.p90), (0.99, self.p99), (0.999, self.p999)):
-            if quantile <= p:
+        kept = (
+            (0.5, self.p50), (0.75, self.p75), (0.9, self.p90), (0.95, self.p95),
+            (0.99, self.p99), (0.995, self.p995), (0.999, self.p999),
+        )
+        for p, val in kept:
+            if quantile <= p + 1e-12:
                 return val
         return self.max
 
@@ -101,13 +110,14 @@ def saturation(
     """Could client lag have moved the ``quantile`` of a latency metric by more than
     ``tolerance × threshold_ms``? If so the verdict must be ``inconclusive: client_saturated``.
 
-    The shift of the q-quantile of (true latency + lag) is bounded by the lag at a higher
-    quantile: we take the loop lag at ``1 − (1 − q)/10`` (p99 → p99.9; the median → p95,
-    rounded up to the next kept quantile), and the maximum when the probe has too few
-    ticks to estimate that quantile. A CPU-bound client is saturated whatever the figures.
+    Timestamps only err late (measured = true + d, d ≥ 0), so for any ε the measured
+    q-quantile is at most the true (q + ε)-quantile plus the (1 − ε)-quantile of d. We take
+    ε = (1 − q)/2: the loop lag (time-weighted) at ``1 − (1 − q)/2`` — p99 → p99.5, the
+    median → p75 — and the maximum when the probe has too few ticks to estimate it. A
+    CPU-bound client is saturated whatever the figures.
     """
     lag = health.loop_lag_ms
-    upper = 1.0 - (1.0 - quantile) / 10.0
+    upper = 1.0 - (1.0 - quantile) / 2.0
     if lag.n == 0:
         err = math.inf
     elif lag.n * (1.0 - upper) < 1.0:
