@@ -11,6 +11,8 @@ from conformance.plan.model import PhasePlan, Plan, PlannedRequirement
 from conformance.spec.models import Catalog, PhaseSettings, Profile
 
 LIMIT_EXEMPT_PHASES = frozenset({"burst"})  # STAB-003's overload goes beyond the limits
+STREAMS_PER_LOOP = 64  # beyond this, one event loop measures its own lag, not the service
+MAX_PROCESSES = 8
 
 
 def parse_only(only: str | None) -> tuple[str, ...]:
@@ -40,6 +42,13 @@ def phase_seed(profile_seed: int, phase: str) -> int:
     """A fixed seed per phase, derived from the profile's seed and the phase name."""
     h = hashlib.sha256(f"tokencert-phase:{profile_seed}:{phase}".encode()).hexdigest()
     return int(h[:13], 16)  # < 2**53: exact in JSON and canonical digests
+
+
+def workers_for(concurrency: int) -> int:
+    """Worker processes for ``concurrency`` streams: none up to one loop's share."""
+    if concurrency <= STREAMS_PER_LOOP:
+        return 0
+    return min(MAX_PROCESSES, -(-concurrency // STREAMS_PER_LOOP))
 
 
 def _phase(
@@ -93,6 +102,7 @@ def _phase(
         timeout_s=profile.request_timeout_s,
         bounded_by=tuple(bounded),
         exempt_from_limits=exempt,
+        processes=workers_for(conc),
     )
 
 

@@ -40,6 +40,7 @@ class PhasePlan:
     timeout_s: float = 60.0
     bounded_by: tuple[str, ...] = ()  # declared limits that lowered a setting
     exempt_from_limits: bool = False  # the overload (burst) phase
+    processes: int = 0  # worker processes (0: one event loop in the runner's process)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from conformance.declaration.models import TokenizerRef
 from conformance.plan import PhasePlan
 from conformance.run.client import ChatParams
 from conformance.run.load import (
@@ -21,7 +23,7 @@ from conformance.run.load import (
     StopConditions,
 )
 from conformance.run.prompts import PromptFactory, PromptSpec
-from conformance.run.tokenize import Tokenizer
+from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
 
 
 def arrival(pp: PhasePlan) -> Arrival:
@@ -49,10 +51,25 @@ def phase_spec(pp: PhasePlan) -> PhaseSpec:
         stop=StopConditions(max_requests=pp.requests, duration_s=pp.duration_s,
                             max_error_rate=pp.max_error_rate),
         seed=pp.seed,
+        processes=pp.processes,
     )
 
 
 MAX_PREBUILT = 5000
+
+
+@dataclass(frozen=True)
+class PromptSource:
+    """What a worker process needs to build prompts itself: the declared files (picklable)."""
+
+    tokenizer: TokenizerRef
+    template: Path
+    bos_token: str | None = None
+    eos_token: str | None = None
+
+    def open(self) -> tuple[Tokenizer, ChatTemplate]:
+        return (load_tokenizer(self.tokenizer),
+                ChatTemplate.from_file(self.template, self.bos_token, self.eos_token))
 
 
 @dataclass
@@ -62,12 +79,31 @@ class WorkloadFactory:
 
     Building a prompt of exact token length takes tens of milliseconds of tokenizer work;
     done on the event loop during the phase it would delay every other stream's reads.
-    :meth:`prepare` builds the prompts the phase is expected to use before it starts."""
+    :meth:`prepare` builds the prompts the phase is expected to use before it starts. The
+    factory pickles (for worker processes) without its tokenizer, which a worker reopens
+    from the declared files when it runs past the prepared prompts."""
 
-    prompts: PromptFactory
+    source: PromptSource
+    seed: int
     input_tokens: int
     output_tokens: int
     cache: dict[int, ChatParams] = field(default_factory=dict)
+    kit: tuple[Tokenizer, ChatTemplate] | None = field(default=None, repr=False)
+    _prompts: PromptFactory | None = field(default=None, init=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "kit": None, "_prompts": None}
+
+    def prompts(self) -> PromptFactory:
+        if self._prompts is None:
+            tok, tpl = self.kit or self.source.open()
+
+            def count(msgs: Sequence[Any]) -> int:
+                return tok.count(tpl.render(msgs, add_generation_prompt=True))
+
+            self._prompts = PromptFactory(count, tok.encode, lambda ids: tok.decode(ids),
+                                          self.seed)
+        return self._prompts
 
     def prepare(self, seqs: Iterable[int]) -> None:
         for seq in seqs:
@@ -79,18 +115,15 @@ class WorkloadFactory:
         return hit if hit is not None else self.build(seq)
 
     def build(self, seq: int) -> ChatParams:
-        msgs = self.prompts.make(seq, PromptSpec(self.input_tokens))
+        msgs = self.prompts().make(seq, PromptSpec(self.input_tokens))
         return ChatParams(messages=tuple(msgs), max_tokens=self.output_tokens, stream=True,
                           extra={"stream_options": {"include_usage": True}})
 
 
-def default_factory(pp: PhasePlan, count_messages: Callable[[Sequence[Any]], int],
-                    tok: Tokenizer) -> WorkloadFactory:
-    return WorkloadFactory(
-        PromptFactory(count_messages, tok.encode, lambda ids: tok.decode(ids), pp.seed),
-        pp.input_tokens or 100,
-        pp.output_tokens or 100,
-    )
+def default_factory(pp: PhasePlan, source: PromptSource,
+                    kit: tuple[Tokenizer, ChatTemplate] | None = None) -> WorkloadFactory:
+    return WorkloadFactory(source, pp.seed, pp.input_tokens or 100, pp.output_tokens or 100,
+                           kit=kit)
 
 
 def expected_requests(pp: PhasePlan, declared_concurrency: int, capacity_tps: float) -> int:

@@ -23,7 +23,12 @@ from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
 from conformance.plan import Plan, build_plan
-from conformance.pytest_plugin.phases import default_factory, expected_requests, phase_spec
+from conformance.pytest_plugin.phases import (
+    PromptSource,
+    default_factory,
+    expected_requests,
+    phase_spec,
+)
 from conformance.run.client import ChatParams, Client, ClientConfig
 from conformance.run.evidence import (
     Evidence,
@@ -164,7 +169,10 @@ class Session:
         kit = self.tokenizer
         runner = LoadRunner(self.client_config(pp.timeout_s), redactor=self.redactor,
                             count_tokens=kit.tokenizer.count)
-        factory = default_factory(pp, kit.count_messages, kit.tokenizer)
+        m = self.declaration.model
+        source = PromptSource(m.tokenizer, m.chat_template.path, m.chat_template.bos_token,
+                              m.chat_template.eos_token)
+        factory = default_factory(pp, source, (kit.tokenizer, kit.template))
         existing = (self.resumed.phase(name) if self.resumed is not None
                     else PhaseEvidence(name))
         count = [len(existing.requests)]

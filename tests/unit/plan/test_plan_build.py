@@ -66,3 +66,11 @@ def test_limits_bound_every_phase_but_the_burst(catalog: Catalog, decl: Declarat
     assert s.bounded_by == ("max_concurrency", "rpm")
     b = plan.phases["burst"]
     assert b.exempt_from_limits and b.concurrency == 64 and b.bounded_by == ()
+
+
+def test_many_streams_get_worker_processes(catalog: Catalog, decl: Declaration) -> None:
+    big = dataclasses.replace(decl, performance=Performance(200, 800.0),
+                              limits=Limits(rpm=100_000, tpm=10**9, max_concurrency=256))
+    plan = build_plan(catalog, load_profile("quick"), big, "PERF-001,API-001")
+    assert plan.phases["sustained"].processes == 4  # 200 streams, 64 per event loop
+    assert plan.phases["protocol"].processes == 0
