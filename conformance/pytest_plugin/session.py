@@ -252,8 +252,29 @@ class Session:
         self.store.append("tests", "run_end", "run:end", {
             "status": status, "finished_at": utc_now_iso(),
             "incomplete": self.incomplete,
+            "tls_version": tls_version(self.declaration.endpoint.base_url,
+                                       self.declaration.endpoint.ca_bundle),
         })
         self.store.close()
+
+
+def tls_version(base_url: str, ca_bundle: Path | None, timeout_s: float = 5.0) -> str | None:
+    """The TLS version the candidate negotiates with a default client context (verified
+    against the declared CA bundle, or the system store); None for http or on failure."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base_url)
+    if u.scheme != "https" or not u.hostname:
+        return None
+    ctx = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    try:
+        with socket.create_connection((u.hostname, u.port or 443), timeout=timeout_s) as raw, \
+                ctx.wrap_socket(raw, server_hostname=u.hostname) as tls:
+            return tls.version()
+    except (OSError, ssl.SSLError):
+        return None
 
 
 def environment() -> dict[str, Any]:
