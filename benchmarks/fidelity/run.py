@@ -96,6 +96,7 @@ def _q(values: list[float], q: float) -> float:
 
 def compare(recs: list[RequestRecord], log: dict[str, Any], res: PhaseResult) -> dict[str, Any]:
     ttft_m, ttft_t, ttft_err, ttft_srv, itl_err, itl_m, delay = [], [], [], [], [], [], []
+    itl_t: list[float] = []
     tokens_client = 0
     errors = 0
     for r in recs:
@@ -120,8 +121,10 @@ def compare(recs: list[RequestRecord], log: dict[str, Any], res: PhaseResult) ->
             delay.append((times[i] - sends[i]) / 1e6)
             if i:
                 g = (times[i] - times[i - 1]) / 1e6
+                tg = (sends[i] - sends[i - 1]) / 1e6
                 itl_m.append(g)
-                itl_err.append(g - (sends[i] - sends[i - 1]) / 1e6)
+                itl_t.append(tg)
+                itl_err.append(g - tg)
     h = res.health
     return {
         "requests": len(recs),
@@ -131,6 +134,8 @@ def compare(recs: list[RequestRecord], log: dict[str, Any], res: PhaseResult) ->
         "ttft_err_p50": _q(ttft_err, 0.5),
         "ttft_err_p99": _q(ttft_err, 0.99),
         "ttft_server_view_p50": _q(ttft_srv, 0.5),
+        "ttft_p99_shift": _q(ttft_m, 0.99) - _q(ttft_t, 0.99),
+        "itl_p99_shift": _q(itl_m, 0.99) - _q(itl_t, 0.99),
         "itl_meas_p50": _q(itl_m, 0.5),
         "itl_err_p50": _q([abs(x) for x in itl_err], 0.5),
         "itl_err_p99": _q([abs(x) for x in itl_err], 0.99),
@@ -165,9 +170,11 @@ ROWS = [
     ("TTFT measured p50 (ms)", "ttft_meas_p50"),
     ("TTFT error p50 (ms)", "ttft_err_p50"),
     ("TTFT error p99 (ms)", "ttft_err_p99"),
+    ("TTFT p99 shift (ms)", "ttft_p99_shift"),
     ("ITL measured p50 (ms)", "itl_meas_p50"),
     ("|ITL error| p50 (ms)", "itl_err_p50"),
     ("|ITL error| p99 (ms)", "itl_err_p99"),
+    ("ITL p99 shift (ms)", "itl_p99_shift"),
     ("read delay p50 (ms)", "read_delay_p50"),
     ("read delay p99 (ms)", "read_delay_p99"),
     ("tokens/s (client)", "tokens_per_s"),
