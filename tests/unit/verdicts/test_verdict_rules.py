@@ -125,8 +125,10 @@ def test_flags_make_the_verdict_inconclusive(catalog: Catalog, plan: Plan) -> No
     assert verdict(catalog, plan, "PERF-002", []).reason == "no_evidence"
 
 
-def _health(lag_p999_ms: float) -> dict[str, object]:
-    lag = Summary(1000, 0.02, 0.05, 1.0, lag_p999_ms, lag_p999_ms)
+def _health(lag_ms: float) -> dict[str, object]:
+    """Client health whose loop lag reaches ``lag_ms`` in its upper tail (p99.5 and up)."""
+    lag = Summary(n=1000, p50=0.02, p75=0.03, p90=0.05, p95=0.5, p99=1.0, p995=lag_ms,
+                  p999=lag_ms, max=lag_ms)
     h = ClientHealth(1, 10.0, Summary(), lag, 50.0, 40.0)
     return h.to_json()
 
