@@ -80,7 +80,8 @@ def _independent_digest(catalog_dir: Path) -> str:
     index = yaml.safe_load((catalog_dir / "catalog.yaml").read_text(encoding="utf-8"))
     reqs = []
     for name in index["requirement_files"]:
-        reqs.extend(yaml.safe_load((catalog_dir / name).read_text(encoding="utf-8"))["requirements"])
+        doc = yaml.safe_load((catalog_dir / name).read_text(encoding="utf-8"))
+        reqs.extend(doc["requirements"])
     order = ["API", "PERF", "STAB", "METER", "BILL", "SEC", "DATA", "SAFE"]
     reqs.sort(key=lambda r: (order.index(r["id"].split("-")[0]), int(r["id"].split("-")[1])))
     snap = {"catalog": {k: v for k, v in index.items() if k != "requirement_files"},
