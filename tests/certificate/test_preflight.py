@@ -50,7 +50,10 @@ def test_client_saturated_on_a_must(tmp_path: Path) -> None:
     r = _decided(tmp_path)
     perf = next(x for x in r["requirements"] if x["id"] == "PERF-001")
     perf["levels"]["L2"] = {"outcome": "inconclusive", "reason": "client_saturated"}
-    assert "PERF-001: the load generator was saturated" in _messages(r)[0]
+    hard, soft = _messages(r)
+    # a real certificate is refused; a DEMO one (which says so in its signed data) proceeds,
+    # listing the reason as waived
+    assert hard == "" and "PERF-001: the load generator was saturated" in soft
 
 
 def test_schema_failure(tmp_path: Path) -> None:
