@@ -1,4 +1,7 @@
-"""The vendor's billing export: one CSV row per billed request (for BILL-003)."""
+"""The vendor's billing export: one CSV row per billed request (for BILL-003).
+
+``request_id`` is the response body's ``id``; ``x_request_id`` the ``x-request-id`` header
+every answer carries (5xx included), so a customer can match a row to any response."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from conformance.reference.config import GatewayConfig
 
 FIELDS = ("request_id", "tenant", "model", "prompt_tokens", "cached_tokens",
-          "completion_tokens", "charge", "currency", "status")
+          "completion_tokens", "charge", "currency", "status", "x_request_id")
 MILLION = Decimal(1_000_000)
 
 
@@ -33,9 +36,10 @@ class BillingLedger:
                 + completion * self._out) / MILLION
 
     def record(self, request_id: str, tenant: str, model: str, prompt: int, cached: int,
-               completion: int, status: int, times: int = 1) -> None:
+               completion: int, status: int, times: int = 1, x_request_id: str = "") -> None:
         row = (request_id, tenant, model, prompt, cached, completion,
-               str(self.charge(prompt, cached, completion)), self._currency, status)
+               str(self.charge(prompt, cached, completion)), self._currency, status,
+               x_request_id)
         with self._lock, self.path.open("a", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             for _ in range(times):

@@ -111,9 +111,18 @@ def billed_prompt(gw: Gateway, rendered: str, ids: list[int]) -> int:
     d, count = gw.defects, len(ids)
     if "cjk_overcount" in d and _CJK.search(rendered):
         count = math.ceil(count * 1.1)
+    if "cjk_off_by_one" in d and _CJK.search(rendered):
+        count += int(d.param("cjk_off_by_one"))
     if "tokenizer_substitution" in d:
         count = gw.tokenizer.count(_WS.sub(" ", unicodedata.normalize("NFKC", rendered)))
     return count
+
+
+def hidden_tokens(gw: Gateway, n: int) -> list[int]:
+    """``n`` token ids of the hidden system prompt (repeated as needed): a hidden prefix of
+    an exact length, evaluated by the engine and billed."""
+    base = gw.tokenizer.encode(HIDDEN_SYSTEM_PROMPT)
+    return (base * (n // len(base) + 1))[:n]
 
 
 def usage_for(gw: Gateway, p: ChatParams, prompt: int, cached: int, finish: Finish,
@@ -157,6 +166,8 @@ async def chat_completions(gw: Gateway, request: Request, tenant: Tenant) -> Res
     except TemplateRaised as exc:
         raise ApiError(400, exc.message, param="messages") from None
     ids = gw.tokenizer.encode(rendered)
+    if "hidden_token" in d:
+        ids = hidden_tokens(gw, int(d.param("hidden_token"))) + ids
     need = len(ids) + (p.max_tokens or 1)
     if need > g.context_window:
         if "silent_truncation" not in d:
@@ -213,7 +224,8 @@ async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: s
                        "server_error")
     if "bills_5xx" in d and n % 20 == 0:
         if gw.billing is not None:
-            gw.billing.record(body_id, tenant.name, p.model, prompt, cached, 0, 503)
+            gw.billing.record(body_id, tenant.name, p.model, prompt, cached, 0, 503,
+                              x_request_id=f"req_{rid}")
         raise ApiError(503, "The engine is unavailable.", "server_error", "engine_unavailable")
     headers = gw.common_headers(tenant)
     if p.stream:
@@ -237,7 +249,7 @@ async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: s
     finally:
         await slot.release()
     usage = usage_for(gw, p, prompt, cached, finish, stream=False)
-    _settle(gw, tenant, body_id, p.model, usage)
+    _settle(gw, tenant, body_id, p.model, usage, rid)
     out = completion_body(body_id, model_out, "".join(texts), finish.reason,
                           None if ("no_usage" in d and n % 10 == 0) else usage,
                           lps if p.logprobs else None)
@@ -253,12 +265,14 @@ def _events(gw: Gateway, req: GenRequest) -> AsyncGenerator[Token | Finish, None
     return events if gw.engine.name == "sim" else perturbed(events, req.perturb)
 
 
-def _settle(gw: Gateway, tenant: Tenant, body_id: str, model: str, usage: Usage) -> None:
+def _settle(gw: Gateway, tenant: Tenant, body_id: str, model: str, usage: Usage,
+            rid: str) -> None:
     tenant.limits.tokens.charge(usage.completion_tokens)
     if gw.billing is not None:
         gw.billing.record(body_id, tenant.name, model, usage.prompt_tokens, usage.cached_tokens,
                           usage.completion_tokens, 200,
-                          times=2 if "double_billing" in gw.defects else 1)
+                          times=2 if "double_billing" in gw.defects else 1,
+                          x_request_id=f"req_{rid}")
 
 
 async def _stream(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, req: GenRequest,
@@ -287,7 +301,7 @@ async def _stream(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, req: G
             yield sse(usage_chunk(body_id, model_out, created, usage))
         if "missing_done" not in d:
             yield SSE_DONE
-        _settle(gw, tenant, body_id, p.model, usage)
+        _settle(gw, tenant, body_id, p.model, usage, req.request_id)
     except EngineError:
         yield sse({"error": {"message": "The inference engine failed mid-stream.",
                              "type": "server_error", "param": None, "code": "engine_error"}})

@@ -175,8 +175,15 @@ PROBES: dict[str, Probe] = {
                                     == 503), spec="dies_after=1"),
     "cjk_overcount": Probe(lambda s: _usage(s, body(ZH, max_tokens=1))["prompt_tokens"]
                            != reference_count([{"role": "user", "content": ZH}])),
+    "cjk_off_by_one": Probe(lambda s: (
+        _usage(s, body(ZH, max_tokens=1))["prompt_tokens"]
+        == reference_count([{"role": "user", "content": ZH}]) + 1
+        and _usage(s, body("hi", max_tokens=1))["prompt_tokens"]
+        == reference_count([{"role": "user", "content": "hi"}]))),
     "hidden_system_prompt": Probe(lambda s: _usage(s, body("hi", max_tokens=1))["prompt_tokens"]
                                   > reference_count([{"role": "user", "content": "hi"}])),
+    "hidden_token": Probe(lambda s: _usage(s, body("hi", max_tokens=1))["prompt_tokens"]
+                          == reference_count([{"role": "user", "content": "hi"}]) + 1),
     "completion_inflated": Probe(lambda s: (lambda st: st.usage is not None and st.usage[
         "completion_tokens"] != len(st.texts))(stream(
             s, body(max_tokens=6, stream_options={"include_usage": True})))),
