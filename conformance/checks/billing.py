@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -96,23 +95,24 @@ def load_export(path: Path, fmt: str) -> list[dict[str, Any]]:
 def reconcile(records: Iterable[RequestRecord], rows: list[dict[str, Any]], pricing: Pricing,
               tolerance: Decimal = Decimal("0.0001")) -> list[Observation]:
     """BILL-003: every successful request billed once at usage x price (within 0.01%), no
-    charge for 5xx answers or for tokens never delivered."""
+    charge for 5xx answers or for tokens never delivered. Rows match a request by any id
+    the client saw for it (``x-request-id`` header, body id)."""
+    from conformance.checks.metering import is_chat
+
     m = "reconciled"
-    by_id: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_id.setdefault(str(row.get("request_id", "")), []).append(row)
+    idx = index_rows(rows)
     out: list[Observation] = []
-    seen: Counter[str] = Counter()
     for r in records:
-        rid = r.response_id or r.headers.get("x-request-id")
-        if not rid:
+        ids = seen_ids(r)
+        if not ids or (r.request and not is_chat(r)):
             continue
-        seen[rid] += 1
-        billed = by_id.get(rid, [])
+        rid = ids[0]
+        billed = [rows[i] for i in rows_for(r, idx)]
         ev = (r.request_id,)
         if r.status is not None and r.status >= 500:
-            bad = [b for b in billed if Decimal(str(b.get("charge", "0"))) != 0]
-            out.append(failed(m, f"{rid}: charged for a {r.status} answer", evidence=ev)
+            bad = [b for b in billed if Decimal(str(b.get("charge") or "0")) != 0]
+            out.append(failed(m, f"{rid}: charged {bad[0].get('charge')} for a {r.status} "
+                              "answer", evidence=ev)
                        if bad else passed(m, f"{rid}: {r.status} not charged", evidence=ev))
             continue
         if not r.ok or not isinstance(r.usage, dict):
@@ -122,9 +122,9 @@ def reconcile(records: Iterable[RequestRecord], rows: list[dict[str, Any]], pric
             continue
         row = billed[0]
         expected = cost(r.usage, pricing)
-        charge = Decimal(str(row.get("charge", "0")))
+        charge = Decimal(str(row.get("charge") or "0"))
         delivered = int(r.usage.get("completion_tokens", 0))
-        if int(row.get("completion_tokens", delivered)) > delivered:
+        if int(row.get("completion_tokens") or delivered) > delivered:
             out.append(failed(m, f"{rid}: billed {row.get('completion_tokens')} completion "
                            f"tokens, {delivered} reported as delivered", evidence=ev))
         elif (expected == 0 and charge != 0) or (expected and abs(charge - expected) > \
@@ -134,3 +134,99 @@ def reconcile(records: Iterable[RequestRecord], rows: list[dict[str, Any]], pric
         else:
             out.append(passed(m, f"{rid}: {charge}", evidence=ev))
     return out
+
+
+def seen_ids(rec: RequestRecord) -> tuple[str, ...]:
+    """Every id the client saw for one request, for matching billing-export rows: the
+    ``x-request-id`` header, the body (or first chunk's) ``id``."""
+    out: list[str] = []
+    if rec.headers.get("x-request-id"):
+        out.append(rec.headers["x-request-id"])
+    if rec.response_id:
+        out.append(rec.response_id)
+    docs: list[bytes] = [rec.body] if rec.body else [e.data for e in rec.events[:2]]
+    for raw in docs:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+            out.append(doc["id"])
+    return tuple(dict.fromkeys(i for i in out if i))
+
+
+ROW_ID_FIELDS = ("request_id", "x_request_id", "response_id")
+
+
+def rows_for(rec: RequestRecord, index: Mapping[str, list[int]]) -> list[int]:
+    """Positions of the export rows billed for ``rec`` (by any id it was seen under)."""
+    found: dict[int, None] = {}
+    for i in seen_ids(rec):
+        for pos in index.get(i, ()):
+            found[pos] = None
+    return list(found)
+
+
+def index_rows(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """id → positions of the rows naming it in any id column."""
+    idx: dict[str, list[int]] = {}
+    for pos, row in enumerate(rows):
+        for f in ROW_ID_FIELDS:
+            v = str(row.get(f) or "")
+            if v and pos not in idx.get(v, []):
+                idx.setdefault(v, []).append(pos)
+    return idx
+
+
+def costs_reported(records: Iterable[tuple[str, RequestRecord]],
+                   pricing: Pricing) -> list[Observation]:
+    """BILL-002: for each workload, the cost of every successful request (metered usage x
+    declared prices, exact decimals) and the effective cost per 1M output tokens. A
+    successful response without usable usage cannot be billed from: the workload fails.
+    ``records``: ``(workload, record)`` for the chat completions that must carry usage."""
+    m = "cost_reported"
+    per: dict[str, list[RequestRecord]] = {}
+    for w, r in records:
+        per.setdefault(w, []).append(r)
+    out: list[Observation] = []
+    for w, recs in sorted(per.items()):
+        costs: dict[str, str] = {}
+        missing: list[str] = []
+        for r in recs:
+            u = r.usage
+            if not isinstance(u, dict) or not all(
+                    isinstance(u.get(k), int) and not isinstance(u.get(k), bool)
+                    for k in ("prompt_tokens", "completion_tokens")):
+                missing.append(r.request_id)
+                continue
+            costs[r.request_id] = str(cost(u, pricing))
+        wc = workload_costs(((w, r) for r in recs if r.request_id in costs), pricing)
+        summary = wc[0].to_json(pricing.currency) if wc else {"workload": w, "requests": 0}
+        data = {**summary, "cost_per_request": costs}
+        if missing:
+            out.append(failed(m, f"{w}: {len(missing)} of {len(recs)} successful responses "
+                              f"carry no usage to bill from (first: {missing[0]})",
+                              evidence=tuple(missing[:20]), data=data))
+        else:
+            out.append(passed(m, f"{w}: {len(recs)} requests, {summary.get('total')} "
+                              f"{pricing.currency}, {summary.get('per_1m_output_tokens')} per "
+                              "1M output tokens", evidence=tuple(costs)[:20], data=data))
+    return out
+
+
+def cached_price_applied(rec: RequestRecord, rows: list[dict[str, Any]],
+                         pricing: Pricing) -> Observation:
+    """METER-008 with a billing export: the charge for a response with cached tokens equals
+    usage x price with the cached tokens at the cached-input price."""
+    m = "caching_ok"
+    ev = (rec.request_id,)
+    billed = [rows[i] for i in rows_for(rec, index_rows(rows))]
+    if len(billed) != 1 or not isinstance(rec.usage, dict):
+        return failed(m, f"billing export has {len(billed)} rows for this request", evidence=ev)
+    expected = cost(rec.usage, pricing)
+    charge = Decimal(str(billed[0].get("charge", "0")))
+    if abs(charge - expected) > expected * Decimal("0.0001"):
+        full = cost({**rec.usage, "prompt_tokens_details": {"cached_tokens": 0}}, pricing)
+        why = " (the full input price)" if charge == full else ""
+        return failed(m, f"charged {charge}{why}, cached-price cost {expected}", evidence=ev)
+    return passed(m, f"charged {charge} at the cached-input price", evidence=ev)

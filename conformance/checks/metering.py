@@ -188,3 +188,55 @@ def caching(first: RequestRecord, repeat: RequestRecord, has_cached_price: bool)
         return failed(m, "cached tokens reported but no cached-input price declared",
                       evidence=ev)
     return passed(m, f"{cached} of {p} prompt tokens cached", evidence=ev)
+
+
+def completion_reference(rec: RequestRecord, delivered: DeliveredCount,
+                         eos_counted: bool) -> int | None:
+    """METER-002's reference completion count: the delivered count where it is known exactly
+    (plus the end-of-sequence token where the declaration says it is billed and generation
+    stopped); the re-tokenised count only where it settles the report (equal to it). ``None``
+    when the delivered count is not known: that response gives no bias sample."""
+    eos = 1 if eos_counted and rec.finish_reason == "stop" else 0
+    if delivered.exact is not None:
+        return delivered.exact + eos
+    reported = _int(rec.usage, "completion_tokens")
+    if delivered.retokenized is not None and reported in (delivered.retokenized,
+                                                         delivered.retokenized + eos):
+        return reported
+    return None
+
+
+def _body(rec: RequestRecord) -> dict[str, Any]:
+    body = (rec.request or {}).get("json")
+    return body if isinstance(body, dict) else {}
+
+
+def is_chat(rec: RequestRecord) -> bool:
+    """A chat-completions request (not ``GET /models`` or a raw malformed body)."""
+    req = rec.request or {}
+    return (str(req.get("method", "POST")).upper() == "POST"
+            and str(req.get("path", "")).rstrip("/").endswith("chat/completions")
+            and "messages" in _body(rec))
+
+
+def usage_expected(rec: RequestRecord) -> bool:
+    """METER-005 / BILL-002 scope: a successful, complete chat completion that must carry
+    usage — every non-streamed one, and a streamed one that asked for usage
+    (``stream_options.include_usage``). A stream that did not ask is not expected to."""
+    if not (rec.ok and is_chat(rec)) or rec.finish_reason is None:
+        return False
+    body = _body(rec)
+    if not body.get("stream"):
+        return True
+    opts = body.get("stream_options")
+    return isinstance(opts, dict) and opts.get("include_usage") is True
+
+
+def requested_cap(rec: RequestRecord) -> int | None:
+    """The ``max_tokens`` (or ``max_completion_tokens``) the request set, if any."""
+    body = _body(rec)
+    for key in ("max_completion_tokens", "max_tokens"):
+        v = body.get(key)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    return None

@@ -1,0 +1,67 @@
+"""BILL-001..003: billing transparency.
+
+BILL-002/003 read every response of the run (``run_late(2)``: after every other test), so
+the cost per workload covers every phase that ran; each also sends a few billing probes of
+its own so that a run selecting only BILL has something to bill.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conformance.checks import billing, metering
+from conformance.run.client import ChatParams
+
+PLAIN_PROBES = 12    # non-streamed (usage in the body)
+STREAM_PROBES = 4    # streamed with include_usage
+EXPORT_WAIT_S = 3.0  # a stream is billed after its last chunk: give the export a moment
+
+
+@pytest.fixture(scope="module")
+def billing_probes(client):  # type: ignore[no-untyped-def]
+    reqs = []
+    for i in range(PLAIN_PROBES + STREAM_PROBES):
+        stream = i >= PLAIN_PROBES
+        extra = {"temperature": 0, **({"stream_options": {"include_usage": True}}
+                                      if stream else {})}
+        reqs.append((f"bill-{i}", ChatParams(
+            messages=({"role": "user", "content": f"Billing probe {i}: name three prime "
+                       "numbers and say why each is prime."},),
+            max_tokens=16, stream=stream, extra=extra)))
+    return client.many(reqs, phase="billing")
+
+
+@pytest.mark.requirement("BILL-001")
+def test_price_list(record, declaration):  # type: ignore[no-untyped-def]
+    record.observe(billing.price_list_complete(declaration))
+
+
+def _workload(plan, r):  # type: ignore[no-untyped-def]
+    ph = plan.phase(r.phase)
+    return (ph.workload if ph is not None and ph.workload else None) or r.phase
+
+
+@pytest.mark.requirement("BILL-002")
+@pytest.mark.run_late(2)
+def test_cost_per_workload(billing_probes, run_records, record, plan, declaration):  # type: ignore[no-untyped-def]
+    recs = [(_workload(plan, r), r) for r in run_records() if metering.usage_expected(r)]
+    record.observations("cost_reported", billing.costs_reported(recs, declaration.pricing))
+
+
+@pytest.mark.requirement("BILL-003")
+@pytest.mark.run_late(2)
+def test_billing_export_reconciles(billing_probes, run_records, record, declaration):  # type: ignore[no-untyped-def]
+    exp = declaration.billing_export
+    recs = run_records()
+    wanted = [r for r in recs if r.ok and metering.is_chat(r) and isinstance(r.usage, dict)]
+    deadline = time.monotonic() + EXPORT_WAIT_S
+    while True:
+        rows = billing.load_export(exp.path, exp.format) if exp.path.is_file() else []
+        idx = billing.index_rows(rows)
+        if all(billing.rows_for(r, idx) for r in wanted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    record.observations("reconciled", billing.reconcile(recs, rows, declaration.pricing),
+                        detail={"export": str(exp.path), "rows": len(rows)})
