@@ -8,17 +8,33 @@ keeps the suite inert when pytest runs without ``--tokencert-candidate``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from conformance.run.client import ChatParams
+from conformance.run.client import ChatParams, Client
+from conformance.run.evidence import read_evidence
 from conformance.run.prompts import PromptFactory, PromptSpec
+from conformance.run.records import RequestRecord
 
 PROTOCOL_MAX_TOKENS = 32  # protocol checks need a well-formed answer, not a long one
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "run_late(rank): run after the other tests (rank 1: exhausts a limit, "
+        "rank 2: scans the evidence of the whole run)")
+
+
+def _rank(item: pytest.Item) -> int:
+    m = item.get_closest_marker("run_late")
+    return int(m.args[0]) if m is not None and m.args else 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: file order otherwise
     if config.getoption("tokencert_candidate", None):
         return
     skip = pytest.mark.skip(reason="conformance tests need --tokencert-candidate "
@@ -62,3 +78,46 @@ def protocol_count(plan, catalog) -> Callable[[str], int]:  # type: ignore[no-un
         return max(need, budget // 4)
 
     return count
+
+
+RawSend = Callable[[Client], Awaitable[list[RequestRecord]]]
+
+
+@pytest.fixture(scope="session")
+def send_raw(tokencert_session, evidence):  # type: ignore[no-untyped-def]
+    """``send_raw(fn, timeout_s=None, api_key=None)``: run ``await fn(client)`` on a fresh
+    measuring client (``post_raw``/``get`` with any auth) and record every record it returns
+    as evidence. ``api_key``: another key for the client (the second tenant)."""
+    s = tokencert_session
+
+    def send(fn: RawSend, *, timeout_s: float | None = None,
+             api_key: str | None = None) -> list[RequestRecord]:
+        cfg = s.client_config(timeout_s)
+        if api_key is not None:
+            cfg = dataclasses.replace(cfg, api_key=api_key)
+
+        async def go() -> list[RequestRecord]:
+            async with Client(cfg, redactor=s.redactor,
+                              count_tokens=s.tokenizer.tokenizer.count) as c:
+                return await fn(c)
+
+        recs = asyncio.run(go())
+        for r in recs:
+            evidence.request(r)
+        evidence.checkpoint()
+        return recs
+
+    return send
+
+
+@pytest.fixture
+def run_records(evidence) -> Callable[[], list[RequestRecord]]:  # type: ignore[no-untyped-def]
+    """``run_records()``: every request record of the whole run so far, all phases (raw
+    bodies and events restored), as written to the evidence (redacted)."""
+
+    def load() -> list[RequestRecord]:
+        evidence.checkpoint()
+        ev = read_evidence(evidence.root)
+        return [r for ph in ev.phases.values() for r in ph.records(evidence.root)]
+
+    return load

@@ -137,13 +137,22 @@ def max_tokens_honoured(rec: RequestRecord, max_tokens: int) -> Observation:
     return passed(m, evidence=ev)
 
 
-def stop_honoured(rec: RequestRecord, stop: str) -> Observation:
-    """API-005: the output ends before the stop string, finish_reason=stop."""
+def stop_honoured(rec: RequestRecord, stop: str, *, expect_stop: bool = False) -> Observation:
+    """API-005: the output ends before the stop string, finish_reason=stop.
+
+    ``expect_stop``: the same request without ``stop`` (a deterministic service) produced
+    the stop string within the cap, so the output must end there with finish_reason=stop."""
     m = "stop_honoured"
     ev = _rid(rec)
+    if not rec.ok:
+        return failed(m, f"no usable response (status {rec.status}, error {rec.error})",
+                      evidence=ev)
     text = rec.text or ""
     if stop in text:
         return failed(m, f"output contains the stop string {stop!r}", evidence=ev)
+    if expect_stop and rec.finish_reason != "stop":
+        return failed(m, f"the output would reach {stop!r} but finish_reason is "
+                      f"{rec.finish_reason!r}", evidence=ev)
     if rec.finish_reason not in ("stop", "length"):
         return failed(m, f"finish_reason {rec.finish_reason!r}", evidence=ev)
     return passed(m, evidence=ev)

@@ -1,0 +1,307 @@
+"""SEC-001, SEC-002, SEC-004, SEC-005, SEC-007: authentication, transport, bad input, rate
+limits, cache isolation. SEC-005 runs late (it exhausts a key's limit on purpose)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import itertools
+import json
+import secrets
+import socket
+import ssl
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.checks import hygiene
+from conformance.checks.hygiene import TransportFacts
+from conformance.run.client import ChatParams, Client
+from conformance.run.corpora import malformed_cases
+from conformance.run.prompts import PromptFactory, PromptSpec
+from conformance.run.records import RequestRecord
+
+PHASE = "security"
+
+
+def _tiny(model: str, **extra: object) -> bytes:
+    return json.dumps({"model": model, "messages": [{"role": "user", "content": "ping"}],
+                       "max_tokens": 1, **extra}).encode()
+
+
+# -- SEC-001 -------------------------------------------------------------------------------------
+
+def _auth_variants() -> list[tuple[str, str | None]]:
+    """(name, Authorization header or None) — random keys, never derived from a real one."""
+    wrong = "sk-" + secrets.token_urlsafe(30)
+    basic = base64.b64encode(f"user:{secrets.token_urlsafe(12)}".encode()).decode()
+    return [("missing", None), ("empty-bearer", "Bearer"), ("bare-key", wrong),
+            ("basic", f"Basic {basic}"), ("wrong-key", f"Bearer {wrong}")]
+
+
+@pytest.mark.requirement("SEC-001")
+def test_auth_on_every_endpoint(send_raw, record, declaration):  # type: ignore[no-untyped-def]
+    model = declaration.model.id
+    variants = _auth_variants()
+
+    async def go(c: Client) -> list[RequestRecord]:
+        out = []
+        for i, (name, auth) in enumerate(variants):
+            base = f"{PHASE}-sec001-{name}"
+            out.append(await c.post_raw("chat/completions", _tiny(model), auth=auth,
+                                        request_id=f"{base}-chat", phase=PHASE, seq=3 * i))
+            out.append(await c.post_raw("chat/completions", _tiny(model, stream=True),
+                                        auth=auth, stream=True, request_id=f"{base}-stream",
+                                        phase=PHASE, seq=3 * i + 1))
+            out.append(await c.get("models", auth=auth, request_id=f"{base}-models",
+                                   phase=PHASE, seq=3 * i + 2))
+        return out
+
+    recs = send_raw(go)
+    whats = [f"{name} key, {ep}" for name, _ in variants
+             for ep in ("POST chat/completions", "POST chat/completions (stream)",
+                        "GET models")]
+    record.observations("auth_enforced", [hygiene.auth_refused(r, w)
+                                          for r, w in zip(recs, whats, strict=True)])
+
+
+# -- SEC-002 -------------------------------------------------------------------------------------
+
+def _handshake(host: str, port: int, ctx: ssl.SSLContext, timeout_s: float = 10.0) -> str | None:
+    with socket.create_connection((host, port), timeout=timeout_s) as raw, \
+            ctx.wrap_socket(raw, server_hostname=host) as tls:
+        return tls.version()
+
+
+def _old_tls_accepted(host: str, port: int) -> bool | None:
+    try:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError):
+        return None
+    try:
+        _handshake(host, port, ctx)
+        return True
+    except ssl.SSLError as exc:
+        if "NO_PROTOCOLS_AVAILABLE" in str(exc).upper():
+            return None  # this client's OpenSSL cannot offer TLS 1.1: nothing learnt
+        return False
+    except OSError:
+        return False
+
+
+def _plain_http(host: str, port: int, path: str, timeout_s: float = 5.0
+                ) -> tuple[int | None, str | None, str | None]:
+    """(status, location, error) of an unauthenticated plain-http GET (no key is sent)."""
+    req = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+           "User-Agent: tokencert\r\n\r\n").encode()
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as s:
+            s.sendall(req)
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < 65536:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError as exc:
+        return None, None, f"{type(exc).__name__}: {exc}"
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    lines = head.split("\r\n")
+    parts = lines[0].split(" ")
+    if not parts[0].startswith("HTTP/") or len(parts) < 2 or not parts[1].isdigit():
+        return None, None, f"no HTTP answer ({len(data)} bytes, starting {data[:8]!r})"
+    loc = next((ln.split(":", 1)[1].strip() for ln in lines[1:]
+                if ln.lower().startswith("location:")), None)
+    return int(parts[1]), loc, None
+
+
+@pytest.mark.requirement("SEC-002")
+def test_transport_security(record, declaration):  # type: ignore[no-untyped-def]
+    ep = declaration.endpoint
+    u = urlsplit(ep.base_url)
+    host = u.hostname or ""
+    path = (u.path.rstrip("/") or "") + "/models"
+    if u.scheme != "https":
+        status, loc, err = _plain_http(host, u.port or 80, path)
+        record.observe(hygiene.transport_secure(TransportFacts(
+            u.scheme, plain_status=status, plain_location=loc, plain_error=err)))
+        return
+    port = u.port or 443
+    version: str | None = None
+    chain_error: str | None = None
+    try:
+        ctx = ssl.create_default_context(cafile=str(ep.ca_bundle) if ep.ca_bundle else None)
+        version = _handshake(host, port, ctx)
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        chain_error = f"{type(exc).__name__}: {exc}"[:300]
+    except OSError as exc:
+        chain_error = f"no TLS connection: {type(exc).__name__}: {exc}"[:300]
+    # plain http on the https port (explicit port) or on port 80 (default port)
+    status, loc, err = _plain_http(host, u.port if u.port else 80, path)
+    record.observe(hygiene.transport_secure(TransportFacts(
+        "https", version, chain_error, _old_tls_accepted(host, port), status, loc, err)))
+
+
+# -- SEC-004 -------------------------------------------------------------------------------------
+
+@pytest.mark.requirement("SEC-004")
+def test_bad_input(send_raw, record, declaration, tokencert_session):  # type: ignore[no-untyped-def]
+    """The whole malformed corpus, one request at a time with the valid key, each bounded by
+    the declared timeout (at most the profile's); then one normal request."""
+    cases = malformed_cases(declaration.model.id)
+    timeout_s = min(declaration.endpoint.timeout_s, tokencert_session.profile.request_timeout_s)
+
+    async def go(c: Client) -> list[RequestRecord]:
+        out = []
+        for i, case in enumerate(cases):
+            out.append(await c.post_raw("chat/completions", case.body, headers=case.headers,
+                                        request_id=f"{PHASE}-sec004-{case.id}", phase=PHASE,
+                                        seq=i))
+        out.append(await c.chat(ChatParams(messages=({"role": "user", "content": "hello"},),
+                                           max_tokens=4, stream=False),
+                                request_id=f"{PHASE}-sec004-after", phase=PHASE,
+                                seq=len(cases)))
+        return out
+
+    recs = send_raw(go, timeout_s=timeout_s)
+    obs = [hygiene.bad_input_handled(r, c.id, c.accept)
+           for r, c in zip(recs, cases, strict=False)]
+    obs.append(hygiene.healthy_after(recs[-1]))
+    record.observations("bad_input_handled", obs, detail={"timeout_s": timeout_s})
+
+
+# -- SEC-007 -------------------------------------------------------------------------------------
+
+SEC007_TRIALS = 8  # per batch: enough for a one-sided Mann-Whitney at 5% to have power
+
+
+@pytest.mark.requirement("SEC-007")
+def test_cache_isolation(send_raw, record, declaration, tokenizer, plan):  # type: ignore[no-untyped-def]
+    """Per trial: key A primes a fresh long prefix; key B sends a different fresh prefix
+    (cold) and then A's prefix (primed). B must see no cached tokens on A's prefix, and B's
+    TTFT on primed prefixes must not be significantly lower than on cold ones. A significant
+    drop without cached tokens is confirmed on a second batch before it counts (so that a
+    clean service fails the 5% test only about 0.25% of the time)."""
+    key_b = declaration.endpoint.second_api_key()
+    assert key_b, "SEC-007 needs the second tenant key (applicability)"
+    ph = plan.phase("caching")
+    seed = ph.seed if ph is not None else 0
+    factory = PromptFactory(tokenizer.count_messages, tokenizer.tokenizer.encode,
+                            tokenizer.tokenizer.decode, seed)
+    size = max(256, min(4000, declaration.model.context_window // 3))
+
+    def batch(b: int) -> tuple[list[RequestRecord], list[RequestRecord]]:
+        prompts = [(tuple(factory.make(70000 + 1000 * b + 2 * i, PromptSpec(size))),
+                    tuple(factory.make(70000 + 1000 * b + 2 * i + 1, PromptSpec(size))))
+                   for i in range(SEC007_TRIALS)]
+
+        def params(msgs: tuple[object, ...], stream: bool) -> ChatParams:
+            return ChatParams(messages=msgs, max_tokens=1, stream=stream,  # type: ignore[arg-type]
+                              extra={"stream_options": {"include_usage": True}} if stream
+                              else {})
+
+        async def prime(c: Client) -> list[RequestRecord]:
+            return [await c.chat(params(a, False), request_id=f"caching-sec007-{b}-{i}-a",
+                                 phase="caching", seq=3 * i) for i, (a, _) in enumerate(prompts)]
+
+        async def probe(c: Client) -> list[RequestRecord]:
+            out = []
+            for i, (a, cold) in enumerate(prompts):
+                out.append(await c.chat(params(cold, True), phase="caching", seq=3 * i + 1,
+                                        request_id=f"caching-sec007-{b}-{i}-b-cold"))
+                out.append(await c.chat(params(a, True), phase="caching", seq=3 * i + 2,
+                                        request_id=f"caching-sec007-{b}-{i}-b-primed"))
+            return out
+
+        send_raw(prime)
+        recs = send_raw(probe, api_key=key_b)
+        return recs[0::2], recs[1::2]
+
+    def ttfts(recs: list[RequestRecord]) -> list[float]:
+        return [t for t in (r.ttft_ms() for r in recs if r.ok) if t is not None]
+
+    cold, primed = batch(0)
+    obs = [hygiene.no_cross_tenant_hit(r) for r in primed]
+    ev = [r.request_id for r in cold + primed]
+    timing = hygiene.no_ttft_drop(ttfts(primed), ttfts(cold), evidence=ev)
+    if timing.ok is False and all(o.ok for o in obs):
+        cold2, primed2 = batch(1)
+        obs += [hygiene.no_cross_tenant_hit(r) for r in primed2]
+        first = timing.data.get("p_value")
+        timing = hygiene.no_ttft_drop(ttfts(primed2), ttfts(cold2),
+                                      evidence=[r.request_id for r in cold2 + primed2])
+        timing = dataclasses.replace(
+            timing, detail=f"confirmation batch (first batch p={first:.3f}): {timing.detail}",
+            data={**timing.data, "first_p_value": first})
+    record.observations("cache_isolated", [*obs, timing],
+                        detail={"prompt_tokens": size, "trials_per_batch": SEC007_TRIALS})
+
+
+# -- SEC-005 -------------------------------------------------------------------------------------
+
+SEC005_MAX_S = 40.0  # the burst stops at the first 429, past 1.2x the limit, or after this
+
+
+@pytest.mark.run_late(1)
+@pytest.mark.requirement("SEC-005")
+def test_rate_limit(send_raw, record, declaration, tokenizer, plan):  # type: ignore[no-untyped-def]
+    """One key (the second tenant's when declared, so the main key stays usable), up to the
+    declared concurrency, as fast as the service answers, until a 429 or until the declared
+    rpm — or tpm, when long prompts reach it in fewer requests — is exceeded by 20%."""
+    lim = declaration.limits
+    key = declaration.endpoint.second_api_key() or None
+    conc = max(1, min(lim.max_concurrency, 16))
+    size = max(16, min(12000, declaration.model.context_window - 256))
+    big = lim.tpm / size < lim.rpm / 2  # the token limit is nearer than the request limit
+    ph = plan.phase("security")
+    factory = PromptFactory(tokenizer.count_messages, tokenizer.tokenizer.encode,
+                            tokenizer.tokenizer.decode, ph.seed if ph is not None else 0)
+    msgs = (tuple(factory.make(50000, PromptSpec(size))) if big
+            else ({"role": "user", "content": "ping"},))
+    p = ChatParams(messages=msgs, max_tokens=1, stream=False)
+
+    async def go(c: Client) -> list[RequestRecord]:
+        out: list[RequestRecord] = []
+        stop = asyncio.Event()
+        t0 = time.monotonic()
+        admitted = [0, 0]  # requests, prompt tokens the service reported
+
+        def exceeded() -> bool:
+            el = time.monotonic() - t0
+            return (admitted[0] > 1.2 * (lim.rpm + lim.rpm / 60 * el)
+                    or admitted[1] > 1.2 * (lim.tpm + lim.tpm / 60 * el))
+
+        seqs = itertools.count()
+
+        async def worker() -> None:
+            while not stop.is_set():
+                if time.monotonic() - t0 > SEC005_MAX_S or exceeded():
+                    stop.set()
+                    break
+                n = next(seqs)
+                rec = await c.chat(p, request_id=f"{PHASE}-sec005-{n}", phase=PHASE, seq=n)
+                out.append(rec)
+                if rec.status == 429 or (rec.status or 0) >= 500:
+                    stop.set()
+                elif rec.ok:
+                    admitted[0] += 1
+                    admitted[1] += int((rec.usage or {}).get("prompt_tokens") or 0)
+
+        await asyncio.gather(*(worker() for _ in range(conc)))
+        return out
+
+    t = time.monotonic()
+    recs = send_raw(go, api_key=key)
+    elapsed = time.monotonic() - t
+    record.observe(hygiene.rate_limited(
+        [r.status for r in recs], lim.rpm, elapsed, evidence=[r.request_id for r in recs[:50]],
+        declared_tpm=lim.tpm,
+        prompt_tokens=[int((r.usage or {}).get("prompt_tokens") or 0) if r.ok else 0
+                       for r in recs]))
