@@ -17,6 +17,7 @@ from conformance.cli import (
     certify_cmd,
     compare_cmd,
     declaration_cmd,
+    demo_cmd,
     init_cmd,
     pki_cmd,
     reference_cmd,
@@ -34,10 +35,12 @@ app = typer.Typer(
     name="tokencert",
     help=(
         "Certify LLM token services against the HQTS catalog.\n\n"
-        "Examples:\n\n"
-        "  tokencert demo --out ./demo\n\n"
-        "  tokencert spec list --category PERF\n\n"
-        "  tokencert run --candidate candidate.yaml --profile quick --out run1"
+        "Examples:\n\n\b\n"
+        "  tokencert demo --out demo\n"
+        "  tokencert spec list --category PERF\n"
+        "  tokencert run --candidate candidate.yaml --profile quick --out run1\n\n"
+        "Exit codes: 0 success; 1 a check failed (a MUST requirement failed, verification "
+        "failed); 2 usage or input error; 3 a run could not complete."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -65,6 +68,7 @@ def _root(
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(declaration_cmd.app, name="declaration")
 app.add_typer(reference_cmd.app, name="reference")
+demo_cmd.register(app)
 init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)

@@ -56,8 +56,16 @@ def register(app: typer.Typer) -> None:
         with every reason (incomplete run, foreign catalog, plain http, saturated client,
         undecided manual requirements, no level).
 
-        Example: tokencert certify runs/acme --key keys/ev.key.pem --cert keys/ev.cert.pem
-        --chain pki/ca.cert.pem --crl pki/crl.pem --out issued/
+        Examples:
+
+        \b
+          tokencert certify run1 --key keys/jane/evaluator.key.pem \\
+              --cert keys/jane/evaluator.cert.pem --chain pki/ca.cert.pem --crl pki/crl.pem \\
+              --passphrase-env TC_EV_PASS --out cert1
+          tokencert certify run1 --demo --key keys/jane/evaluator.key.pem \\
+              --cert keys/jane/evaluator.cert.pem --chain pki/ca.cert.pem --crl pki/crl.pem \\
+              --passphrase-env TC_EV_PASS --out cert1 --json
+          tokencert certify run1 --self-assessment --out self-assessment.pdf
         """
         from conformance.certificate import Registry, certify, render_self_assessment
         from conformance.certificate.certify import Signing

@@ -46,7 +46,11 @@ def register(app: typer.Typer) -> None:
         """Show requirements whose verdict changed or whose measurements moved beyond their
         confidence bounds. Exit 1 when a requirement got worse.
 
-        Example: tokencert compare runs/v1.4 runs/v1.5
+        Examples:
+
+        \b
+          tokencert compare run1 run2
+          tokencert compare run1/results.json run2 --json
         """
         cmp = compare(_load(run_a), _load(run_b), threshold)
         if json_out:

@@ -1,5 +1,5 @@
 """Consoles for the CLI: stdout for results, stderr for diagnostics. NO_COLOR is honoured
-by rich itself; progress is hidden when stderr is not a terminal."""
+by rich itself; progress is hidden unless stdout and stderr are both terminals."""
 
 from __future__ import annotations
 
@@ -19,4 +19,5 @@ def print_json(data: Any) -> None:
 
 
 def progress_enabled() -> bool:
-    return err.is_terminal
+    """Live progress only when a person watches: stdout and stderr both terminals."""
+    return err.is_terminal and out.is_terminal

@@ -12,7 +12,7 @@ from conformance.declaration import load_declaration
 
 app = typer.Typer(
     help="Check candidate declarations.\n\n"
-    "Example:\n\n  tokencert declaration check candidate.yaml",
+    "Examples:\n\n\b\n  tokencert declaration check candidate.yaml",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -25,7 +25,11 @@ def check(
 ) -> None:
     """Validate a declaration (schema, referenced files, consistency).
 
-    Example: tokencert declaration check candidate.yaml
+    Examples:
+
+    \b
+      tokencert declaration check candidate.yaml
+      tokencert declaration check candidate.yaml --json
     """
     decl = load_declaration(path)
     missing_env = [n for n in decl.secret_env_names() if not os.environ.get(n)]

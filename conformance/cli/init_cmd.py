@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write an annotated candidate.yaml template to fill in.
 
-        Example: tokencert init my-service.yaml
+        Examples:
+
+        \b
+          tokencert init candidate.yaml
         """
         if path.exists() and not force:
             raise InputError(

@@ -11,9 +11,17 @@ from conformance.cli.console import out
 from conformance.cli.passphrase import passphrase
 
 app = typer.Typer(help="PKI of a certification body: root CA, evaluator certificates, "
-                  "revocation (CRL), certificate status list.", no_args_is_help=True)
+                  "revocation (CRL), certificate status list.\n\nExamples:\n\n\b\n"
+                  "  tokencert pki init-ca --dir pki --ca-passphrase-env TC_CA_PASS\n"
+                  '  tokencert pki issue-evaluator --dir pki --name "Jane Doe" --out keys/jane '
+                  "--ca-passphrase-env TC_CA_PASS --passphrase-env TC_EV_PASS\n"
+                  "  tokencert pki crl --dir pki --ca-passphrase-env TC_CA_PASS",
+                  no_args_is_help=True)
 status_app = typer.Typer(help="Withdraw, suspend or reinstate a conformance certificate in "
-                         "the signed status list.", no_args_is_help=True)
+                         "the signed status list.\n\nExamples:\n\n\b\n"
+                         "  tokencert pki status suspend HQTS-2026.1-2026-000001 --dir pki "
+                         '--reason "billing under review" --ca-passphrase-env TC_CA_PASS',
+                         no_args_is_help=True)
 app.add_typer(status_app, name="status")
 
 DIR = typer.Option(Path("pki"), "--dir", help="The PKI directory (holds ca.key.pem, "
@@ -33,7 +41,10 @@ def init_ca_cmd(
 ) -> None:
     """Create the root CA: ECDSA P-384, CA:TRUE (pathlen 0), keyCertSign + cRLSign.
 
-    Example: TC_CA_PASS=... tokencert pki init-ca --dir pki --ca-passphrase-env TC_CA_PASS
+    Examples:
+
+    \b
+      tokencert pki init-ca --dir pki --ca-passphrase-env TC_CA_PASS
     """
     from conformance.certificate.pki import init_ca
 
@@ -58,7 +69,11 @@ def issue_cmd(
     """Issue an evaluator certificate: ECDSA P-256, digitalSignature + nonRepudiation,
     documentSigning EKU (1.3.6.1.5.5.7.3.36), CRL distribution point.
 
-    Example: tokencert pki issue-evaluator --dir pki --name "Jane Doe" --out keys/jane
+    Examples:
+
+    \b
+      tokencert pki issue-evaluator --dir pki --name "Jane Doe" --out keys/jane \\
+          --ca-passphrase-env TC_CA_PASS --passphrase-env TC_EV_PASS
     """
     from conformance.certificate.pki import Pki, issue_evaluator
 
@@ -78,7 +93,13 @@ def revoke_cmd(
     reason: str = typer.Option("key_compromise", "--reason",
                                help="CRL reason, e.g. key_compromise, superseded."),
 ) -> None:
-    """Mark an evaluator certificate revoked (takes effect in the next `pki crl`)."""
+    """Mark an evaluator certificate revoked (takes effect in the next `pki crl`).
+
+    Examples:
+
+    \b
+      tokencert pki revoke keys/jane/evaluator.cert.pem --dir pki --reason key_compromise
+    """
     from conformance.certificate.pki import Pki, revoke
 
     serial = revoke(Pki(dir_), target, reason)
@@ -92,7 +113,14 @@ def crl_cmd(
     days: int = typer.Option(30, "--days", min=1, help="Days until the next update."),
     ca_pass_env: str | None = CA_PASS,
 ) -> None:
-    """Sign a fresh CRL listing every revoked evaluator certificate (DIR/crl.pem)."""
+    """Sign a fresh CRL listing every revoked evaluator certificate (DIR/crl.pem).
+
+    Examples:
+
+    \b
+      tokencert pki crl --dir pki --ca-passphrase-env TC_CA_PASS
+      tokencert pki crl --dir pki --days 7 --ca-passphrase-env TC_CA_PASS
+    """
     from conformance.certificate.pki import Pki, make_crl
 
     path = make_crl(Pki(dir_), passphrase(ca_pass_env, "CA key"), days)
@@ -117,19 +145,40 @@ REASON = typer.Option(None, "--reason", help="Why (shown by verify).")
 @status_app.command("withdraw")
 def withdraw(number: str = NUMBER, dir_: Path = DIR, reason: str | None = REASON,
              ca_pass_env: str | None = CA_PASS) -> None:
-    """Withdraw a conformance certificate (final)."""
+    """Withdraw a conformance certificate (final).
+
+    Examples:
+
+    \b
+      tokencert pki status withdraw HQTS-2026.1-2026-000001 --dir pki \\
+          --reason "vendor request" --ca-passphrase-env TC_CA_PASS
+    """
     _status("withdraw", number, dir_, reason, ca_pass_env)
 
 
 @status_app.command("suspend")
 def suspend(number: str = NUMBER, dir_: Path = DIR, reason: str | None = REASON,
             ca_pass_env: str | None = CA_PASS) -> None:
-    """Suspend a conformance certificate (reversible with reinstate)."""
+    """Suspend a conformance certificate (reversible with reinstate).
+
+    Examples:
+
+    \b
+      tokencert pki status suspend HQTS-2026.1-2026-000001 --dir pki \\
+          --reason "billing under review" --ca-passphrase-env TC_CA_PASS
+    """
     _status("suspend", number, dir_, reason, ca_pass_env)
 
 
 @status_app.command("reinstate")
 def reinstate(number: str = NUMBER, dir_: Path = DIR, reason: str | None = REASON,
               ca_pass_env: str | None = CA_PASS) -> None:
-    """Reinstate a suspended certificate."""
+    """Reinstate a suspended certificate.
+
+    Examples:
+
+    \b
+      tokencert pki status reinstate HQTS-2026.1-2026-000001 --dir pki \\
+          --reason "review closed" --ca-passphrase-env TC_CA_PASS
+    """
     _status("reinstate", number, dir_, reason, ca_pass_env)

@@ -11,10 +11,10 @@ from conformance.cli.console import out, print_json
 app = typer.Typer(
     help="The reference token service: a real gateway (auth, limits, metering, TLS) in front "
     "of a simulated or real (llama.cpp) engine, with defect injection.\n\n"
-    "Examples:\n\n"
-    "  tokencert reference serve --tls --write-declaration ref/candidate.yaml\n\n"
-    "  tokencert reference serve --engine llama.cpp --port 8443 --tls\n\n"
-    "  tokencert reference serve --defect missing_done --defect dies_after=60\n\n"
+    "Examples:\n\n\b\n"
+    "  tokencert reference serve --tls --write-declaration ref/candidate.yaml\n"
+    "  tokencert reference serve --engine llama.cpp --port 8443 --tls\n"
+    "  tokencert reference serve --defect missing_done --defect dies_after=60\n"
     "  tokencert reference defects",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -66,7 +66,11 @@ def serve(
     API keys come from TOKENCERT_API_KEY and TOKENCERT_API_KEY_B when set; otherwise
     random keys are generated and printed (never written to disk).
 
-    Example: tokencert reference serve --tls --write-declaration ref/candidate.yaml
+    Examples:
+
+    \b
+      tokencert reference serve --tls --write-declaration ref/candidate.yaml
+      tokencert reference serve --tls --defect missing_done --port 8443
     """
     from conformance.reference.server import ServeOptions
     from conformance.reference.server import serve as run
@@ -88,7 +92,11 @@ def defects(
 ) -> None:
     """List the injectable defects and the requirement each one breaks.
 
-    Example: tokencert reference defects --json
+    Examples:
+
+    \b
+      tokencert reference defects
+      tokencert reference defects --json
     """
     from conformance.reference.defects import REGISTRY
 

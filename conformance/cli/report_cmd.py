@@ -24,7 +24,11 @@ def register(app: typer.Typer) -> None:
         time, throughput and TTFT vs concurrency, metering error by language, status
         breakdown) and the same as PDF. Marked "Self-assessment — not a certificate".
 
-        Example: tokencert report runs/2026-11-22 --no-pdf
+        Examples:
+
+        \b
+          tokencert report run1
+          tokencert report run1 --no-pdf --html run1-report.html
         """
         if not run_dir.is_dir():
             raise InputError(f"not a run directory: {run_dir}", [Problem(

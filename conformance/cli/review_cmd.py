@@ -24,8 +24,12 @@ def register(app: typer.Typer) -> None:
         """Record a manual requirement's verdict as evidence (appended under
         RUN_DIR/evidence/reviews/, hashed) and in results.json.
 
-        Example: tokencert review runs/acme DATA-001 --verdict pass --note "regions match
-        the hosting contract" --attach contract.pdf
+        Examples:
+
+        \b
+          tokencert review run1 DATA-001 --verdict pass \\
+              --note "regions match the hosting contract" --attach contract.pdf \\
+              --reviewer "Jane Doe"
         """
         from conformance.certificate.review import record_review
 

@@ -8,7 +8,9 @@ not complete (what was recorded is kept: finish it with ``--resume``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,35 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
     if catalog is not None:
         args += ["--tokencert-catalog", str(catalog)]
     return args
+
+
+def run_suite(candidate: Path, profile: str, out_dir: Path, only: str | None = None,
+              resume: bool = False, junit: Path | None = None,
+              catalog: Path | None = None, quiet_stdout: bool = False) -> dict[str, Any]:
+    """Check the inputs, run the conformance suite in-process (pytest with the tokencert
+    plugin, live phase progress on a terminal) and return the results document.
+
+    Shared by ``tokencert run`` and ``tokencert demo``. With ``quiet_stdout`` pytest's own
+    report goes to stderr, so stdout stays free for JSON. Raises InputError (exit 2) on bad
+    input and RunError (exit 3) when no results were written.
+    """
+    import pytest
+
+    from conformance.report import results
+
+    preflight(candidate, profile, out_dir, only, resume, catalog)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    junit_path = junit or out_dir / "junit.xml"
+    args = pytest_args(candidate.resolve(), profile, out_dir.resolve(), only, resume,
+                       junit_path.resolve(), catalog)
+    with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext():
+        rc = pytest.main(args)
+    if rc == pytest.ExitCode.USAGE_ERROR:
+        raise InputError("the conformance suite refused to start (see above)")
+    if not (out_dir / results.RESULTS).exists():
+        raise RunError(f"the run did not complete (pytest exit {int(rc)}); what was "
+                       f"recorded is in {out_dir}/evidence — continue with --resume")
+    return results.read(out_dir)
 
 
 def exit_code(doc: dict[str, Any]) -> int:
@@ -128,23 +159,15 @@ def register(app: typer.Typer) -> None:
         """Run the conformance suite against a candidate and write OUT/results.json,
         OUT/evidence/ and OUT/junit.xml.
 
-        Example: tokencert run --candidate candidate.yaml --profile quick --out run1
+        Examples:
+
+        \b
+          tokencert run --candidate candidate.yaml --profile quick --out run1
+          tokencert run --candidate candidate.yaml --out run1 --only 'API-*,METER-001'
+          tokencert run --candidate candidate.yaml --out run1 --resume
         """
-        import pytest
-
-        from conformance.report import results
-
-        preflight(candidate, profile, out_dir, only, resume, catalog)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        junit_path = junit or out_dir / "junit.xml"
-        rc = pytest.main(pytest_args(candidate.resolve(), profile, out_dir.resolve(), only,
-                                     resume, junit_path.resolve(), catalog))
-        if rc == pytest.ExitCode.USAGE_ERROR:
-            raise InputError("the conformance suite refused to start (see above)")
-        if not (out_dir / results.RESULTS).exists():
-            raise RunError(f"the run did not complete (pytest exit {int(rc)}); what was "
-                           f"recorded is in {out_dir}/evidence — continue with --resume")
-        doc = results.read(out_dir)
+        doc = run_suite(candidate, profile, out_dir, only, resume, junit, catalog,
+                        quiet_stdout=as_json)
         show(doc, as_json)
         code = exit_code(doc)
         if code == EXIT_INCOMPLETE:
@@ -159,7 +182,11 @@ def register(app: typer.Typer) -> None:
         """Print the verdict table again, recomputed from the saved evidence (no re-run).
         Exit codes as for `run`.
 
-        Example: tokencert results run1
+        Examples:
+
+        \b
+          tokencert results run1
+          tokencert results run1 --json
         """
         from conformance.report import results
 

@@ -14,7 +14,7 @@ from conformance.spec import Catalog, Requirement, load_catalog
 
 app = typer.Typer(
     help="Inspect and validate the requirement catalog.\n\n"
-    "Examples:\n\n  tokencert spec validate\n\n  tokencert spec list --category METER\n\n"
+    "Examples:\n\n\b\n  tokencert spec validate\n  tokencert spec list --category METER\n"
     "  tokencert spec show PERF-001",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -51,7 +51,10 @@ def validate(
 ) -> None:
     """Validate a catalog against its JSON Schema and semantic rules.
 
-    Example: tokencert spec validate spec/catalogs/hqts-2026.1
+    Examples:
+
+    \b
+      tokencert spec validate
     """
     cat = _catalog(path)
     out.print(
@@ -70,7 +73,11 @@ def list_(
 ) -> None:
     """List requirements with level, method and thresholds, and the catalog digest.
 
-    Example: tokencert spec list --category PERF --format json
+    Examples:
+
+    \b
+      tokencert spec list --category PERF
+      tokencert spec list --format json
     """
     cat = _catalog(path)
     reqs = [r for r in cat if category is None or r.category == category.upper()]
@@ -108,7 +115,11 @@ def show(
 ) -> None:
     """Show one requirement in full.
 
-    Example: tokencert spec show METER-001
+    Examples:
+
+    \b
+      tokencert spec show METER-001
+      tokencert spec show PERF-001 --format json
     """
     cat = _catalog(path)
     try:

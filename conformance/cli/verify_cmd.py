@@ -52,8 +52,13 @@ def register(app: typer.Typer) -> None:
         trusted and unrevoked evaluator, attestation, bundle against manifest and PDF,
         validity period, status list. Exit 0 valid, 1 invalid, 2 usage error.
 
-        Example: tokencert verify HQTS-2026.1-2026-000001.pdf --bundle
-        HQTS-2026.1-2026-000001.bundle.zip --trust root.pem --status status.json
+        Examples:
+
+        \b
+          tokencert verify cert1/HQTS-2026.1-2026-000001.pdf \\
+              --bundle cert1/HQTS-2026.1-2026-000001.bundle.zip --trust pki/ca.cert.pem
+          tokencert verify cert1/HQTS-2026.1-2026-000001.pdf --trust pki/ca.cert.pem \\
+              --crl pki/crl.pem --status pki/status.json --json
         """
         from conformance.verify import load_trust_root, verify_certificate
 

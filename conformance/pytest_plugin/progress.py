@@ -1,6 +1,7 @@
 """Live progress of load phases on the terminal: phase, requests done, TTFT/TPOT, errors.
 
-Shown only when stderr is a terminal; pytest's output capture is suspended around each
+Shown only when both stdout and stderr are terminals (never in a pipe, a file or CI, so
+machine-read output stays clean); pytest's output capture is suspended around each
 refresh (at most ``hz`` times a second) so the line reaches the user during a test.
 """
 
@@ -19,11 +20,19 @@ from conformance.stats import quantile
 Suspend = Callable[[], AbstractContextManager[object]]
 
 
+def _tty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except ValueError:  # a closed stream
+        return False
+
+
 class PhaseProgress:
     def __init__(self, stream: TextIO | None = None, suspend: Suspend | None = None,
                  hz: float = 2.0, force: bool = False) -> None:
         self.stream = stream or sys.__stderr__ or sys.stderr
-        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = force or (_tty(self.stream) and _tty(sys.__stdout__ or sys.stdout))
         self.suspend = suspend or contextlib.nullcontext
         self.period = 1.0 / hz
         self._last = 0.0
