@@ -50,7 +50,8 @@ def preflight(candidate: Path, profile: str, out_dir: Path, only: str | None, re
 
 
 def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
-                resume: bool, junit: Path, catalog: Path | None) -> list[str]:
+                resume: bool, junit: Path, catalog: Path | None,
+                ray_address: str | None = None, ray_workers: int | None = None) -> list[str]:
     suites = resources.test_suites_dir()
     args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
             "-p", "no:cacheprovider", "-q", "--no-header", "-o", "junit_family=xunit2",
@@ -62,12 +63,37 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
         args.append("--tokencert-resume")
     if catalog is not None:
         args += ["--tokencert-catalog", str(catalog)]
+    if ray_address:
+        args += ["--tokencert-ray-address", ray_address]
+    if ray_workers is not None:
+        args += ["--tokencert-ray-workers", str(ray_workers)]
     return args
+
+
+def check_ray(ray_address: str | None, ray_workers: int | None) -> None:
+    """--ray-address needs the distributed extra; --ray-workers needs --ray-address."""
+    if ray_workers is not None and not ray_address:
+        raise InputError("--ray-workers needs --ray-address", [Problem(
+            "no Ray cluster given", hint="add --ray-address auto (or host:port, or local)")])
+    if ray_workers is not None and ray_workers < 1:
+        raise InputError("--ray-workers must be >= 1")
+    if ray_address is None:
+        return
+    import importlib.util
+
+    if not ray_address.strip():
+        raise InputError("--ray-address must not be empty (host:port, auto or local)")
+    if importlib.util.find_spec("ray") is None:
+        raise InputError("--ray-address needs Ray", [Problem(
+            "the ray package is not installed",
+            hint="pip install 'tokencert[distributed]'")])
 
 
 def run_suite(candidate: Path, profile: str, out_dir: Path, only: str | None = None,
               resume: bool = False, junit: Path | None = None,
-              catalog: Path | None = None, quiet_stdout: bool = False) -> dict[str, Any]:
+              catalog: Path | None = None, quiet_stdout: bool = False,
+              ray_address: str | None = None, ray_workers: int | None = None
+              ) -> dict[str, Any]:
     """Check the inputs, run the conformance suite in-process (pytest with the tokencert
     plugin, live phase progress on a terminal) and return the results document.
 
@@ -80,10 +106,11 @@ def run_suite(candidate: Path, profile: str, out_dir: Path, only: str | None = N
     from conformance.report import results
 
     preflight(candidate, profile, out_dir, only, resume, catalog)
+    check_ray(ray_address, ray_workers)
     out_dir.mkdir(parents=True, exist_ok=True)
     junit_path = junit or out_dir / "junit.xml"
     args = pytest_args(candidate.resolve(), profile, out_dir.resolve(), only, resume,
-                       junit_path.resolve(), catalog)
+                       junit_path.resolve(), catalog, ray_address, ray_workers)
     with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext():
         rc = pytest.main(args)
     if rc == pytest.ExitCode.USAGE_ERROR:
@@ -155,6 +182,11 @@ def register(app: typer.Typer) -> None:
                                           help="JUnit XML path (default OUT/junit.xml)."),
         catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory."),
         as_json: bool = typer.Option(False, "--json", help="Print results.json at the end."),
+        ray_address: str | None = typer.Option(
+            None, "--ray-address", help="Run the load phases on a Ray cluster: host:port, "
+            "auto (the cluster `ray start` runs here) or local (a private one on 127.0.0.1)."),
+        ray_workers: int | None = typer.Option(
+            None, "--ray-workers", help="Ray load workers per phase (default: one per node)."),
     ) -> None:
         """Run the conformance suite against a candidate and write OUT/results.json,
         OUT/evidence/ and OUT/junit.xml.
@@ -165,9 +197,11 @@ def register(app: typer.Typer) -> None:
           tokencert run --candidate candidate.yaml --profile quick --out run1
           tokencert run --candidate candidate.yaml --out run1 --only 'API-*,METER-001'
           tokencert run --candidate candidate.yaml --out run1 --resume
+          tokencert run --candidate candidate.yaml --out run1 --ray-address auto
         """
         doc = run_suite(candidate, profile, out_dir, only, resume, junit, catalog,
-                        quiet_stdout=as_json)
+                        quiet_stdout=as_json, ray_address=ray_address,
+                        ray_workers=ray_workers)
         show(doc, as_json)
         code = exit_code(doc)
         if code == EXIT_INCOMPLETE:

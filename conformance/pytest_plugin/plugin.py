@@ -40,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="continue the run recorded in --tokencert-out")
     g.addoption("--tokencert-catalog", metavar="DIR", default=None,
                 help="catalog directory (default: the packaged edition)")
+    g.addoption("--tokencert-ray-address", metavar="ADDRESS", default=None,
+                help="run the load phases on this Ray cluster (host:port, auto or local)")
+    g.addoption("--tokencert-ray-workers", metavar="N", type=int, default=None,
+                help="Ray load workers per phase (default: one per node)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,7 +58,8 @@ def pytest_configure(config: pytest.Config) -> None:
     cat = config.getoption("tokencert_catalog")
     opts = Options(Path(cand), str(config.getoption("tokencert_profile")), Path(out),
                    config.getoption("tokencert_only"), bool(config.getoption("tokencert_resume")),
-                   Path(cat) if cat else None)
+                   Path(cat) if cat else None, config.getoption("tokencert_ray_address"),
+                   config.getoption("tokencert_ray_workers"))
     try:
         session = Session.open(opts)
     except TokencertError as exc:

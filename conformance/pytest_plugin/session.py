@@ -40,7 +40,7 @@ from conformance.run.evidence import (
     read_evidence,
     run_phase,
 )
-from conformance.run.load import LoadRunner
+from conformance.run.load import Distributed, LoadRunner
 from conformance.run.records import RequestRecord
 from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
 from conformance.spec import Catalog, Profile, load_catalog, load_profile
@@ -54,6 +54,8 @@ class Options:
     only: str | None = None
     resume: bool = False
     catalog: Path | None = None
+    ray_address: str | None = None  # run the load phases on this Ray cluster
+    ray_workers: int | None = None
 
 
 @dataclass
@@ -67,8 +69,9 @@ class PhaseData:
 
     @property
     def measured(self) -> list[RequestRecord]:
-        """Records after the warm-up requests."""
-        return [r for r in self.records if r.seq >= self.warmup]
+        """Records after the warm-up requests, less the instrument's own failures (a client
+        error, a lost load worker), which say nothing about the service."""
+        return [r for r in self.records if r.seq >= self.warmup and not r.instrument_failed]
 
 
 @dataclass
@@ -132,6 +135,9 @@ class Session:
             "plan": plan.to_json(),
             "started_at": started,
             "environment": environment(),
+            **({"load_backend": {"backend": "ray", "address": options.ray_address,
+                                 "workers": options.ray_workers}}
+               if options.ray_address else {}),
         }
         evdir = options.out / "evidence"
         store = EvidenceStore.open(evdir, manifest, redactor, resume=options.resume)
@@ -142,6 +148,11 @@ class Session:
                    attempts=dict(resumed.attempts) if resumed else {})
 
     # -- what tests use -------------------------------------------------------------------
+    @cached_property
+    def distributed(self) -> Distributed | None:
+        o = self.options
+        return Distributed(o.ray_address, o.ray_workers) if o.ray_address else None
+
     @cached_property
     def tokenizer(self) -> TokenizerKit:
         m = self.declaration.model
@@ -168,7 +179,7 @@ class Session:
                            "needs it)")
         kit = self.tokenizer
         runner = LoadRunner(self.client_config(pp.timeout_s), redactor=self.redactor,
-                            count_tokens=kit.tokenizer.count)
+                            count_tokens=kit.tokenizer.count, distributed=self.distributed)
         m = self.declaration.model
         source = PromptSource(m.tokenizer, m.chat_template.path, m.chat_template.bos_token,
                               m.chat_template.eos_token)
@@ -194,6 +205,10 @@ class Session:
         except OSError as exc:
             self.incomplete.append(f"phase {name}: {exc}")
             raise RunError(f"phase {name} could not run: {exc}") from exc
+        if outcome.lost_workers:
+            self.incomplete.append(
+                f"phase {name}: load worker(s) {list(outcome.lost_workers)} lost mid-phase; "
+                "their in-flight requests are recorded as worker_lost (not the service's)")
         records = read_evidence(self.evidence_dir).phase(name).records()
         data = PhaseData(name, records, outcome, pp.warmup_requests)
         self.phases[name] = data

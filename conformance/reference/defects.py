@@ -100,6 +100,8 @@ REGISTRY: tuple[Defect, ...] = (
     _D("stack_traces", "SEC-003", "error bodies carry a Python traceback with file paths"),
     _D("crash_on_bad_input", "SEC-004",
        "wrong types in the body (e.g. messages as a string) get 500 instead of 400"),
+    _D("crash_on_nul_byte", "SEC-004",
+       "a raw NUL byte in the request body gets 500 instead of 400 (one corpus case)"),
     _D("no_rate_limit", "SEC-005", "no per-key rate limit: never 429"),
     _D("echo_api_key", "SEC-006", "the caller's API key is echoed in an x-debug-key header"),
     _D("shared_prompt_cache", "SEC-007",

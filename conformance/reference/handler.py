@@ -145,6 +145,8 @@ async def chat_completions(gw: Gateway, request: Request, tenant: Tenant) -> Res
         raise ApiError(503, "The service is temporarily unavailable.", "server_error",
                        "service_unavailable")
     raw = await read_body(request, g.max_body_bytes)
+    if "crash_on_nul_byte" in d and b"\x00" in raw:
+        raise RuntimeError("NUL byte in the request body")
     try:
         body = parse_json(raw)
     except ApiError:

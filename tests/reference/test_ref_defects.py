@@ -211,6 +211,7 @@ PROBES: dict[str, Probe] = {
     "stack_traces": Probe(lambda s: "Traceback" in post(s, b'{"model": ').text),
     "crash_on_bad_input": Probe(lambda s: post(s, json.dumps(
         {"model": MODEL, "messages": "hi"}).encode()).status_code == 500),
+    "crash_on_nul_byte": Probe(lambda s: post(s, b'{"model":\x00\x00}').status_code == 500),
     "no_rate_limit": Probe(lambda s: all(post(s, body(max_tokens=1)).status_code == 200
                                          for _ in range(4)), gateway={"rpm": 2}),
     "echo_api_key": Probe(lambda s: any(s.api_key in v for v in post(

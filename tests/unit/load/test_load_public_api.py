@@ -13,7 +13,8 @@ def test_exported_members() -> None:
         "CountTokens", "Dialect", "OpenAIChat", "SSESplitter", "decode_record", "make_dialect",
     }
     assert set(load.__all__) == {
-        "Arrival", "Burst", "ClientHealth", "Concurrency", "ConstantRate", "HealthWindow",
+        "Arrival", "Burst", "ClientHealth", "Concurrency", "ConstantRate", "Distributed",
+        "HealthWindow",
         "LagMonitor", "LoadRunner", "OnRecord", "PhaseResult", "PhaseSpec", "Poisson",
         "RequestFactory", "SaturationCheck", "Sequential", "StopConditions", "Summary",
         "request_rng", "saturation", "worker_seed",
