@@ -95,10 +95,11 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        # Duck-typed: recent typer raises the exceptions of its own vendored click, which
+        # are not `click.ClickException`.
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
             sys.exit(EXIT_USAGE)
         raise
     sys.exit(rc if isinstance(rc, int) else EXIT_OK)
