@@ -104,13 +104,16 @@ class Recorder:
               upper: float | None = None, n: int | None = None,
               duration_s: float | None = None, phase: str | None = None,
               evidence: Sequence[str] = (), requirement: str | None = None,
+              lag_sensitive_ms: Mapping[str, float] | None = None,
               detail: Mapping[str, Any] | None = None) -> Measurement:
-        """One number for ``stat: value``, with a confidence bound when there is one."""
+        """One number for ``stat: value``, with a confidence bound when there is one.
+        ``lag_sensitive_ms``: per level, the latency (ms) a client delay must stay within
+        2% of for the value to be trusted (a ratio of latencies)."""
         rid = self._req(requirement)
         return self._write(Measurement(
             rid, metric, self._key(rid, metric), value=value, lower=lower, upper=upper, n=n,
             duration_s=duration_s, phase=phase, evidence=tuple(evidence),
-            detail=dict(detail or {})))
+            lag_sensitive_ms=dict(lag_sensitive_ms or {}), detail=dict(detail or {})))
 
     def flag(self, name: str, detail: str = "", *, evidence: Sequence[str] = (),
              requirement: str | None = None) -> Flag:

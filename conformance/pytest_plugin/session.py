@@ -22,7 +22,7 @@ from conformance._core.errors import InputError, Problem, RunError
 from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
-from conformance.plan import Plan, build_plan
+from conformance.plan import PhasePlan, Plan, build_plan
 from conformance.pytest_plugin.phases import (
     PromptSource,
     default_factory,
@@ -177,6 +177,15 @@ class Session:
         if pp is None:
             raise RunError(f"phase {name!r} is not in the plan (no selected requirement "
                            "needs it)")
+        return self.run_plan_phase(pp)
+
+    def run_plan_phase(self, pp: PhasePlan) -> PhaseData:
+        """Run ``pp`` once per session under its own name (resuming what is on disk): a
+        plan phase, or a segment of one derived with ``dataclasses.replace`` (a new name
+        and seed), e.g. STAB-004's pre-burst baseline and post-burst observation."""
+        name = pp.name
+        if name in self.phases:
+            return self.phases[name]
         kit = self.tokenizer
         runner = LoadRunner(self.client_config(pp.timeout_s), redactor=self.redactor,
                             count_tokens=kit.tokenizer.count, distributed=self.distributed)

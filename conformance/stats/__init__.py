@@ -5,10 +5,12 @@ Pure functions on numbers; no knowledge of records, requirements or levels.
 
 from conformance.stats.quantiles import (
     QuantileEstimate,
+    QuantileRatio,
     lower_rank,
     min_samples_upper,
     quantile,
     quantile_bounds,
+    quantile_ratio,
     upper_rank,
 )
 from conformance.stats.rates import (
@@ -24,6 +26,7 @@ from conformance.stats.windows import Throughput, Window, throughput, windowed
 __all__ = [
     "MeanEstimate",
     "QuantileEstimate",
+    "QuantileRatio",
     "RateEstimate",
     "Throughput",
     "Window",
@@ -33,6 +36,7 @@ __all__ = [
     "min_samples_upper",
     "quantile",
     "quantile_bounds",
+    "quantile_ratio",
     "rate",
     "throughput",
     "upper_rank",

@@ -103,3 +103,39 @@ def min_samples_upper(q: float, confidence: float = 0.95) -> int:
 def _check_q(q: float) -> None:
     if not 0.0 < q < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {q}")
+
+
+@dataclass(frozen=True)
+class QuantileRatio:
+    """``q``-quantile of ``num`` ÷ ``q``-quantile of ``den`` with conservative bounds."""
+
+    q: float
+    n: int  # the smaller sample
+    point: float | None
+    lower: float | None
+    upper: float | None
+    confidence: float
+
+
+def quantile_ratio(num: Sequence[float], den: Sequence[float], q: float,
+                   confidence: float = 0.95) -> QuantileRatio:
+    """The ratio of two independent samples' q-quantiles. Bounds combine the order-statistic
+    bounds of each quantile at ``1 − (1 − confidence)/2`` (Bonferroni): the upper bound is
+    upper(num) ÷ lower(den), the lower bound lower(num) ÷ upper(den), and each holds with
+    probability ≥ ``confidence`` without any assumption on either distribution. A bound
+    whose parts do not exist for so few samples (or a denominator ≤ 0) is None."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    each = 1.0 - (1.0 - confidence) / 2.0
+    a_hi = quantile_bounds(num, q, each, "upper").upper
+    a_lo = quantile_bounds(num, q, each, "lower").lower
+    b_hi = quantile_bounds(den, q, each, "upper").upper
+    b_lo = quantile_bounds(den, q, each, "lower").lower
+
+    def div(x: float | None, y: float | None) -> float | None:
+        return None if x is None or y is None or y <= 0 else x / y
+
+    return QuantileRatio(q, min(len(num), len(den)), div(quantile(num, q) if num else None,
+                                                          quantile(den, q) if den else None),
+                         div(a_lo, b_hi),
+                         div(a_hi, b_lo), confidence)
