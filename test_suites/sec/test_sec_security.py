@@ -12,6 +12,7 @@ import secrets
 import socket
 import ssl
 import time
+import warnings
 from urllib.parse import urlsplit
 
 import pytest
@@ -80,8 +81,10 @@ def _old_tls_accepted(host: str, port: int) -> bool | None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():  # deprecated on purpose: that is what is probed
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         return None
