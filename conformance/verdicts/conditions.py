@@ -174,6 +174,10 @@ def summarise(c: Condition, ms: Sequence[Measurement], unit: str,
         up = quantile_bounds(samples, q, confidence, "upper")
         lo = quantile_bounds(samples, q, confidence, "lower")
         return MeasuredValue(c.metric, c.stat, up.point, unit, lo.lower, up.upper, up.n)
+    if c.stat == "mean" and samples:
+        mu = mean_bounds(samples, confidence, "upper")
+        ml = mean_bounds(samples, confidence, "lower")
+        return MeasuredValue(c.metric, c.stat, mu.mean, unit, ml.lower, mu.upper, mu.n)
     if c.stat in ("rate", "all") and obs:
         decided = [o for o in obs if o.ok is not None]
         k = sum(1 for o in decided if o.ok)

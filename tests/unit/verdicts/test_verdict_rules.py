@@ -176,3 +176,14 @@ def test_summary_level_is_lowest_must(catalog: Catalog, plan: Plan) -> None:
     assert unsure.reason == "must_inconclusive: A-005"
     assert summarise(vs, partial=True).certified is False
     assert summarise(vs).per_category["PERF"]["counts"]["fail"] == 1
+
+
+def test_mean_is_summarised_as_the_mean_with_its_bounds(catalog: Catalog, plan: Plan) -> None:
+    # METER-002: a 1-token over-count on a few short prompts; the figure shown must be the
+    # mean that was judged, not the largest sample
+    vals = [0.05] * 5 + [0.0] * 35
+    v = verdict(catalog, plan, "METER-002", [samples("METER-002", "billing_bias", vals)])
+    m = next(x for x in v.measurements if x.stat == "mean")
+    assert m.value == pytest.approx(0.00625) and m.n == 40
+    assert m.lower is not None and m.upper is not None and m.lower < 0.00625 < m.upper
+    assert v.outcome == "fail"
