@@ -240,3 +240,11 @@ def requested_cap(rec: RequestRecord) -> int | None:
         if isinstance(v, int) and not isinstance(v, bool):
             return v
     return None
+
+
+def metered(rec: RequestRecord, *fields: str) -> bool:
+    """A successful response whose usage carries ``fields`` as integers: what a count check
+    can judge. Failed requests are STAB's concern and missing usage METER-005's; a count
+    check skips them (and says which) rather than count them as miscounts."""
+    return rec.ok and all(_int(rec.usage, f) is not None
+                          for f in (fields or ("prompt_tokens",)))

@@ -52,9 +52,11 @@ def test_cost_per_workload(billing_probes, run_records, record, plan, declaratio
 
 @pytest.mark.requirement("BILL-003")
 @pytest.mark.run_late(2)
-def test_billing_export_reconciles(billing_probes, run_records, record, declaration):  # type: ignore[no-untyped-def]
+def test_billing_export_reconciles(billing_probes, run_records, record, declaration,  # type: ignore[no-untyped-def]
+                                   tokenizer):
     exp = declaration.billing_export
     recs = run_records()
+    delivered = _delivered(recs, declaration, tokenizer)
     wanted = [r for r in recs if r.ok and metering.is_chat(r) and isinstance(r.usage, dict)]
     deadline = time.monotonic() + EXPORT_WAIT_S
     while True:
@@ -63,5 +65,23 @@ def test_billing_export_reconciles(billing_probes, run_records, record, declarat
         if all(billing.rows_for(r, idx) for r in wanted) or time.monotonic() > deadline:
             break
         time.sleep(0.25)
-    record.observations("reconciled", billing.reconcile(recs, rows, declaration.pricing),
+    record.observations("reconciled", billing.reconcile(recs, rows, declaration.pricing,
+                                                        delivered=delivered),
                         detail={"export": str(exp.path), "rows": len(rows)})
+
+
+def _delivered(recs, declaration, tokenizer):  # type: ignore[no-untyped-def]
+    """Record id → completion tokens it may be billed for, where the delivered count is known
+    exactly (logprobs / one token per chunk, as declared); the EOS token where declared."""
+    m = declaration.model
+    out = {}
+    for r in recs:
+        if not (r.ok and metering.is_chat(r)):
+            continue
+        d = metering.delivered_tokens(r, tokenizer.tokenizer.count,
+                                      logprobs=m.features.logprobs,
+                                      one_token_per_chunk=m.features.one_token_per_chunk)
+        if d.exact is not None:
+            out[r.request_id] = d.exact + (1 if m.eos_counted and r.finish_reason == "stop"
+                                           else 0)
+    return out

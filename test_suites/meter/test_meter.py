@@ -14,21 +14,29 @@ from conformance.checks import billing, metering
 from conformance.run.client import ChatParams
 from conformance.run.corpora import fingerprint_cases
 
+USAGE = ("prompt_tokens", "completion_tokens", "total_tokens")
 TWINS = 8           # METER-004 pairs (min_evidence 5)
 CACHE_PREFIX_REPEATS = 60  # ~1,500 tokens of shared system prompt
+
+
+def _usable(probes, *fields):  # type: ignore[no-untyped-def]
+    """(probes a count check can judge, ids of the others: failed or without usage)."""
+    ok = [p for p in probes if metering.metered(p.record, *fields)]
+    return ok, [p.record.request_id for p in probes if p not in ok]
 
 
 @pytest.mark.requirement("METER-001")
 def test_prompt_tokens(metering_run, record):  # type: ignore[no-untyped-def]
     exact, errors, ids = [], [], []
-    for p in metering_run.probes:
+    probes, skipped = _usable(metering_run.probes)
+    for p in probes:
         for o in metering.prompt_count(p.record, p.reference, p.case.lang):
             if o.metric == "prompt_exact":
                 exact.append(o)
             elif o.value is not None:
                 errors.append(o.value)
                 ids.append(p.record.request_id)
-    record.observations("prompt_exact", exact)
+    record.observations("prompt_exact", exact, detail={"skipped": skipped})
     record.samples("prompt_abs_rel_error", errors, evidence=ids)
 
 
@@ -43,7 +51,8 @@ def _delivered(p, tokenizer, declaration):  # type: ignore[no-untyped-def]
 def test_billing_bias(metering_run, record, tokenizer, declaration):  # type: ignore[no-untyped-def]
     eos = declaration.model.eos_counted
     values, ids, unsettled = [], [], []
-    for p in metering_run.probes:
+    probes, skipped = _usable(metering_run.probes, "prompt_tokens", "completion_tokens")
+    for p in probes:
         ref = metering.completion_reference(p.record, _delivered(p, tokenizer, declaration),
                                             eos)
         o = metering.billing_bias(p.record, p.reference, ref)
@@ -53,15 +62,16 @@ def test_billing_bias(metering_run, record, tokenizer, declaration):  # type: ig
         values.append(o.value)
         ids.append(p.record.request_id)
     record.samples("billing_bias", values, evidence=ids,
-                   detail={"no_exact_completion_count": unsettled})
+                   detail={"no_exact_completion_count": unsettled, "skipped": skipped})
 
 
 @pytest.mark.requirement("METER-003")
 def test_completion_tokens(metering_run, record, tokenizer, declaration):  # type: ignore[no-untyped-def]
     eos = declaration.model.eos_counted
+    probes, skipped = _usable(metering_run.probes, "completion_tokens")
     record.observations("completion_exact", [
         metering.completion_count(p.record, _delivered(p, tokenizer, declaration), eos)
-        for p in metering_run.probes])
+        for p in probes], detail={"skipped": skipped})
 
 
 @pytest.mark.requirement("METER-004")
@@ -76,9 +86,12 @@ def test_stream_usage_equals_plain(metering_run, send_concurrent, record, plan):
                                                       max_tokens=p.params.max_tokens,
                                                       stream=False, extra=extra)))
     plain = send_concurrent(reqs, phase="metering", seq0=1000)
-    obs = [metering.stream_usage_equal(p.record, r)
-           for p, r in zip(chosen, plain, strict=True)]
-    record.observations("stream_usage_equal", obs)
+    pairs = [(p.record, r) for p, r in zip(chosen, plain, strict=True)]
+    usable = [(a, b) for a, b in pairs
+              if metering.metered(a, *USAGE) and metering.metered(b, *USAGE)]
+    obs = [metering.stream_usage_equal(a, b) for a, b in usable]
+    record.observations("stream_usage_equal", obs, detail={"skipped": [
+        [a.request_id, b.request_id] for a, b in pairs if (a, b) not in usable]})
     differ = [o for o in obs if o.ok is None and o.reason == "nondeterministic"]
     if differ and not any(o.ok is False for o in obs):
         record.flag("nondeterministic",
@@ -117,9 +130,11 @@ def test_tokenizer_fingerprint(send_concurrent, tokenizer, record, plan):  # typ
             for c in cases]
     recs = send_concurrent(reqs, phase="metering", seq0=2000,
                            concurrency=ph.concurrency if ph is not None else 4)
+    pairs = list(zip(cases, recs, strict=True))
     record.observations("fingerprint_match", [
         metering.fingerprint(r, tokenizer.count_messages(c.messages), f"{c.id} ({c.kind})")
-        for c, r in zip(cases, recs, strict=True)])
+        for c, r in pairs if metering.metered(r)],
+        detail={"skipped": [r.request_id for _, r in pairs if not metering.metered(r)]})
 
 
 def _cache_prefix() -> str:

@@ -129,3 +129,27 @@ def test_cached_price_applied() -> None:
                                      PRICING)
     assert o.ok is False and "full input price" in o.detail
     assert billing.cached_price_applied(r, [], PRICING).ok is False
+
+
+def test_reconcile_charges_only_delivered_tokens() -> None:
+    ok = chat(headers={"x-request-id": "req_a"})
+    row = {"x_request_id": "req_a", "completion_tokens": "10",
+           "charge": str(billing.cost(U, PRICING))}
+    assert billing.reconcile([ok], [row], PRICING, delivered={"m-1": 10})[0].ok
+    o = billing.reconcile([ok], [row], PRICING, delivered={"m-1": 8})[0]
+    assert o.ok is False and "8 delivered" in o.detail
+
+
+def test_cached_price_applied_on_every_row() -> None:
+    u = {"prompt_tokens": 1000, "completion_tokens": 4, "total_tokens": 1004,
+         "prompt_tokens_details": {"cached_tokens": 960}}
+    r = chat(usage=u, headers={"x-request-id": "req_c"})
+    right = {"x_request_id": "req_c", "charge": str(billing.cost(u, PRICING))}
+    assert billing.cached_price_applied(r, [right, right], PRICING).ok  # BILL-003's concern
+
+
+def test_metered_skips_failures_and_missing_usage() -> None:
+    assert metering.metered(chat())
+    assert not metering.metered(chat(status=503, usage=None))
+    assert not metering.metered(chat(usage=None))
+    assert not metering.metered(chat(usage={"prompt_tokens": 3}), "completion_tokens")
