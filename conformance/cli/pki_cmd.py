@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from conformance.cli.console import out
+from conformance.cli.console import out, print_json
 from conformance.cli.passphrase import passphrase
 
 app = typer.Typer(help="PKI of a certification body: root CA, evaluator certificates, "
@@ -29,6 +29,7 @@ DIR = typer.Option(Path("pki"), "--dir", help="The PKI directory (holds ca.key.p
 CA_PASS = typer.Option(None, "--ca-passphrase-env", metavar="NAME",
                        help="Environment variable holding the CA key passphrase "
                        "(prompted when omitted).")
+JSON = typer.Option(False, "--json", help="Print the written paths as JSON.")
 
 
 @app.command("init-ca")
@@ -38,6 +39,7 @@ def init_ca_cmd(
     org: str = typer.Option("tokencert", "--org"),
     years: int = typer.Option(20, "--years", min=1, max=50),
     pass_env: str | None = CA_PASS,
+    json_out: bool = JSON,
 ) -> None:
     """Create the root CA: ECDSA P-384, CA:TRUE (pathlen 0), keyCertSign + cRLSign.
 
@@ -49,6 +51,9 @@ def init_ca_cmd(
     from conformance.certificate.pki import init_ca
 
     pki = init_ca(dir_, passphrase(pass_env, "CA key", confirm=True), name, org, years)
+    if json_out:
+        print_json({"ca_cert": str(pki.ca_cert_path), "ca_key": str(pki.root / "ca.key.pem")})
+        return
     out.print(f"wrote {pki.root / 'ca.cert.pem'} and the encrypted {pki.root / 'ca.key.pem'}",
               highlight=False)
 
@@ -65,6 +70,7 @@ def issue_cmd(
     ca_pass_env: str | None = CA_PASS,
     pass_env: str | None = typer.Option(None, "--passphrase-env", metavar="NAME",
                                         help="Variable holding the new key's passphrase."),
+    json_out: bool = JSON,
 ) -> None:
     """Issue an evaluator certificate: ECDSA P-256, digitalSignature + nonRepudiation,
     documentSigning EKU (1.3.6.1.5.5.7.3.36), CRL distribution point.
@@ -82,6 +88,10 @@ def issue_cmd(
     key_pass = passphrase(pass_env, "new evaluator key", confirm=True)
     issued = issue_evaluator(pki, ca_pass, out_dir or dir_ / "evaluator", key_pass, name, org,
                              days, crl_url)
+    if json_out:
+        print_json({"cert": str(issued.cert_path), "key": str(issued.key_path),
+                    "serial": f"{issued.serial:x}"})
+        return
     out.print(f"wrote {issued.cert_path} (serial {issued.serial:x}) and the encrypted "
               f"{issued.key_path}", highlight=False)
 
@@ -112,6 +122,7 @@ def crl_cmd(
     dir_: Path = DIR,
     days: int = typer.Option(30, "--days", min=1, help="Days until the next update."),
     ca_pass_env: str | None = CA_PASS,
+    json_out: bool = JSON,
 ) -> None:
     """Sign a fresh CRL listing every revoked evaluator certificate (DIR/crl.pem).
 
@@ -119,11 +130,14 @@ def crl_cmd(
 
     \b
       tokencert pki crl --dir pki --ca-passphrase-env TC_CA_PASS
-      tokencert pki crl --dir pki --days 7 --ca-passphrase-env TC_CA_PASS
+      tokencert pki crl --dir pki --days 7 --ca-passphrase-env TC_CA_PASS --json
     """
     from conformance.certificate.pki import Pki, make_crl
 
     path = make_crl(Pki(dir_), passphrase(ca_pass_env, "CA key"), days)
+    if json_out:
+        print_json({"crl": str(path)})
+        return
     out.print(f"wrote {path}", highlight=False)
 
 

@@ -48,6 +48,7 @@ def validate(
     path: Path | None = typer.Argument(
         None, help="Catalog directory or index file (default: the shipped edition)."
     ),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Validate a catalog against its JSON Schema and semantic rules.
 
@@ -55,8 +56,13 @@ def validate(
 
     \b
       tokencert spec validate
+      tokencert spec validate --json
     """
     cat = _catalog(path)
+    if json_out:
+        print_json({"ok": True, "edition": cat.edition, "version": cat.version,
+                    "requirements": len(cat), "digest": cat.digest})
+        return
     out.print(
         f"ok: {cat.edition} {cat.version}: {len(cat)} requirements, digest {cat.digest}",
         highlight=False,
