@@ -59,7 +59,7 @@ class GatewayConfig:
     rpm: int = 1200
     tpm: int = 2_000_000
     max_concurrency: int = 16
-    max_queue: int = 64
+    max_queue: int = 8  # a burst at 4x the declared concurrency (32) overflows 16 + 8: 429s
     queue_timeout_s: float = 30.0
     declared_concurrency: int = 8
     max_body_bytes: int = 4 * 1024 * 1024

@@ -1,0 +1,157 @@
+"""STAB-003 (graceful overload) and STAB-004 (recovery) from one overload episode.
+
+The module's ``overload`` fixture runs, in this order and once per session: a pre-burst
+baseline at the recovery phase's rate and workload (``recovery.duration_s``), the burst
+phase (4x the declared concurrency, exempt from the declared limits), and right after it
+the observation at the same rate, in short segments until TTFT p50 over a sliding window is
+back within 1.5x the baseline or ``recovery.observe_s`` (+ one window) has passed. STAB-003
+alone runs only the burst; selecting STAB-004 adds the burst to the plan (plan.build).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from conformance.checks import overload as ov
+from conformance.plan import phase_seed
+from conformance.run.evidence import Obs
+from conformance.run.load.health import saturation
+from conformance.stats import quantile
+from conformance.verdicts import health_from_json
+
+FACTOR = 1.5  # "back within 1.5x the pre-burst baseline" (catalog STAB-004)
+SEGMENT_S = 10.0  # observation segment: the recovery is checked after each
+
+
+@dataclass
+class Overload:
+    burst: object  # PhaseData
+    baseline: object | None = None  # PhaseData
+    observed: tuple[object, ...] = ()  # PhaseData segments after the burst
+    window: int = 10
+    result: ov.Recovery | None = None
+    baseline_ms: float | None = None
+
+
+def _ttfts(phase):  # type: ignore[no-untyped-def]
+    return [(r.sent_ns, float(r.ttft_ms()), r.request_id) for r in phase.measured
+            if r.ok and r.ttft_ms() is not None and r.sent_ns is not None]
+
+
+def _burst_end(burst) -> int | None:  # type: ignore[no-untyped-def]
+    ends = [r.last_byte_ns or r.headers_ns or r.sent_ns for r in burst.records]
+    ends = [e for e in ends if e is not None]
+    return max(ends) if ends else None
+
+
+@pytest.fixture(scope="module")
+def overload(tokencert_session, plan, load_runner, catalog):  # type: ignore[no-untyped-def]
+    s = tokencert_session
+    rp = plan.phase("recovery") if plan.applicable("STAB-004") else None
+    if rp is None:
+        return Overload(load_runner("burst"))
+
+    def segment(name: str, duration_s: float):  # type: ignore[no-untyped-def]
+        pp = dataclasses.replace(rp, name=name, seed=phase_seed(s.profile.seed, name),
+                                 duration_s=duration_s, requests=None, observe_s=None)
+        return s.run_plan_phase(pp)
+
+    window = max((e.samples or 1 for e in catalog.get("STAB-004").min_evidence.values()),
+                 default=10)
+    baseline = segment("recovery-baseline", float(rp.duration_s or 15.0))
+    base = [t for _, t, _ in _ttfts(baseline)]
+    burst = load_runner("burst")
+    end = _burst_end(burst)
+    out = Overload(burst, baseline, (), window, None, quantile(base, 0.5) if base else None)
+    if end is None or out.baseline_ms is None:
+        return out
+    rate = rp.rate_rps or 1.0
+    horizon = float(rp.observe_s or 60.0) + window / rate
+    segs = []
+    for i in range(math.ceil(horizon / SEGMENT_S) + 1):
+        segs.append(segment(f"recovery-{i}", SEGMENT_S))
+        obs = [x for p in segs for x in _ttfts(p)]
+        res = ov.recovery(out.baseline_ms, FACTOR, end, obs, window)
+        out = dataclasses.replace(out, observed=tuple(segs), result=res)
+        if res.recovered or res.observed_s >= horizon:
+            break
+    return out
+
+
+@pytest.mark.requirement("STAB-003")
+def test_graceful_overload(overload, record):  # type: ignore[no-untyped-def]
+    b = overload.burst
+    recs = b.records
+    trials = []
+    for r in recs:
+        bad = ov.server_error(r)
+        what = f"status {r.status}" if r.status is not None else f"no answer ({r.error})"
+        trials.append(Obs(bad, what, None if bad is not None else "client_error",
+                          (r.request_id,)))
+    d = b.outcome.duration_s
+    codes: dict[str, int] = {}
+    for r in recs:
+        k = str(r.status) if r.status is not None else str(r.error)
+        codes[k] = codes.get(k, 0) + 1
+    record.observations("burst_5xx_rate", trials, phase="burst", duration_s=d,
+                        detail={"answers": codes})
+    n5 = sum(1 for t in trials if t.ok)
+    record.value("burst_5xx_count", n5, n=len(recs), phase="burst", duration_s=d,
+                 evidence=[t.evidence[0] for t in trials if t.ok][:100],
+                 detail={"requests": len(recs)})
+    # one observation per burst request: "if refused (429), the refusal says when to
+    # retry"; an answer that is not a refusal holds it trivially (burst_5xx_* judges it)
+    refusals = []
+    for r in recs:
+        if r.status == 429:
+            refusals.append(ov.refusal_actionable(r))
+        else:
+            what = f"status {r.status}" if r.status is not None else f"no answer ({r.error})"
+            refusals.append(Obs(True, f"not refused ({what})", evidence=(r.request_id,)))
+    record.observations("refusal_well_formed", refusals, phase="burst", duration_s=d,
+                        detail={"refused": sum(1 for r in recs if r.status == 429)})
+
+
+@pytest.mark.requirement("STAB-004")
+def test_recovery(overload, record, requirement):  # type: ignore[no-untyped-def]
+    o = overload
+    base_n = len(_ttfts(o.baseline)) if o.baseline is not None else 0
+    res = o.result
+    first = o.observed[0].name if o.observed else "recovery"
+    detail = {"baseline_ttft_p50_ms": o.baseline_ms, "baseline_n": base_n,
+              "factor": FACTOR, "window_requests": o.window,
+              "segments": [p.name for p in o.observed]}
+    if res is None:
+        why = ("the burst got no answer" if o.baseline_ms is not None
+               else "no baseline TTFT (no completed pre-burst request)")
+        record.value("recovery_s", None, n=0, phase=first, detail={**detail, "why": why})
+        return
+    n_obs = sum(len(_ttfts(p)) for p in o.observed)
+    detail |= {"limit_ms": res.limit_ms, "observed_s": res.observed_s, "recovered": res.recovered,
+               "worst_miss_ms": res.worst_miss_ms}
+    n = min(base_n, n_obs)
+    if res.recovered:
+        m = record.value("recovery_s", res.seconds, n=n, phase=first,
+                         duration_s=res.observed_s, evidence=list(res.first_ok_window),
+                         detail=detail)
+    else:
+        # not back within the observation: the recovery time is only known to exceed it
+        m = record.value("recovery_s", res.observed_s, lower=res.observed_s, upper=None, n=n,
+                         phase=first, duration_s=res.observed_s,
+                         detail={**detail, "why": "not recovered within the observation; "
+                                 "the value is a lower bound"})
+    l1 = float(requirement.thresholds["L1"][0].value)
+    if (not res.recovered or (res.seconds or 0.0) > l1) and res.worst_miss_ms is not None:
+        # could the client's own lag have kept the windows above the limit?
+        for p in o.observed:
+            if p.outcome.health:
+                chk = saturation(health_from_json(p.outcome.health),
+                                 threshold_ms=res.worst_miss_ms, quantile=0.5, tolerance=1.0)
+                if chk.saturated:
+                    record.flag("client_saturated", f"phase {p.name}: " + "; ".join(chk.reasons),
+                                evidence=[m.id])
+                    break

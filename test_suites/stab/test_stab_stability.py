@@ -1,0 +1,46 @@
+"""STAB-005: worst window TTFT p50 ÷ overall TTFT p50 of the shared sustained phase.
+
+Windows are the sustained phase's ``window_s`` (60 s in the shipped profiles, as the catalog
+says); only full windows count. A phase shorter than the catalog's min_evidence duration is
+``inconclusive: insufficient_duration`` whatever the ratio (the verdict stage decides)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.checks.overload import window_ratio
+
+DEFAULT_WINDOW_S = 60.0
+
+
+@pytest.mark.requirement("STAB-005")
+def test_latency_stability(sustained_phase, plan, catalog, record, requirement):  # type: ignore[no-untyped-def]
+    pp = plan.phase("sustained")
+    window_s = float((pp.window_s if pp is not None else None) or DEFAULT_WINDOW_S)
+    sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]
+    recs = [r for r in sustained_phase.measured
+            if r.ok and r.ttft_ms() is not None and r.sent_ns is not None]
+    d = sustained_phase.outcome.duration_s
+    if not sent or not recs:
+        record.value("window_ratio", None, n=0, phase="sustained", duration_s=d,
+                     detail={"why": "no completed streams", "window_s": window_s})
+        return
+    t0, t1 = min(sent), max(sent) + 1
+    wr = window_ratio([(r.sent_ns, float(r.ttft_ms())) for r in recs], t0, t1, window_s,
+                      catalog.confidence)
+    detail = {"window_s": window_s, "overall_ttft_p50_ms": wr.overall_p50,
+              "windows": [{"start_s": s, "n": n, "ttft_p50_ms": p} for s, n, p in wr.windows],
+              "full_windows": len(wr.windows)}
+    if wr.point is None:
+        why = ("the phase holds no full window" if not wr.windows
+               else "a window without completed requests")
+        record.value("window_ratio", None, n=wr.n, phase="sustained", duration_s=d,
+                     detail={**detail, "why": why})
+        return
+    # a client delay d moves a window's p50 by at most d: against the limit R, R x overall p50
+    lag_ms = {lvl: float(conds[0].value) * float(wr.overall_p50 or 0.0)
+              for lvl, conds in requirement.thresholds.items()}
+    # lower=0 (certain): the verdict then judges the upper bound, and a window too small
+    # for it makes the level `insufficient_samples`, never a pass on the point estimate
+    record.value("window_ratio", wr.point, lower=0.0, upper=wr.upper, n=wr.n, phase="sustained",
+                 duration_s=d, lag_sensitive_ms=lag_ms, detail=detail)
