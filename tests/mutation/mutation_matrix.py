@@ -1,0 +1,398 @@
+"""The mutation matrix: every reference defect must make its own requirement fail.
+
+One *row* is a defect of ``conformance/reference/defects.py`` (REGISTRY names the requirement
+it breaks). A row starts the real reference service over TLS with that defect on, runs the
+real ``tokencert run --only <requirement> --profile mutation`` in a child process and reads
+the verdict from results.json. The *clean* row runs the same profile with no defect and
+must never fail an automated requirement.
+
+Everything a row needs beyond the defect's own default is data in :data:`OVERRIDES` (a
+defect parameter, a sim config, a profile, a billing export). :data:`CI_GROUPS` lists the
+defects that share one service start and one run in CI; a group is sound only while no
+member's defect makes another member's requirement fail, which the full matrix
+(``python benchmarks/mutation/matrix.py``, one service per defect, the broader requirement
+set) checks and reports as "group collateral".
+
+Imported by tests/mutation/test_mutation_matrix.py and benchmarks/mutation/matrix.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.reference import ReferenceService
+from conformance.reference.defects import BY_NAME, REGISTRY
+from conformance.spec import load_catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = ROOT / "tests" / "fixtures" / "profiles" / "mutation.yaml"
+# a fast engine: sustained waves of W-short (300 tokens) take ~2.5 s at 8 ms/token
+BASE_SIM: Mapping[str, Any] = {"tpot_ms": 8.0, "base_ttft_ms": 30.0}
+# what a clean service may come out as: a bound the short profile cannot show, a client
+# too busy to trust a latency figure, a feature the declaration does not have
+CLEAN_OK_REASONS = ("insufficient_samples", "insufficient_duration", "client_saturated")
+# (what ran, verdicts, seconds) of each run in this process: tests/mutation/conftest.py prints
+TIMINGS: list[tuple[str, str, float]] = []
+
+
+@dataclass(frozen=True)
+class Override:
+    """What a defect's row needs beyond the defect's default (data, not code)."""
+
+    param: float | None = None  # the defect's parameter (``--defect NAME=PARAM``)
+    sim: Mapping[str, Any] = field(default_factory=dict)  # merged over BASE_SIM
+    gateway: Mapping[str, Any] = field(default_factory=dict)
+    phases: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # over the profile's
+    request_timeout_s: float | None = None
+    billing_export: bool = False
+    known_gap: str | None = None  # the requirement cannot fail today, and why (xfail strict)
+    note: str = ""
+
+
+ONE_IN_50 = {"sustained": {"requests": 50}}  # any 50 consecutive requests hold one "1 in 50"
+ONE_WAVE = {"sustained": {"requests": 8}}  # one request per stream at the declared concurrency
+OVERRIDES: Mapping[str, Override] = {
+    # TPOT over the 200 ms L1 limit needs >= 60 s for a 300-token answer: one wave only
+    "slow_tokens": Override(phases=ONE_WAVE, request_timeout_s=120,
+                            note="one wave of 8 streams; TPOT 240 ms x 300 tokens = 72 s"),
+    "midstream_stall": Override(phases=ONE_WAVE, note="one wave (every stream stalls)"),
+    # one request in 5 decodes at 300 ms/token (90 s): a 10 s request timeout ends it, and a
+    # request that never completed is not good (PERF-004 counts it against goodput)
+    "slow_minority": Override(phases=ONE_WAVE, request_timeout_s=10, note=(
+        "one wave; its slow requests end at a 10 s request timeout, which is why "
+        "STAB-001/STAB-002 fail with it")),
+    # PERF-005 judges throughput only over >= 30 s of sustained load (min_evidence)
+    "overclaimed_capacity": Override(phases={"sustained": {"duration_s": 34}},
+                                     note="34 s sustained phase (PERF-005 needs 30 s)"),
+    "truncated_streams": Override(phases={"sustained": {"duration_s": 34}},
+                                  note="34 s sustained phase (> 50 requests: one in 50 is cut)"),
+    "random_5xx": Override(phases=ONE_IN_50, note="50 sustained requests (one in 50 fails)"),
+    "ttft_spikes": Override(phases=ONE_IN_50, note="50 sustained requests (one in 20 waits)"),
+    "poor_scaling": Override(phases={**ONE_WAVE, "scaling": {"requests": 3}}),
+    # W-long TTFT = (10000 - 4096) x 4 ms = 23.6 s > 20 s; the answer must complete to count
+    "slow_long_prefill": Override(
+        sim={"tpot_ms": 2.0}, phases={"long_context": {"requests": 1}}, request_timeout_s=90,
+        note="one W-long request, 90 s request timeout (PERF-007 counts completed requests "
+             "only), 2 ms/token so its 1500-token answer is short"),
+    "dies_after": Override(param=3, known_gap=(
+        "STAB-006 measures the sustained phase's duration; a phase shorter than 600 s is "
+        "`insufficient_duration` before any condition is judged (verdicts/judge.py), so a "
+        "service that dies mid-phase is never a STAB-006 fail (STAB-001 fails instead)")),
+    "double_billing": Override(billing_export=True),
+    "bills_5xx": Override(billing_export=True),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    defect: str
+    requirement: str
+    override: Override
+
+    @property
+    def spec(self) -> str:
+        """The ``--defect`` option value."""
+        p = self.override.param
+        return self.defect if p is None else f"{self.defect}={p:g}"
+
+
+def rows() -> list[Row]:
+    return [Row(d.name, d.requirement, OVERRIDES.get(d.name, Override())) for d in REGISTRY]
+
+
+ROWS: dict[str, Row] = {r.defect: r for r in rows()}
+
+# Defects that share one service start and one run in CI. A member's defect must not touch
+# another member's requirement (the full matrix's "group collateral" check): here each member
+# acts on a different request type, endpoint or phase. A defect not listed runs alone.
+GROUPED: tuple[tuple[str, ...], ...] = (
+    ("malformed_response", "models_list_incomplete", "no_stream_usage", "no_rate_limit"),
+    ("missing_done", "ignore_max_tokens", "server_error_on_bad_json", "shared_prompt_cache"),
+    ("ignore_stop", "silent_truncation", "no_request_id", "wrong_model_field", "no_auth",
+     "echo_api_key"),
+    ("ttft_spikes", "random_5xx"),  # TTFT of answered requests / share answered
+    ("overclaimed_capacity", "truncated_streams"),  # a claim / 1 in 50 streams cut
+    ("slow_tokens", "incomplete_price_list"),  # every token slow / the declaration's prices
+    ("cjk_overcount", "completion_inflated"),  # prompt count only / completion count only
+)
+CI_GROUPS: tuple[tuple[str, ...], ...] = GROUPED + tuple(
+    (d.name,) for d in REGISTRY if all(d.name not in g for g in GROUPED))
+
+
+def automated_requirements() -> list[str]:
+    return [r.id for r in load_catalog() if r.automated]
+
+
+def must_requirements() -> set[str]:
+    return {r.id for r in load_catalog() if r.automated and r.obligation == "MUST"}
+
+
+@dataclass
+class RunResult:
+    defects: tuple[str, ...]
+    only: str | None
+    rc: int
+    seconds: float
+    verdicts: dict[str, dict[str, Any]]
+    output: str
+
+    def outcome(self, rid: str) -> str:
+        v = self.verdicts.get(rid)
+        return "missing" if v is None else str(v["outcome"])
+
+    def reason(self, rid: str) -> str | None:
+        v = self.verdicts.get(rid)
+        return None if v is None else v.get("reason")
+
+    def shown(self, rid: str) -> str:
+        o, why = self.outcome(rid), self.reason(rid)
+        return o if o in ("pass", "fail") or not why else f"{o}: {why}"
+
+    def failed(self, among: Iterable[str]) -> list[str]:
+        return [r for r in among if self.outcome(r) == "fail"]
+
+
+def write_profile(settings: Override, where: Path) -> Path:
+    """The mutation profile with the row's phase settings merged in (``id: mutation``)."""
+    if not settings.phases and settings.request_timeout_s is None:
+        return PROFILE
+    import yaml
+
+    doc = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    for name, over in settings.phases.items():
+        phase = dict(doc["phases"][name]) | dict(over)
+        if "duration_s" in over:
+            phase.pop("requests", None)
+        if "requests" in over:
+            phase.pop("duration_s", None)
+        doc["phases"][name] = phase
+    if settings.request_timeout_s is not None:
+        doc["request_timeout_s"] = settings.request_timeout_s
+    path = where / "mutation.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _merge(what: str, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        for k, v in item.items():
+            if k in out and out[k] != v:
+                raise ValueError(f"{what}: {k} is {out[k]!r} and {v!r}")
+            out[k] = v
+    return out
+
+
+def group_settings(members: Sequence[Row]) -> Override:
+    """The one service and profile a group of rows shares: the members' settings merged
+    (a setting two members give different values is an error)."""
+    os_ = [m.override for m in members]
+    what = "group " + "+".join(m.defect for m in members)
+    names = {n for o in os_ for n in o.phases}
+    phases = {n: _merge(f"{what} phase {n}", [o.phases[n] for o in os_ if n in o.phases])
+              for n in sorted(names)}
+    timeouts = {o.request_timeout_s for o in os_ if o.request_timeout_s is not None}
+    if len(timeouts) > 1:
+        raise ValueError(f"{what}: request timeouts {sorted(timeouts)}")
+    return Override(sim=_merge(f"{what} sim", [o.sim for o in os_]),
+                    gateway=_merge(f"{what} gateway", [o.gateway for o in os_]),
+                    phases=phases, request_timeout_s=next(iter(timeouts), None),
+                    billing_export=any(o.billing_export for o in os_))
+
+
+def run_matrix_case(defect_specs: Sequence[str], only: Sequence[str] | None,
+                    settings: Override, out: Path | None = None,
+                    timeout_s: float = 420.0) -> RunResult:
+    """Start the reference service (TLS) with these defects, run `tokencert run`, read back."""
+    t0 = time.monotonic()
+    own = out is None
+    out_dir = Path(tempfile.mkdtemp(prefix="tokencert-mut-")) / "run" if out is None else out
+    sim = {**BASE_SIM, **settings.sim}
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    profile = write_profile(settings, out_dir.parent)
+    with ReferenceService.start(tls=True, defects=list(defect_specs), sim_config=sim,
+                                gateway_config=dict(settings.gateway) or None,
+                                billing_export=settings.billing_export) as svc:
+        cmd = [sys.executable, "-m", "conformance", "run", "--candidate",
+               str(svc.declaration_path), "--profile", str(profile),
+               "--out", str(out_dir)]
+        if only:
+            cmd += ["--only", ",".join(only)]
+        p = subprocess.run(cmd, env={**os.environ, **svc.env, "COLUMNS": "200"},
+                           capture_output=True, text=True, timeout=timeout_s, check=False)
+    results = out_dir / "results.json"
+    verdicts: dict[str, dict[str, Any]] = {}
+    if results.is_file():
+        doc = json.loads(results.read_text(encoding="utf-8"))
+        verdicts = {r["id"]: r for r in doc["requirements"]}
+    res = RunResult(tuple(defect_specs), ",".join(only) if only else None, p.returncode,
+                    time.monotonic() - t0, verdicts, p.stdout[-4000:] + p.stderr[-4000:])
+    if own:
+        import shutil
+
+        shutil.rmtree(out_dir.parent, ignore_errors=True)
+    return res
+
+
+def run_group(defects: Sequence[str], retries: int = 1) -> RunResult:
+    """One service with every defect of the group on, one run of the group's requirements.
+
+    A requirement that comes out ``client_saturated`` was not measured (the client, not the
+    service, was too slow to trust): the group runs again, at most ``retries`` times."""
+    members = [ROWS[d] for d in defects]
+    only = list(dict.fromkeys(r.requirement for r in members))
+    total = 0.0
+    while True:
+        res = run_matrix_case([r.spec for r in members], only, group_settings(members))
+        total += res.seconds
+        if retries <= 0 or all(res.reason(r) != "client_saturated" for r in only):
+            res.seconds = total
+            return res
+        retries -= 1
+
+
+def run_clean(settings: Override | None = None) -> RunResult:
+    """The clean control: every requirement, one service (with a billing export)."""
+    s = settings or Override(billing_export=True)
+    return run_matrix_case([], None, s)
+
+
+# ---------------------------------------------------------------- the full matrix (script)
+
+@dataclass
+class MatrixLine:
+    row: Row
+    result: RunResult
+
+    @property
+    def verdict(self) -> str:
+        return self.result.shown(self.row.requirement)
+
+    @property
+    def collateral(self) -> list[str]:
+        """Other MUST requirements that failed with this defect on."""
+        others = sorted(must_requirements() - {self.row.requirement})
+        return self.result.failed(others)
+
+    @property
+    def status(self) -> str:
+        if self.result.reason(self.row.requirement) == "no_test":
+            return "no suite yet"
+        if self.result.outcome(self.row.requirement) == "fail":
+            return "ok"
+        return "KNOWN GAP" if self.row.override.known_gap else "MISSED"
+
+
+def collateral_set(row: Row) -> list[str]:
+    """What the script runs for a defect: its requirement and every automated MUST one."""
+    return sorted(must_requirements() | {row.requirement})
+
+
+def run_full_row(row: Row) -> MatrixLine:
+    return MatrixLine(row, run_matrix_case([row.spec], collateral_set(row), row.override))
+
+
+def unsound_groups(lines: Sequence[MatrixLine]) -> list[str]:
+    """CI groups in which one member's defect fails another member's requirement."""
+    by = {ln.row.defect: ln for ln in lines}
+    bad = []
+    for g in CI_GROUPS:
+        for d in g:
+            if d not in by:
+                continue
+            hits = [ROWS[o].requirement for o in g
+                    if o != d and ROWS[o].requirement in by[d].collateral]
+            if hits:
+                bad.append(f"{'+'.join(g)}: {d} also fails {', '.join(hits)}")
+    return bad
+
+
+def render_markdown(lines: Sequence[MatrixLine], clean: RunResult | None,
+                    header: Mapping[str, str]) -> str:
+    out = ["# Mutation matrix", "",
+           "Each defect of the reference service (`tokencert reference defects`) switched on "
+           "alone, over TLS; `tokencert run --profile mutation` (or the row's override) with "
+           "`--only` its requirement and every automated MUST requirement; the verdict of its "
+           "requirement, and any *other* MUST requirement that failed (collateral). "
+           "Produced by `python benchmarks/mutation/matrix.py --write docs/mutation-matrix.md`; "
+           "CI runs the same rows, grouped, in `tests/mutation/` (no collateral).", ""]
+    out += [f"- {k}: {v}" for k, v in header.items()]
+    out += ["", "| defect | requirement | expected | verdict | status | collateral (other MUST "
+            "fails) | s |", "|---|---|---|---|---|---|---|"]
+    for ln in lines:
+        out.append(f"| `{ln.row.spec}` | {ln.row.requirement} | fail | {ln.verdict} | "
+                   f"{ln.status} | {', '.join(ln.collateral) or '—'} | "
+                   f"{ln.result.seconds:.0f} |")
+    gaps = [ln for ln in lines if ln.row.override.known_gap]
+    notes = [ln for ln in lines if ln.row.override.note]
+    if gaps or notes:
+        out += ["", "Row notes:", ""]
+        out += [f"- `{ln.row.defect}` (known gap): {ln.row.override.known_gap}" for ln in gaps]
+        out += [f"- `{ln.row.defect}`: {ln.row.override.note}" for ln in notes]
+    bad = unsound_groups(lines)
+    out += ["", "CI groups (`CI_GROUPS`, one service and one run each): "
+            + ("every group is sound (no member fails another member's requirement)." if not bad
+               else "UNSOUND — " + "; ".join(bad))]
+    if clean is not None:
+        out += ["", f"## Clean control (no defect, every requirement, {clean.seconds:.0f} s)", "",
+                "| requirement | obligation | verdict |", "|---|---|---|"]
+        ob = {r.id: r.obligation for r in load_catalog()}
+        for rid in automated_requirements():
+            out.append(f"| {rid} | {ob[rid]} | {clean.shown(rid)} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import platform
+    from datetime import UTC, datetime
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--defects", help="comma-separated defect names (default: all)")
+    ap.add_argument("--no-clean", action="store_true", help="skip the clean control")
+    ap.add_argument("--write", type=Path, help="also write the markdown record here")
+    a = ap.parse_args(argv)
+    names = a.defects.split(",") if a.defects else [d.name for d in REGISTRY]
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        print(f"unknown defect(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+    clean = None
+    if not a.no_clean:
+        clean = run_clean()
+        bad = [r for r in automated_requirements() if clean.outcome(r) == "fail"]
+        print(f"clean control: {clean.seconds:.0f} s, fails: {', '.join(bad) or 'none'}",
+              flush=True)
+    lines = []
+    for n in names:
+        ln = run_full_row(ROWS[n])
+        lines.append(ln)
+        print(f"{n:24} {ln.row.requirement:9} {ln.verdict:34} {ln.status:12} "
+              f"collateral: {', '.join(ln.collateral) or '-':30} {ln.result.seconds:5.0f} s",
+              flush=True)
+    header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{platform.node() or 'unknown'}, {platform.machine()}, "
+                         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+              "total": f"{time.monotonic() - t0:.0f} s"}
+    md = render_markdown(lines, clean, header)
+    if a.write:
+        a.write.write_text(md, encoding="utf-8")
+    print(md)
+    missed = [ln for ln in lines if ln.status == "MISSED"]
+    clean_fails = clean is not None and any(clean.outcome(r) == "fail"
+                                            for r in automated_requirements())
+    return 1 if missed or clean_fails else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

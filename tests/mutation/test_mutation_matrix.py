@@ -1,0 +1,99 @@
+"""The mutation matrix in CI: each reference defect makes its requirement fail, and the clean
+reference service fails no automated requirement (real service over TLS, real `tokencert run`).
+
+Rows whose requirement has no suite yet come out `inconclusive: no_test` and are xfail
+(strict=False): the matrix fills in as suites land. The full matrix with collateral is
+``python benchmarks/mutation/matrix.py`` (docs/mutation-matrix.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+from mutation_matrix import (
+    CI_GROUPS,
+    CLEAN_OK_REASONS,
+    OVERRIDES,
+    ROWS,
+    TIMINGS,
+    RunResult,
+    automated_requirements,
+    group_settings,
+    run_clean,
+    run_group,
+)
+
+from conformance.reference.defects import REGISTRY
+from conformance.spec import load_catalog
+
+_RUNS: dict[tuple[str, ...], RunResult] = {}
+GROUP_OF = {d: g for g in CI_GROUPS for d in g}
+
+
+def _group_run(group: tuple[str, ...]) -> RunResult:
+    if group not in _RUNS:
+        res = run_group(group)
+        _RUNS[group] = res
+        shown = ", ".join(f"{ROWS[d].requirement}={res.shown(ROWS[d].requirement)}"
+                          for d in group)
+        TIMINGS.append(("+".join(group), shown, res.seconds))
+    return _RUNS[group]
+
+
+def test_every_defect_is_in_one_ci_group_and_names_an_automated_requirement() -> None:
+    names = [d for g in CI_GROUPS for d in g]
+    assert sorted(names) == sorted(d.name for d in REGISTRY)
+    assert len(names) == len(set(names))
+    for g in CI_GROUPS:  # a group shares one service: its members' settings must agree
+        group_settings([ROWS[d] for d in g])
+    for d in OVERRIDES:
+        assert d in ROWS, f"override for unknown defect {d}"
+    cat = load_catalog()
+    for d in REGISTRY:
+        assert cat.get(d.requirement).automated, d
+
+
+def _defect_params() -> list[object]:
+    out: list[object] = []
+    for d in REGISTRY:
+        row = ROWS[d.name]
+        marks = [pytest.mark.slow]
+        if row.override.known_gap:
+            marks.append(pytest.mark.xfail(strict=True, reason=row.override.known_gap))
+        out.append(pytest.param(d.name, id=f"{d.requirement}-{d.name}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("defect", _defect_params())
+def test_defect_fails_its_requirement(defect: str) -> None:
+    row = ROWS[defect]
+    res = _group_run(GROUP_OF[defect])
+    assert res.rc in (0, 1), f"run did not complete (exit {res.rc}):\n{res.output}"
+    rid = row.requirement
+    if res.reason(rid) == "no_test":
+        pytest.xfail("no suite yet")
+    v = res.verdicts.get(rid)
+    assert v is not None, f"{rid} missing from results.json"
+    assert v["outcome"] == "fail", (
+        f"--defect {row.spec}: {rid} is {res.shown(rid)} ({v.get('detail')}), not fail")
+
+
+@pytest.fixture(scope="module")
+def clean_run() -> RunResult:
+    res = run_clean()
+    TIMINGS.append(("clean (all requirements)", f"exit {res.rc}", res.seconds))
+    return res
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rid", automated_requirements())
+def test_clean_service_fails_nothing(rid: str, clean_run: RunResult) -> None:
+    assert clean_run.rc in (0, 1), f"run did not complete:\n{clean_run.output}"
+    v = clean_run.verdicts.get(rid)
+    assert v is not None, f"{rid} missing from results.json"
+    if v["reason"] == "no_test":
+        pytest.xfail("no suite yet")
+    assert v["outcome"] != "fail", f"clean service fails {rid}: {v.get('detail')}"
+    if v["outcome"] == "inconclusive":
+        assert v["reason"] in CLEAN_OK_REASONS, f"{rid}: {v['reason']}: {v.get('detail')}"
+    else:
+        assert v["outcome"] in ("pass", "not_applicable"), v
