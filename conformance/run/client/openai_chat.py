@@ -9,6 +9,7 @@ from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
 from conformance.run.records import RequestRecord
 
 _DONE = b"[DONE]"
+_loads = json.JSONDecoder().decode
 
 
 def _tokens(text: str, count_tokens: CountTokens | None) -> int:
@@ -71,7 +72,7 @@ class OpenAIChat:
             if record.done_seen:
                 record.decode_errors.append(f"event {i}: data after [DONE]")
             try:
-                doc = json.loads(ev.data)
+                doc = _loads(ev.data.decode("utf-8"))  # SSE is UTF-8 (no encoding sniffing)
             except (ValueError, UnicodeDecodeError) as exc:
                 _garbage(record, f"event {i}: not JSON ({exc})")
                 continue
@@ -110,11 +111,15 @@ class OpenAIChat:
                 staged.append((ev.t_ns, content, delta_tokens))
                 if delta_tokens is None:
                     usage_every_chunk = False
+        counted: dict[str, int] = {}  # a stream repeats many chunk texts: count each once
         for t, text, n in staged:
             if usage_every_chunk and n is not None and n > 0:
                 chunks.append((t, text, n))
             else:
-                chunks.append((t, text, _tokens(text, count_tokens)))
+                k = counted.get(text)
+                if k is None:
+                    k = counted[text] = _tokens(text, count_tokens)
+                chunks.append((t, text, k))
         record.content_chunks = chunks
         record.text = "".join(texts)
         record.first_token_ns = chunks[0][0] if chunks else None

@@ -9,6 +9,7 @@ and the client's health, and marks the phase complete: a later resume does not r
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections import deque
@@ -24,6 +25,9 @@ from conformance.run.load import LoadRunner, PhaseSpec, RequestFactory, StopCond
 from conformance.run.records import RequestRecord
 
 OnProgress = Callable[[RequestRecord], None]
+# records decoded but not yet written: beyond this the consumer waits for the writer (and
+# the runner, in turn, holds back new sends), so memory stays flat however long the phase
+MAX_PENDING_WRITES = 256
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ async def run_phase(
                 pending.append(writer.submit(store.request, rec, segment=seg))
                 while pending and pending[0].done():
                     pending.popleft().result()
+                while len(pending) > MAX_PENDING_WRITES:  # the disk is slower: wait for it
+                    await asyncio.wrap_future(pending.popleft())
                 last = max(last, rec.last_byte_ns or rec.sent_ns or last)
                 if on_record is not None:
                     on_record(rec)

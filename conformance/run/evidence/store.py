@@ -17,6 +17,7 @@ line) before appending again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -36,8 +37,40 @@ MANIFEST = "run.json"
 RESUME_KEYS = ("spec", "profile", "candidate", "only", "plan_digest")
 
 
-def _repair(path: Path) -> int:
-    """Drop a torn last line (no newline, or not JSON); returns the bytes removed."""
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not every filesystem syncs directories
+    finally:
+        os.close(fd)
+
+
+def _first_missing_blob(data: bytes, blobs: Path) -> int | None:
+    """Offset of the first line that references a blob not on disk (None: none does)."""
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl + 1
+        if b'"blobs"' in data[pos:end]:
+            try:
+                refs = json.loads(data[pos:end]).get("blobs", {})
+            except (ValueError, AttributeError):
+                refs = {}
+            for ref in refs.values() if isinstance(refs, dict) else ():
+                if not (blobs / str(ref).removeprefix("sha256:")).is_file():
+                    return pos
+        pos = end
+    return None
+
+
+def _repair(path: Path, blobs: Path | None = None) -> int:
+    """Drop a torn tail: a last line without newline or not JSON, and (``blobs`` given)
+    everything from the first line whose blob is missing; returns the bytes removed."""
     if not path.exists():
         return 0
     data = path.read_bytes()
@@ -49,6 +82,10 @@ def _repair(path: Path) -> int:
             json.loads(data[last_start:end])
         except ValueError:
             good = last_start
+    if blobs is not None:
+        missing = _first_missing_blob(data[:good], blobs)
+        if missing is not None:
+            good = missing
     if good < end:
         with path.open("r+b") as fh:
             fh.truncate(good)
@@ -66,6 +103,7 @@ class EvidenceStore:
         self.sync_every = sync_every
         self._files: dict[str, IO[bytes]] = {}
         self._unsynced = 0
+        self._blobs_unsynced: list[Path] = []
         self._lock = threading.Lock()
         self.repaired: dict[str, int] = {}
 
@@ -124,7 +162,7 @@ class EvidenceStore:
             tmp.replace(path)
         store = cls(root, redactor)
         for f in root.rglob("*.jsonl"):
-            removed = _repair(f)
+            removed = _repair(f, root / "blobs")
             if removed:
                 store.repaired[str(f.relative_to(root))] = removed
         return store
@@ -145,12 +183,15 @@ class EvidenceStore:
 
     def append(self, stream: str, rtype: str, rid: str, payload: Mapping[str, Any]) -> None:
         """Append one record (redacted) to ``<stream>.jsonl``."""
+        self._write(stream, rtype, rid, self.redactor.data(dict(payload)))
+
+    def _write(self, stream: str, rtype: str, rid: str, redacted: Mapping[str, Any]) -> None:
         line = {
             "record_version": EVIDENCE_RECORD_VERSION,
             "tool_version": __version__,
             "type": rtype,
             "id": rid,
-            **self.redactor.data(dict(payload)),
+            **redacted,
         }
         data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         with self._lock:
@@ -162,7 +203,14 @@ class EvidenceStore:
                 self._sync_locked()
 
     def blob(self, data: bytes) -> str:
-        """Store ``data`` (already redacted) under its digest; returns ``sha256:<hex>``."""
+        """Store ``data`` (already redacted) under its digest; returns ``sha256:<hex>``.
+
+        Group commit: the blob is written (to a temporary name, then renamed, so a reader
+        never sees half of one) but fsynced at the next sync point, before the JSONL lines
+        are, so every line that is durable has durable blobs. A line that reached the disk
+        before its blob (a power cut between sync points) starts the torn tail that
+        :func:`_repair` drops on resume. (One fsync per blob had made the evidence writer,
+        not the client, the limit at tens of thousands of chunks per second.)"""
         hexd = sha256_hex(data)
         path = self.root / "blobs" / hexd
         if not path.exists():
@@ -170,20 +218,24 @@ class EvidenceStore:
             tmp = path.with_name(hexd + ".tmp")
             with tmp.open("wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             tmp.replace(path)
+            with self._lock:
+                self._blobs_unsynced.append(path)
         return "sha256:" + hexd
 
     def request(self, rec: RequestRecord, **extra: Any) -> None:
         """Persist a request record of phase ``rec.phase``; big raw parts go to blobs."""
-        d = rec.to_json()
+        d = record_json(rec)
         blobs: dict[str, str] = {}
-        events = d.get("events") or []
+        # the per-chunk lists are redacted apart from the rest of the line (one check of
+        # their joined text, item by item only when it finds something): walking them
+        # item by item through the redactor cost more than everything else per chunk
+        events: list[list[Any]] = d.pop("events")
+        chunks: list[list[Any]] = d.pop("content_chunks")
         raw = json.dumps(events, ensure_ascii=False).encode()
         if len(raw) >= BLOB_MIN_BYTES:
             blobs["events"] = self.blob(self.redactor.bytes_(raw))
-            d["events"] = []
+            events = []
         body = d.get("body")
         if isinstance(body, str) and len(body) >= BLOB_MIN_BYTES:
             blobs["body"] = self.blob(self.redactor.bytes_(body.encode()))
@@ -191,7 +243,10 @@ class EvidenceStore:
         payload: dict[str, Any] = {"phase": rec.phase, **extra, "record": d}
         if blobs:
             payload["blobs"] = blobs
-        self.append(f"phases/{rec.phase}", "request", rec.request_id, payload)
+        redacted = self.redactor.data(payload)
+        redacted["record"]["events"] = _redact_pairs(self.redactor, events, 1)
+        redacted["record"]["content_chunks"] = _redact_pairs(self.redactor, chunks, 1)
+        self._write(f"phases/{rec.phase}", "request", rec.request_id, redacted)
 
     def measurement(self, m: Measurement, *, test: str, attempt: int) -> None:
         self.append(
@@ -206,6 +261,15 @@ class EvidenceStore:
             self._sync_locked()
 
     def _sync_locked(self) -> None:
+        if self._blobs_unsynced:
+            for path in self._blobs_unsynced:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            _fsync_dir(self.root / "blobs")  # the renames
+            self._blobs_unsynced.clear()
         for fh in self._files.values():
             fh.flush()
             os.fsync(fh.fileno())
@@ -217,6 +281,36 @@ class EvidenceStore:
             for fh in self._files.values():
                 fh.close()
             self._files.clear()
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RequestRecord))
+
+
+def record_json(rec: RequestRecord) -> dict[str, Any]:
+    """``rec.to_json()`` without ``dataclasses.asdict``'s deep copy of every chunk (the
+    evidence writer serialises the result at once and never mutates it)."""
+    d = {name: getattr(rec, name) for name in _RECORD_FIELDS}
+    d["request"] = dict(rec.request)
+    d["headers"] = dict(rec.headers)
+    d["usage"] = dict(rec.usage) if rec.usage is not None else None
+    d["decode_errors"] = list(rec.decode_errors)
+    d["events"] = [[e.t_ns, e.data.decode("utf-8", "replace")] for e in rec.events]
+    d["body"] = rec.body.decode("utf-8", "replace") if rec.body is not None else None
+    d["content_chunks"] = [list(c) for c in rec.content_chunks]
+    return d
+
+
+def _redact_pairs(redactor: Redactor, items: list[list[Any]], at: int) -> list[list[Any]]:
+    """``redactor.data(items)`` for lists whose item ``at`` is the only string: a secret or
+    bearer token inside any item also shows in the items' joined text (joined with a
+    newline, a word boundary), so when the joined text is clean every item is."""
+    if not items:
+        return items
+    joined = "\n".join(str(x[at]) for x in items)
+    if redactor.text(joined) == joined:
+        return items
+    out: list[list[Any]] = redactor.data(items)
+    return out
 
 
 def iter_lines(root: Path, stream: str | None = None) -> Iterator[dict[str, Any]]:

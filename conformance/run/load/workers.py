@@ -25,12 +25,27 @@ from conformance.run.client import Client, ClientConfig
 from conformance.run.load.drive import connections_needed, drive, share
 from conformance.run.load.health import HealthParts, LagMonitor, merge_health, quiet_gc
 from conformance.run.load.spec import PhaseSpec, RequestFactory
+from conformance.run.records import ChunkEvent, RequestRecord
 
 if TYPE_CHECKING:
     from conformance.run.load.runner import LoadRunner
-    from conformance.run.records import RequestRecord
 
 READY_TIMEOUT_S = 120.0
+
+Packed = tuple[RequestRecord, list[int], list[bytes]]
+
+
+def pack(rec: RequestRecord) -> Packed:
+    """A record ready for the queue: its events as two flat lists (pickling hundreds of
+    ``ChunkEvent`` objects one by one cost ~7x more, per chunk, than the lists)."""
+    events, rec.events = rec.events, []
+    return rec, [e.t_ns for e in events], [e.data for e in events]
+
+
+def unpack(packed: Packed) -> RequestRecord:
+    rec, ts, data = packed
+    rec.events = [ChunkEvent(t, d) for t, d in zip(ts, data, strict=True)]
+    return rec
 
 
 async def _worker_async(
@@ -56,7 +71,7 @@ async def _worker_async(
                 client,
                 spec,
                 factory,
-                emit=lambda rec: out_q.put(("rec", k, rec)),
+                emit=lambda rec: out_q.put(("rec", k, pack(rec))),
                 should_stop=stop_ev.is_set,
                 t0_ns=int(start.value),
                 worker=k,
@@ -156,7 +171,7 @@ async def stream_processes(
         while done < n:
             kind, k, payload = await inbox.get()
             if kind == "rec":
-                rec: RequestRecord = payload
+                rec = unpack(payload)
                 errors.add(rec)
                 if errors.tripped:
                     stop_ev.set()
