@@ -26,7 +26,10 @@ ERROR_CLASSES = (
     "too_large",  # response exceeded the size limit (flood)
     "garbage",  # body/events not parseable as the dialect's JSON
     "client_error",  # the instrument itself failed (never counted against the service)
+    "worker_lost",  # the load worker sending it was lost mid-request (never counted either)
 )
+# Failures of the instrument, not of the service: excluded from every candidate rate.
+INSTRUMENT_ERRORS = frozenset({"client_error", "worker_lost"})
 
 
 @dataclass(slots=True)
@@ -120,6 +123,12 @@ class RequestRecord:
     def ok(self) -> bool:
         """Transport completed with a 2xx."""
         return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def instrument_failed(self) -> bool:
+        """The instrument failed (client error, lost load worker): the record says nothing
+        about the service and is left out of its success and error rates."""
+        return self.error in INSTRUMENT_ERRORS
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe dict (raw bytes as UTF-8 with replacement; blobs are the recorder's job)."""

@@ -37,6 +37,7 @@ class PhaseOutcome:
     health: dict[str, Any]  # ClientHealth.to_json() of the last segment (worst merged)
     stop_reason: str
     resumed: bool
+    lost_workers: tuple[int, ...] = ()  # distributed: load workers lost mid-phase
 
 
 def _segment_span_s(seg: dict[str, Any], ph: PhaseEvidence) -> float:
@@ -81,6 +82,7 @@ async def run_phase(
             dict(e.get("health", {})),
             str(e.get("stop_reason", "")),
             True,
+            tuple(int(k) for k in e.get("load", {}).get("lost_workers", [])),
         )
     done = existing.seqs()
     prior_s = sum(_segment_span_s(s, existing) for s in existing.segments)
@@ -113,6 +115,7 @@ async def run_phase(
     if stop.duration_s is not None and stop.duration_s <= 0:
         reason = "duration"
         health: dict[str, Any] = {}
+        load: dict[str, Any] = {}
     else:
         # evidence is written by one thread beside the event loop: serialising, hashing and
         # fsync never delay the reads of the streams still in flight
@@ -134,6 +137,10 @@ async def run_phase(
         reason = runner.result.stop_reason
         health = runner.result.health.to_json()
         last = max(last, runner.result.t1_ns)
+        load = {}
+        if runner.result.nodes:  # distributed: each node's clock offset, health, losses
+            load = {"backend": "ray", "nodes": list(runner.result.nodes),
+                    "lost_workers": list(runner.result.lost_workers)}
     span = (last - t0) / 1e9
     for s in existing.segments:
         health = _worse(dict(s.get("health", {})), health)
@@ -149,7 +156,9 @@ async def run_phase(
             "stop_reason": reason,
             "health": health,
             "finished_utc": utc_now_iso(),
+            **({"load": load} if load else {}),
         },
     )
     store.checkpoint()
-    return PhaseOutcome(spec.name, total, health, reason, bool(existing.segments))
+    return PhaseOutcome(spec.name, total, health, reason, bool(existing.segments),
+                        tuple(load.get("lost_workers", ())))

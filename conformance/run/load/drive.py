@@ -29,6 +29,7 @@ from conformance.run.load.spec import (
 from conformance.run.records import RequestRecord
 
 Emit = Callable[[RequestRecord], None]
+OnSend = Callable[[int, int], None]  # (seq, scheduled_ns), just before a request is sent
 ShouldStop = Callable[[], bool]
 
 
@@ -50,6 +51,21 @@ def share(arrival: Arrival, worker: int, processes: int) -> Arrival | None:
         return type(arrival)(arrival.rate / p, cap)
     size = part(arrival.size)
     return Burst(size, arrival.bursts, arrival.interval_s) if size else None
+
+
+def useful_workers(arrival: Arrival, workers: int) -> int:
+    """How many of ``workers`` event loops (processes or Ray workers) get a share of
+    ``arrival``: a sequential phase has one; a closed loop or burst, at most one per stream."""
+    w = max(1, workers)
+    if isinstance(arrival, Sequential):
+        return 1
+    if isinstance(arrival, Concurrency):
+        return min(w, arrival.n)
+    if isinstance(arrival, Burst):
+        return min(w, arrival.size)
+    if arrival.max_in_flight:
+        return min(w, arrival.max_in_flight)
+    return w
 
 
 def connections_needed(arrival: Arrival | None) -> int:
@@ -114,6 +130,7 @@ async def drive(
     worker: int = 0,
     processes: int = 0,
     skip: frozenset[int] = frozenset(),
+    on_send: OnSend | None = None,
 ) -> str:
     """Run this loop's share of ``spec``; returns why it stopped."""
     arrival = share(spec.arrival, worker, processes)
@@ -128,6 +145,8 @@ async def drive(
         return factory(seq, request_rng(spec.seed, seq))
 
     async def send(seq: int, params: ChatParams, sched: int) -> None:
+        if on_send is not None:
+            on_send(seq, sched)
         rec = await client.chat(
             params,
             request_id=f"{spec.name}-{seq}",

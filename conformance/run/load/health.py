@@ -260,3 +260,32 @@ def quiet_gc(threshold0: int = 50_000) -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
+
+
+def merge_nodes(healths: Sequence[tuple[str, ClientHealth]]) -> ClientHealth:
+    """The health of a phase run on several nodes, merged conservatively: every lag and
+    delay figure is the worst node's (pooling the samples would dilute a saturated node's
+    lag with an idle one's), and any node's saturation reason is the phase's."""
+    if len(healths) == 1:
+        return healths[0][1]
+    hs = [h for _, h in healths]
+
+    def worst(ss: Sequence[Summary]) -> Summary:
+        if not ss:
+            return Summary()
+        return Summary(
+            n=sum(s.n for s in ss),
+            **{f: max(getattr(s, f) for s in ss)
+               for f in ("p50", "p90", "p99", "p999", "max", "p75", "p95", "p995")},
+        )
+
+    return ClientHealth(
+        processes=sum(h.processes for h in hs),
+        duration_s=max((h.duration_s for h in hs), default=0.0),
+        schedule_delay_ms=worst([h.schedule_delay_ms for h in hs if h.schedule_delay_ms.n]),
+        loop_lag_ms=worst([h.loop_lag_ms for h in hs if h.loop_lag_ms.n]),
+        cpu_percent_max=max((h.cpu_percent_max for h in hs), default=0.0),
+        cpu_percent_mean=max((h.cpu_percent_mean for h in hs), default=0.0),
+        windows=tuple(sorted((w for h in hs for w in h.windows), key=lambda w: w.t_s)),
+        reasons=tuple(f"{name}: {r}" for name, h in healths for r in h.reasons),
+    )

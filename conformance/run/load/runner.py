@@ -36,7 +36,7 @@ from conformance.run.load.health import (
     merge_health,
     quiet_gc,
 )
-from conformance.run.load.spec import PhaseSpec, RequestFactory
+from conformance.run.load.spec import Distributed, PhaseSpec, RequestFactory
 from conformance.run.records import RequestRecord
 
 OnRecord = Callable[[RequestRecord], Awaitable[None] | None]
@@ -54,6 +54,10 @@ class PhaseResult:
     health: ClientHealth
     last_sent_ns: int = 0
     planned_duration_s: float | None = None
+    # distributed runs: each node's clock offset to the driver and its health, and the
+    # load workers lost mid-phase (their in-flight requests are ``worker_lost`` records)
+    nodes: tuple[dict[str, Any], ...] = ()
+    lost_workers: tuple[int, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -76,6 +80,8 @@ class _ErrorRate:
         self.tripped = False
 
     def add(self, rec: RequestRecord) -> None:
+        if rec.instrument_failed:
+            return  # the instrument failed, not the service: not an error of the candidate
         self.n += 1
         if not rec.ok:
             self.errors += 1
@@ -113,8 +119,10 @@ class LoadRunner:
         dialect: Dialect | None = None,
         redactor: Redactor | None = None,
         count_tokens: CountTokens | None = None,
+        distributed: Distributed | None = None,
     ) -> None:
         self.config = config
+        self.distributed = distributed
         self.transport = transport
         self.dialect = dialect or make_dialect(config.dialect)
         self.redactor = redactor or Redactor()
@@ -153,7 +161,12 @@ class LoadRunner:
         numbers already on disk (``--resume``): they are not sent again."""
         spec.validate()
         skip = frozenset(skip_seqs)
-        if spec.processes > 0:
+        if self.distributed is not None:
+            # imported only here: the default path never imports Ray
+            from conformance.run.load.ray_backend import stream_ray
+
+            gen = stream_ray(self, spec, factory, skip, self.distributed)
+        elif spec.processes > 0:
             from conformance.run.load.workers import stream_processes
 
             gen = stream_processes(self, spec, factory, skip)

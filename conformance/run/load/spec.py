@@ -93,6 +93,27 @@ class PhaseSpec:
             raise InputError(f"load phase {self.name!r}: " + "; ".join(problems))
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """Run load phases on a Ray cluster (``pip install 'tokencert[distributed]'``).
+
+    ``address``: a Ray cluster address (``host:port``), ``auto`` (the cluster started on this
+    machine with ``ray start``) or ``local`` (a private single-node cluster on 127.0.0.1).
+    ``workers``: Ray load workers (actors) per phase; None: one per node, and never fewer
+    than the phase's planned worker processes (one event loop holds at most 64 streams).
+    """
+
+    address: str
+    workers: int | None = None
+    object_store_mb: int = 64  # per node for ``local``; records are small and stream back
+
+    def validate(self) -> None:
+        if not self.address.strip():
+            raise InputError("--ray-address must not be empty (an address, auto or local)")
+        if self.workers is not None and self.workers < 1:
+            raise InputError("--ray-workers must be >= 1")
+
+
 RequestFactory = Callable[[int, random.Random], ChatParams]
 """``factory(seq, rng) -> ChatParams``: a fresh request for sequence number ``seq``. ``rng``
 is seeded from (phase seed, seq), so a resumed phase regenerates the same requests. Must be
