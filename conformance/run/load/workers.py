@@ -35,6 +35,20 @@ READY_TIMEOUT_S = 120.0
 Packed = tuple[RequestRecord, list[int], list[bytes]]
 
 
+class _CreditClient(Client):
+    """A worker's client: each request takes a credit first (given back by the parent once
+    it has consumed the record), polled so the event loop never blocks on it."""
+
+    def __init__(self, credit: Any, config: ClientConfig) -> None:
+        super().__init__(config)
+        self._credit = credit
+
+    async def chat(self, *args: Any, **kwargs: Any) -> RequestRecord:
+        while not self._credit.acquire(False):  # noqa: ASYNC110 (a cross-process semaphore)
+            await asyncio.sleep(0.001)
+        return await super().chat(*args, **kwargs)
+
+
 def pack(rec: RequestRecord) -> Packed:
     """A record ready for the queue: its events as two flat lists (pickling hundreds of
     ``ChunkEvent`` objects one by one cost ~7x more, per chunk, than the lists)."""
@@ -58,9 +72,11 @@ async def _worker_async(
     stop_ev: Any,
     go: Any,
     start: Any,
+    credit: Any,
 ) -> tuple[str, HealthParts] | None:
     monitor = LagMonitor(spec.lag_tick_s, spec.health_window_s)
-    async with Client(config) as client:  # everything built before the common start
+    # everything built before the common start
+    async with _CreditClient(credit, config) as client:
         await client.prewarm(connections_needed(share(spec.arrival, k, spec.processes)))
         out_q.put(("ready", k, None))
         if not await asyncio.to_thread(go.wait, READY_TIMEOUT_S) or stop_ev.is_set():
@@ -97,9 +113,12 @@ def _worker_main(
     stop_ev: Any,
     go: Any,
     start: Any,
+    credit: Any,
 ) -> None:
     try:
-        out = asyncio.run(_worker_async(k, config, spec, factory, skip, out_q, stop_ev, go, start))
+        out = asyncio.run(
+            _worker_async(k, config, spec, factory, skip, out_q, stop_ev, go, start, credit)
+        )
         if out is not None:
             out_q.put(("health", k, out))
     except BaseException:
@@ -111,19 +130,22 @@ def _worker_main(
 async def stream_processes(
     runner: LoadRunner, spec: PhaseSpec, factory: RequestFactory, skip: frozenset[int]
 ) -> AsyncIterator[RequestRecord]:
-    from conformance.run.load.runner import PhaseResult, _ErrorRate
+    from conformance.run.load.runner import MAX_QUEUED, PhaseResult, _ErrorRate
 
     ctx = mp.get_context("spawn")
     out_q = ctx.Queue()
     stop_ev, go = ctx.Event(), ctx.Event()
     start = ctx.Value("q", 0)
+    # one credit per request sent and not yet consumed here (decoded, handed on): a parent
+    # slower than the service holds the workers back instead of queueing without bound
+    credit = ctx.Semaphore(MAX_QUEUED + connections_needed(spec.arrival))
     n = spec.processes
     procs = [
         ctx.Process(
             target=_worker_main,
             name=f"tokencert-load-{k}",
             daemon=True,
-            args=(k, runner.config, spec, factory, skip, out_q, stop_ev, go, start),
+            args=(k, runner.config, spec, factory, skip, out_q, stop_ev, go, start, credit),
         )
         for k in range(n)
     ]
@@ -180,6 +202,7 @@ async def stream_processes(
                     last_sent = max(last_sent, rec.sent_ns)
                 last_byte = max(last_byte, rec.last_byte_ns or 0)
                 yield runner.decode(rec)
+                credit.release()
             elif kind == "health":
                 reasons.append(payload[0])
                 parts.append(payload[1])

@@ -1,4 +1,5 @@
-"""A consumer slower than the service holds back new sends: memory stays bounded."""
+"""A consumer slower than the service holds back new sends: memory stays bounded (in the
+parent's event loop, and in worker processes through credits the parent gives back)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from conformance.run.load import runner as runner_mod
 from conformance.run.records import RequestRecord
 
 
-def test_slow_consumer_holds_back_sends(gt: GT, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("processes", [0, 1])
+def test_slow_consumer_holds_back_sends(
+    gt: GT, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
     monkeypatch.setattr(runner_mod, "MAX_QUEUED", 4)
     n, total = 4, 60
     runner = LoadRunner(ClientConfig(base_url=gt.base_url, model="gt", read_timeout_s=10,
@@ -26,11 +30,13 @@ def test_slow_consumer_holds_back_sends(gt: GT, monkeypatch: pytest.MonkeyPatch)
         got.append((time.perf_counter_ns(), rec))
         await asyncio.sleep(0.02)  # the consumer (decode + evidence) is the bottleneck
 
-    spec = PhaseSpec("bp", Concurrency(n), StopConditions(max_requests=total))
+    spec = PhaseSpec("bp", Concurrency(n), StopConditions(max_requests=total),
+                     processes=processes)
     asyncio.run(runner.run(spec, Factory(), slow))
     assert len(got) == total and all(r.ok for _, r in got)
     sent = sorted(r.sent_ns or 0 for _, r in got)
     # sent but not yet consumed, at each consumption: the queue bound plus the streams in
     # flight (a service ~3x faster than this consumer would otherwise run ~35 ahead)
     backlog = max(sum(1 for s in sent if s <= t) - (k + 1) for k, (t, _) in enumerate(got))
-    assert backlog <= 4 + n + 1, backlog
+    # (workers: MAX_QUEUED + n credits, so up to n more records waiting)
+    assert backlog <= 4 + n + 1 + (n if processes else 0), backlog
