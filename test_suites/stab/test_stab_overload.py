@@ -24,7 +24,7 @@ from conformance.stats import quantile
 from conformance.verdicts import health_from_json
 
 FACTOR = 1.5  # "back within 1.5x the pre-burst baseline" (catalog STAB-004)
-SEGMENT_S = 10.0  # observation segment: the recovery is checked after each
+SEGMENT_EXTRA_S = 1.0  # an observation segment holds one sliding window and this much more
 
 
 @dataclass
@@ -71,9 +71,10 @@ def overload(tokencert_session, plan, load_runner, catalog):  # type: ignore[no-
         return out
     rate = rp.rate_rps or 1.0
     horizon = float(rp.observe_s or 60.0) + window / rate
+    seg_s = window / rate + SEGMENT_EXTRA_S  # the recovery is checked after each segment
     segs = []
-    for i in range(math.ceil(horizon / SEGMENT_S) + 1):
-        segs.append(segment(f"recovery-{i}", SEGMENT_S))
+    for i in range(math.ceil(horizon / seg_s) + 1):
+        segs.append(segment(f"recovery-{i}", seg_s))
         obs = [x for p in segs for x in _ttfts(p)]
         res = ov.recovery(out.baseline_ms, FACTOR, end, obs, window)
         out = dataclasses.replace(out, observed=tuple(segs), result=res)

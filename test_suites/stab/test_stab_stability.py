@@ -20,15 +20,21 @@ def test_latency_stability(sustained_phase, plan, catalog, record, requirement):
     sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]
     recs = [r for r in sustained_phase.measured
             if r.ok and r.ttft_ms() is not None and r.sent_ns is not None]
-    d = sustained_phase.outcome.duration_s
     if not sent or not recs:
-        record.value("window_ratio", None, n=0, phase="sustained", duration_s=d,
+        record.value("window_ratio", None, n=0, phase="sustained", duration_s=0.0,
                      detail={"why": "no completed streams", "window_s": window_s})
         return
-    t0, t1 = min(sent), max(sent) + 1
+    # the measured load runs from the first measured send to the last answer; requests
+    # belong to the window they were sent in, and only windows inside that span count
+    t0 = min(sent)
+    t1 = max(r.last_byte_ns or r.sent_ns or t0 for r in sustained_phase.measured) + 1
     wr = window_ratio([(r.sent_ns, float(r.ttft_ms())) for r in recs], t0, t1, window_s,
                       catalog.confidence)
+    # the evidence spans the full windows only: one window alone (ratio 1 by construction)
+    # is never 120 s of evidence, so it stays `insufficient_duration`
+    d = len(wr.windows) * window_s
     detail = {"window_s": window_s, "overall_ttft_p50_ms": wr.overall_p50,
+              "phase_duration_s": sustained_phase.outcome.duration_s,
               "windows": [{"start_s": s, "n": n, "ttft_p50_ms": p} for s, n, p in wr.windows],
               "full_windows": len(wr.windows)}
     if wr.point is None:
