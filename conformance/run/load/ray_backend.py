@@ -237,6 +237,13 @@ def is_loopback(address: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
+def _auth_token_available() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    return Path(path).is_file() if path else (Path.home() / ".ray" / "auth_token").is_file()
+
+
 def connect(target: Distributed) -> None:
     """Join the Ray cluster (once per process). A loopback cluster is joined, and a
     ``local`` one started, bound to 127.0.0.1 only."""
@@ -246,6 +253,10 @@ def connect(target: Distributed) -> None:
     if loopback:
         # read by Ray at import: otherwise it swaps 127.0.0.1 for a routable address
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if target.address != "local" and _auth_token_available():
+        # `ray start --head` (Ray >= 2.5x) requires its token; a cluster without auth
+        # accepts a client that sends one
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
 
     if ray.is_initialized():
