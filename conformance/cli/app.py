@@ -20,6 +20,7 @@ from conformance.cli import (
     demo_cmd,
     init_cmd,
     pki_cmd,
+    plan_cmd,
     reference_cmd,
     report_cmd,
     review_cmd,
@@ -73,6 +74,7 @@ init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)
 run_cmd.register(app)
+plan_cmd.register(app)
 app.add_typer(pki_cmd.app, name="pki")
 certify_cmd.register(app)
 review_cmd.register(app)
