@@ -39,12 +39,15 @@ class _CreditClient(Client):
     """A worker's client: each request takes a credit first (given back by the parent once
     it has consumed the record), polled so the event loop never blocks on it."""
 
-    def __init__(self, credit: Any, config: ClientConfig) -> None:
+    def __init__(self, credit: Any, stop_ev: Any, config: ClientConfig) -> None:
         super().__init__(config)
-        self._credit = credit
+        self._credit, self._stop = credit, stop_ev
 
     async def chat(self, *args: Any, **kwargs: Any) -> RequestRecord:
-        while not self._credit.acquire(False):  # noqa: ASYNC110 (a cross-process semaphore)
+        # (a cross-process semaphore: no asyncio primitive can wait on it)
+        while not self._credit.acquire(False):
+            if self._stop.is_set():  # the parent stopped consuming: never wait for it
+                break
             await asyncio.sleep(0.001)
         return await super().chat(*args, **kwargs)
 
@@ -76,7 +79,7 @@ async def _worker_async(
 ) -> tuple[str, HealthParts] | None:
     monitor = LagMonitor(spec.lag_tick_s, spec.health_window_s)
     # everything built before the common start
-    async with _CreditClient(credit, config) as client:
+    async with _CreditClient(credit, stop_ev, config) as client:
         await client.prewarm(connections_needed(share(spec.arrival, k, spec.processes)))
         out_q.put(("ready", k, None))
         if not await asyncio.to_thread(go.wait, READY_TIMEOUT_S) or stop_ev.is_set():
