@@ -55,7 +55,7 @@ def server_error(rec: RequestRecord) -> bool | None:
     (reset, timeout, garbage). None for a fault on the client's side."""
     if rec.status is not None:
         return rec.status >= 500
-    if rec.error == "client_error":
+    if rec.instrument_failed:  # client_error, or a load worker lost mid-request
         return None
     return True
 
