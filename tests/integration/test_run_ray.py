@@ -23,7 +23,9 @@ import yaml
 from run_e2e_helpers import FAST_SIM, run_env, tokencert_cmd
 
 from conformance._core import resources
+from conformance._core.schema import validate_data
 from conformance.reference import ReferenceService
+from conformance.run.evidence import iter_lines
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")  # the dev extra installs it; CI runs these
@@ -260,3 +262,5 @@ def test_killing_a_ray_worker_mid_phase_loses_no_evidence_and_blames_no_one(
     run_end = next(x for x in _lines(out, "tests") if x["type"] == "run_end")
     assert run_end["status"] == "incomplete"
     assert any("worker_lost" in s for s in run_end["incomplete"])
+    for line in iter_lines(out / "evidence"):  # worker_lost records and the load section too
+        assert validate_data("evidence-record", line) == [], line["id"]
