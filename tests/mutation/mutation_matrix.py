@@ -55,6 +55,7 @@ class Override:
     request_timeout_s: float | None = None
     billing_export: bool = False
     known_gap: str | None = None  # the requirement cannot fail today, and why (xfail strict)
+    ci: bool = True  # False: too long for CI (a known gap only); the full matrix runs it
     note: str = ""
 
 
@@ -62,8 +63,10 @@ ONE_IN_50 = {"sustained": {"requests": 50}}  # any 50 consecutive requests hold 
 ONE_WAVE = {"sustained": {"requests": 8}}  # one request per stream at the declared concurrency
 OVERRIDES: Mapping[str, Override] = {
     # TPOT over the 200 ms L1 limit needs >= 60 s for a 300-token answer: one wave only
-    "slow_tokens": Override(phases=ONE_WAVE, request_timeout_s=120,
-                            note="one wave of 8 streams; TPOT 240 ms x 300 tokens = 72 s"),
+    "slow_tokens": Override(param=27, sim={"tpot_growth": 0.0}, phases=ONE_WAVE,
+                            request_timeout_s=120, note=(
+                                "one wave of 8 streams, no batch slow-down, 27 x 8 ms: TPOT "
+                                "216 ms (limit 200) x 300 tokens = 65 s")),
     "midstream_stall": Override(phases=ONE_WAVE, note="one wave (every stream stalls)"),
     # one request in 5 decodes at 300 ms/token (90 s): a 10 s request timeout ends it, and a
     # request that never completed is not good (PERF-004 counts it against goodput)
@@ -83,6 +86,16 @@ OVERRIDES: Mapping[str, Override] = {
         sim={"tpot_ms": 2.0}, phases={"long_context": {"requests": 1}}, request_timeout_s=90,
         note="one W-long request, 90 s request timeout (PERF-007 counts completed requests "
              "only), 2 ms/token so its 1500-token answer is short"),
+    # "not back within 60 s" (the L1 limit) can only be seen by watching for more than 60 s
+    "slow_recovery": Override(phases={"recovery": {"observe_s": 57}},
+                              note="57 s observation + one 5 s window after the burst (L1: 60 s)"),
+    # STAB-005 judges only >= 120 s of full 60 s windows (min_evidence)
+    "latency_creep": Override(
+        phases={"sustained": {"duration_s": 125, "window_s": 60}}, ci=False,
+        note="125 s sustained phase, 60 s windows", known_gap=(
+            "a linear TTFT creep cannot put one 60 s window's TTFT p50 at 3x the overall p50 "
+            "(L1): measured 1.87 over two windows (PERF-001 fails instead); the defect needs "
+            "a step, not a slope, to fail STAB-005")),
     "dies_after": Override(param=3, known_gap=(
         "STAB-006 measures the sustained phase's duration; a phase shorter than 600 s is "
         "`insufficient_duration` before any condition is judged (verdicts/judge.py), so a "
@@ -115,6 +128,7 @@ ROWS: dict[str, Row] = {r.defect: r for r in rows()}
 # another member's requirement (the full matrix's "group collateral" check): here each member
 # acts on a different request type, endpoint or phase. A defect not listed runs alone.
 GROUPED: tuple[tuple[str, ...], ...] = (
+    # protocol probes / the rate-limit probe / tenant B's cache probe / unauthenticated probes
     ("malformed_response", "models_list_incomplete", "no_stream_usage", "no_rate_limit"),
     ("missing_done", "ignore_max_tokens", "server_error_on_bad_json", "shared_prompt_cache"),
     ("ignore_stop", "silent_truncation", "no_request_id", "wrong_model_field", "no_auth",
@@ -122,7 +136,13 @@ GROUPED: tuple[tuple[str, ...], ...] = (
     ("ttft_spikes", "random_5xx"),  # TTFT of answered requests / share answered
     ("overclaimed_capacity", "truncated_streams"),  # a claim / 1 in 50 streams cut
     ("slow_tokens", "incomplete_price_list"),  # every token slow / the declaration's prices
-    ("cjk_overcount", "completion_inflated"),  # prompt count only / completion count only
+    # a usage figure of successful answers / error answers, bad input, transport, overload
+    ("cjk_overcount", "completion_inflated", "stack_traces"),
+    ("cjk_off_by_one", "crash_on_bad_input"),
+    ("hidden_system_prompt", "crash_on_nul_byte"),
+    ("hidden_token", "plain_http"),
+    ("stream_usage_differs", "5xx_under_load"),
+    ("inconsistent_usage", "no_retry_after"),
 )
 CI_GROUPS: tuple[tuple[str, ...], ...] = GROUPED + tuple(
     (d.name,) for d in REGISTRY if all(d.name not in g for g in GROUPED))
@@ -292,13 +312,23 @@ class MatrixLine:
         return "KNOWN GAP" if self.row.override.known_gap else "MISSED"
 
 
-def collateral_set(row: Row) -> list[str]:
-    """What the script runs for a defect: its requirement and every automated MUST one."""
-    return sorted(must_requirements() | {row.requirement})
+def collateral_set(row: Row, scope: str = "must") -> list[str]:
+    """What the script runs for a defect: its requirement and, for ``scope`` ``must``, every
+    automated MUST requirement; for ``near``, the MUST requirements of its category and the
+    requirements of its CI groupmates (what the group's soundness depends on)."""
+    cat = {r.id: r.category for r in load_catalog()}
+    if scope == "must":
+        others = must_requirements()
+    else:
+        group = next((g for g in CI_GROUPS if row.defect in g), ())
+        others = {r for r in must_requirements() if cat[r] == cat[row.requirement]}
+        others |= {ROWS[d].requirement for d in group}
+    return sorted(others | {row.requirement}, key=list(cat).index)
 
 
-def run_full_row(row: Row) -> MatrixLine:
-    return MatrixLine(row, run_matrix_case([row.spec], collateral_set(row), row.override))
+def run_full_row(row: Row, scope: str = "must") -> MatrixLine:
+    return MatrixLine(row, run_matrix_case([row.spec], collateral_set(row, scope),
+                                           row.override))
 
 
 def unsound_groups(lines: Sequence[MatrixLine]) -> list[str]:
@@ -320,8 +350,10 @@ def render_markdown(lines: Sequence[MatrixLine], clean: RunResult | None,
                     header: Mapping[str, str]) -> str:
     out = ["# Mutation matrix", "",
            "Each defect of the reference service (`tokencert reference defects`) switched on "
-           "alone, over TLS; `tokencert run --profile mutation` (or the row's override) with "
-           "`--only` its requirement and every automated MUST requirement; the verdict of its "
+           "alone, over TLS; `tokencert run --profile mutation` (with the row's overrides) "
+           "with `--only` its requirement and the collateral set (*collateral scope* below: "
+           "`must` = every automated MUST requirement; `near` = the MUST requirements of its "
+           "category and the requirements of its CI groupmates); the verdict of its "
            "requirement, and any *other* MUST requirement that failed (collateral). "
            "Produced by `python benchmarks/mutation/matrix.py --write docs/mutation-matrix.md`; "
            "CI runs the same rows, grouped, in `tests/mutation/` (no collateral).", ""]
@@ -360,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--defects", help="comma-separated defect names (default: all)")
     ap.add_argument("--no-clean", action="store_true", help="skip the clean control")
     ap.add_argument("--write", type=Path, help="also write the markdown record here")
+    ap.add_argument("--collateral", choices=("must", "near"), default="must",
+                    help="must: every automated MUST requirement beside the defect's own "
+                    "(default); near: the MUST ones of its category and its CI groupmates'")
     a = ap.parse_args(argv)
     names = a.defects.split(",") if a.defects else [d.name for d in REGISTRY]
     unknown = [n for n in names if n not in BY_NAME]
@@ -375,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
     lines = []
     for n in names:
-        ln = run_full_row(ROWS[n])
+        ln = run_full_row(ROWS[n], a.collateral)
         lines.append(ln)
         print(f"{n:24} {ln.row.requirement:9} {ln.verdict:34} {ln.status:12} "
               f"collateral: {', '.join(ln.collateral) or '-':30} {ln.result.seconds:5.0f} s",
@@ -384,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "machine": f"{platform.node() or 'unknown'}, {platform.machine()}, "
                          f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
               "total": f"{time.monotonic() - t0:.0f} s"}
+    header["collateral scope"] = a.collateral
     md = render_markdown(lines, clean, header)
     if a.write:
         a.write.write_text(md, encoding="utf-8")
