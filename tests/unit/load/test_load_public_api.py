@@ -20,9 +20,10 @@ def test_exported_members() -> None:
         "request_rng", "saturation", "worker_seed",
     }
     assert set(stats.__all__) == {
-        "MeanEstimate", "QuantileEstimate", "RateEstimate", "Throughput", "Window",
-        "clopper_pearson", "lower_rank", "mean_bounds", "min_samples_upper", "quantile",
-        "quantile_bounds", "rate", "throughput", "upper_rank", "wilson", "windowed",
+        "MeanEstimate", "QuantileEstimate", "QuantileRatio", "RateEstimate", "Throughput",
+        "Window", "clopper_pearson", "lower_rank", "mean_bounds", "min_samples_upper",
+        "quantile", "quantile_bounds", "quantile_ratio", "rate", "throughput", "upper_rank",
+        "wilson", "windowed",
     }
     for mod in (client, load, stats):
         for name in mod.__all__:
