@@ -408,22 +408,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = [r for r in automated_requirements() if clean.outcome(r) == "fail"]
         print(f"clean control: {clean.seconds:.0f} s, fails: {', '.join(bad) or 'none'}",
               flush=True)
-    lines = []
+    lines: list[MatrixLine] = []
+
+    def record(final: bool) -> str:
+        header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                  "machine": f"{platform.node() or 'unknown'}, {platform.machine()}, "
+                             f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+                  "total": f"{time.monotonic() - t0:.0f} s", "collateral scope": a.collateral}
+        if not final:
+            header["partial"] = f"{len(lines)} of {len(names)} rows so far"
+        md = render_markdown(lines, clean, header)
+        if a.write:
+            a.write.write_text(md, encoding="utf-8")
+        return md
+
     for n in names:
         ln = run_full_row(ROWS[n], a.collateral)
         lines.append(ln)
         print(f"{n:24} {ln.row.requirement:9} {ln.verdict:34} {ln.status:12} "
               f"collateral: {', '.join(ln.collateral) or '-':30} {ln.result.seconds:5.0f} s",
               flush=True)
-    header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": f"{platform.node() or 'unknown'}, {platform.machine()}, "
-                         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
-              "total": f"{time.monotonic() - t0:.0f} s"}
-    header["collateral scope"] = a.collateral
-    md = render_markdown(lines, clean, header)
-    if a.write:
-        a.write.write_text(md, encoding="utf-8")
-    print(md)
+        record(final=False)
+    print(record(final=True))
     missed = [ln for ln in lines if ln.status == "MISSED"]
     clean_fails = clean is not None and any(clean.outcome(r) == "fail"
                                             for r in automated_requirements())
