@@ -18,6 +18,7 @@ SHOULD requirements never block.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -80,6 +81,39 @@ def _saturated(req: Requirement, level: str, cond: ConditionResult,
     return None
 
 
+def _fail_beyond_lag(req: Requirement, level: str, cond: ConditionResult,
+                     ms: Sequence[Measurement], health: Mapping[str, ClientHealth]) -> bool:
+    """A failed upper limit that client lag cannot explain stays a fail.
+
+    Timestamps only err late, by at most the largest loop lag the phase saw (d_max), so
+    every true latency is at least its measured value minus d_max (times ``lag_scale``
+    where a delay reaches a sample only in part). A lag-sensitive value (a ratio of
+    latencies) moves by at most ``limit × d_max / T`` with T its ``lag_sensitive_ms``
+    scale. If the failing figure minus that slack still exceeds the limit, the lag that
+    made the condition untrustworthy for a pass cannot have produced the fail."""
+    if cond.outcome != "fail" or cond.op not in ("<=", "<") or isinstance(cond.limit, bool) \
+            or not isinstance(cond.point, int | float) or isinstance(cond.point, bool):
+        return False
+    unit = next((m.unit for m in req.metrics if m.name == cond.metric), "")
+    q = conditions.percentile_q(cond.stat)
+    limit = float(cond.limit)
+    slack = 0.0
+    for m in ms:
+        h = health.get(m.phase) if m.phase else None
+        if h is None:
+            continue
+        lag = h.loop_lag_ms
+        if lag.n == 0 or not math.isfinite(lag.max):
+            return False
+        if unit == "ms" and q is not None:
+            slack = max(slack, lag.max * (m.lag_scale if m.lag_scale > 0 else 1.0))
+        elif level in m.lag_sensitive_ms and m.lag_sensitive_ms[level] > 0:
+            slack = max(slack, limit * lag.max / m.lag_sensitive_ms[level])
+        else:
+            return False
+    return float(cond.point) - slack > limit
+
+
 def _n_and_duration(by_metric: Mapping[str, Sequence[Measurement]]
                     ) -> tuple[int, float | None]:
     """Evidence size (the smallest pooled count over the level's metrics) and the
@@ -109,7 +143,7 @@ def judge_level(req: Requirement, level: Level, by_metric: Mapping[str, list[Mea
         ms = by_metric.get(c.metric, [])
         r = conditions.judge(c, ms, confidence)
         sat = _saturated(req, level, r, ms, health)
-        if sat:
+        if sat and not _fail_beyond_lag(req, level, r, ms, health):
             r = conditions._res(c, "inconclusive", CLIENT_SATURATED, sat, r.point, r.bound,
                                 r.n)
         results.append(r)

@@ -144,6 +144,36 @@ def test_client_lag_gives_client_saturated(catalog: Catalog, plan: Plan) -> None
     assert calm.levels["L3"].reason == "client_saturated"
 
 
+def test_a_fail_lag_cannot_explain_stays_a_fail(catalog: Catalog, plan: Plan) -> None:
+    h = {"sustained": _health(300.0)}  # saturated for every PERF-001 level (2% of 5000 ms)
+    # p99 of 9000 ms: even minus the largest lag (300 ms) it is beyond the L1 limit
+    far = [samples("PERF-001", "ttft_ms", [9000.0] * 299, phase="sustained")]
+    v = verdict(catalog, plan, "PERF-001", far, health=h)
+    assert (v.outcome, v.reason) == ("fail", "threshold_not_met")
+    # 5200 ms fails the point estimate, but 300 ms of client lag could have made it
+    near = [samples("PERF-001", "ttft_ms", [5200.0] * 299, phase="sustained")]
+    v = verdict(catalog, plan, "PERF-001", near, health=h)
+    assert (v.outcome, v.reason) == ("inconclusive", "client_saturated")
+    # no lag figures at all: nothing bounds the client's error
+    blind = {"sustained": ClientHealth(1, 10.0, Summary(), Summary(), 50.0, 40.0).to_json()}
+    v = verdict(catalog, plan, "PERF-001", far, health=blind)
+    assert (v.outcome, v.reason) == ("inconclusive", "client_saturated")
+
+
+def test_a_lag_sensitive_ratio_fails_only_beyond_its_lag_slack(catalog: Catalog,
+                                                               plan: Plan) -> None:
+    # STAB-005: a window ratio whose latency scale is 400 ms at L1 (3 x an overall p50 of
+    # 133 ms); 30 ms of lag moves the ratio by at most 3 x 30 / 400 = 0.225
+    h = {"sustained": _health(30.0)}
+    def ratio(x: float) -> Measurement:
+        return Measurement("STAB-005", "window_ratio", value=x, n=96, duration_s=130.0,
+                           phase="sustained",
+                           lag_sensitive_ms={"L1": 400.0, "L2": 266.7, "L3": 200.0})
+    assert verdict(catalog, plan, "STAB-005", [ratio(15.0)], health=h).outcome == "fail"
+    v = verdict(catalog, plan, "STAB-005", [ratio(3.1)], health=h)
+    assert (v.outcome, v.reason) == ("inconclusive", "client_saturated")
+
+
 def test_tpot_lag_is_scaled_by_the_tokens_of_a_stream(catalog: Catalog, plan: Plan) -> None:
     h = {"sustained": _health(30.0)}
     raw = [samples("PERF-002", "tpot_ms", [10.0] * 299, phase="sustained")]
