@@ -86,6 +86,9 @@ def too_many(gw: Gateway, tenant: Tenant, refusal: Refusal) -> ApiError:
     return ApiError(429, refusal.message, "rate_limit_error", refusal.code, headers=headers)
 
 
+EPISODE_EXTRA_MS = 2000.0  # latency_episode: TTFT added during a degraded span
+
+
 def perturbation(gw: Gateway, n: int, prompt_len: int) -> Perturb:
     d, extra, factor, stall_ms, growth = gw.defects, 0.0, 1.0, 0.0, None
     if "ttft_spikes" in d and n % 20 == 0:
@@ -104,6 +107,8 @@ def perturbation(gw: Gateway, n: int, prompt_len: int) -> Perturb:
         extra += d.param("slow_recovery")
     if "latency_creep" in d:
         extra += d.param("latency_creep") * gw.uptime()
+    if "latency_episode" in d and int(gw.uptime() // d.param("latency_episode")) % 3 == 1:
+        extra += EPISODE_EXTRA_MS
     return Perturb(extra, factor, 10 if stall_ms else 0, stall_ms, growth)
 
 
