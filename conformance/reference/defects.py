@@ -62,8 +62,6 @@ REGISTRY: tuple[Defect, ...] = (
     _D("no_retry_after", "STAB-003", "429 answers carry neither Retry-After nor x-ratelimit-*"),
     _D("slow_recovery", "STAB-004",
        "after any overload refusal, TTFT stays PARAM ms higher for 120 s", 2000, "ms"),
-    _D("latency_creep", "STAB-005",
-       "TTFT grows by PARAM ms for every second the service has been up", 50, "ms/s"),
     _D("latency_episode", "STAB-005",
        "TTFT is 2000 ms higher during the second of every three PARAM-second spans of uptime "
        "(default: minutes 1–2, 4–5, …): a degraded minute", 60, "seconds"),

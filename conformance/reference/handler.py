@@ -105,8 +105,6 @@ def perturbation(gw: Gateway, n: int, prompt_len: int) -> Perturb:
         extra += d.param("slow_long_prefill") * (prompt_len - 4096)
     if "slow_recovery" in d and time.monotonic() - gw.last_overload < 120:
         extra += d.param("slow_recovery")
-    if "latency_creep" in d:
-        extra += d.param("latency_creep") * gw.uptime()
     if "latency_episode" in d and int(gw.uptime() // d.param("latency_episode")) % 3 == 1:
         extra += EPISODE_EXTRA_MS
     return Perturb(extra, factor, 10 if stall_ms else 0, stall_ms, growth)

@@ -89,17 +89,15 @@ OVERRIDES: Mapping[str, Override] = {
     # "not back within 60 s" (the L1 limit) can only be seen by watching for more than 60 s
     "slow_recovery": Override(phases={"recovery": {"observe_s": 57}},
                               note="57 s observation + one 5 s window after the burst (L1: 60 s)"),
-    # STAB-005 judges only >= 120 s of full 60 s windows (min_evidence)
-    "latency_creep": Override(
-        phases={"sustained": {"duration_s": 125, "window_s": 60}}, ci=False,
-        note="125 s sustained phase, 60 s windows", known_gap=(
-            "a linear TTFT creep cannot put one 60 s window's TTFT p50 at 3x the overall p50 "
-            "(L1): measured 1.87 over two windows (PERF-001 fails instead); the defect needs "
-            "a step, not a slope, to fail STAB-005")),
-    "dies_after": Override(param=3, known_gap=(
-        "STAB-006 measures the sustained phase's duration; a phase shorter than 600 s is "
-        "`insufficient_duration` before any condition is judged (verdicts/judge.py), so a "
-        "service that dies mid-phase is never a STAB-006 fail (STAB-001 fails instead)")),
+    # STAB-005 judges only >= 120 s of full 60 s windows (min_evidence); the service's
+    # second minute of uptime is degraded, which the phase's second window covers
+    "latency_episode": Override(
+        phases={"sustained": {"duration_s": 125, "window_s": 60}},
+        note="125 s sustained phase, 60 s windows"),
+    # the service dies 3 s after start; a 600 s sustained phase (L1) is planned, and the
+    # service's own errors trip the phase's error-rate stop within seconds
+    "dies_after": Override(param=3, phases={"sustained": {"duration_s": 600}},
+                           note="600 s sustained phase planned; cut short by 503s at once"),
     "double_billing": Override(billing_export=True),
     "bills_5xx": Override(billing_export=True),
 }

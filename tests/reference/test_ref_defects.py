@@ -169,8 +169,6 @@ PROBES: dict[str, Probe] = {
         and "x-ratelimit-reset-requests" not in r.headers for r in _overload(s)),
         gateway=ONE_SLOT, sim=SLOW20),
     "slow_recovery": Probe(_slow_recovery, gateway=ONE_SLOT, sim=SLOW20),
-    "latency_creep": Probe(_sleep_then(1.5, lambda s: stream(s, body(max_tokens=2)).ttft > 1.0),
-                           spec="latency_creep=1000"),
     # episodes of 2 s: uptime 2-4 s is degraded (the service is up well before 2 s)
     "latency_episode": Probe(_sleep_then(2.5, lambda s: stream(s, body(max_tokens=2)).ttft
                                          > 1.5), spec="latency_episode=2"),
