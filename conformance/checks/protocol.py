@@ -11,7 +11,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from conformance._core import resources
-from conformance.checks.findings import Observation, failed, passed
+from conformance.checks.findings import Observation, failed, passed, undecided
 from conformance.run.records import RequestRecord
 
 
@@ -118,9 +118,19 @@ def max_tokens_honoured(rec: RequestRecord, max_tokens: int) -> Observation:
     """API-004: completion_tokens <= max_tokens, and finish_reason=length when cut."""
     m = "max_tokens_honoured"
     ev = _rid(rec)
-    if not rec.ok or rec.usage is None:
+    if not rec.ok:
         return failed(m, f"no usable response (status {rec.status}, error {rec.error})",
                       evidence=ev)
+    if rec.usage is None:
+        # every non-empty content chunk carries at least one token: more chunks than the
+        # cap prove it ignored; otherwise the missing usage is API-003/METER-005's finding
+        chunks = sum(1 for _, text, _ in rec.content_chunks if text)
+        if chunks > max_tokens:
+            return failed(m, f"{chunks} content chunks (>= 1 token each) > max_tokens "
+                          f"{max_tokens}", evidence=ev)
+        return undecided(m, "no_usage", "a successful answer without usage: the cap cannot "
+                         f"be checked against completion_tokens ({chunks} content chunks)",
+                         evidence=ev)
     n = rec.usage.get("completion_tokens")
     if not isinstance(n, int):
         return failed(m, "usage.completion_tokens missing", evidence=ev)

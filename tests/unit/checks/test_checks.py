@@ -77,6 +77,17 @@ def test_api004_max_tokens() -> None:
     assert protocol.max_tokens_honoured(r, 5).ok is False
 
 
+def test_api004_without_usage_judges_only_what_chunks_prove() -> None:
+    few = RequestRecord(request_id="p-2", phase="protocol", seq=0, status=200, stream=True,
+                        content_chunks=[(i, "ab", 1) for i in range(3)], finish_reason="length")
+    o = protocol.max_tokens_honoured(few, 5)
+    assert (o.ok, o.reason) == (None, "no_usage")
+    many = RequestRecord(request_id="p-3", phase="protocol", seq=0, status=200, stream=True,
+                         content_chunks=[(i, "ab", 1) for i in range(9)],
+                         finish_reason="length")
+    assert protocol.max_tokens_honoured(many, 5).ok is False
+
+
 def test_api006_and_008() -> None:
     err = {"error": {"message": "maximum context length is 4096 tokens", "type": "invalid",
                      "code": "context_length_exceeded"}}
