@@ -1,0 +1,54 @@
+"""Latency samples from request records, with what a timeout proves.
+
+A request that timed out before its first content token has no measured TTFT, yet its TTFT
+is known to be at least the request timeout: dropping it would let a service that hangs on
+some requests pass a TTFT percentile on the ones it answered. Such a request is kept as a
+*censored* sample at the timeout — a lower bound, so including it can only raise a
+percentile, never lower it below the truth. That is sound for an upper limit only when the
+timeout itself is beyond every limit the sample is judged against (a censored value above
+the limit fails it whatever the true value); otherwise the request proves nothing and is
+left out (and counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from conformance.run.records import RequestRecord
+
+
+@dataclass(frozen=True)
+class LatencySamples:
+    values: list[float] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    censored: int = 0  # timed out before the first token, kept at the timeout
+    dropped: int = 0  # no first token and nothing proven (other errors, short timeout)
+
+    def detail(self) -> dict[str, int]:
+        return {"measured": len(self.values) - self.censored, "censored_at_timeout":
+                self.censored, "dropped": self.dropped}
+
+
+def ttft_samples(records: Iterable[RequestRecord], timeout_s: float,
+                 largest_limit_ms: float) -> LatencySamples:
+    """TTFT in ms of every request with a first token (answered in full or not), plus
+    requests that timed out before it, censored at ``timeout_s`` when that exceeds
+    ``largest_limit_ms``. Instrument failures are never the service's latency."""
+    out = LatencySamples()
+    timeout_ms = timeout_s * 1000.0
+    dropped = censored = 0
+    for r in records:
+        if r.instrument_failed:
+            continue
+        t = r.ttft_ms()
+        if t is not None:
+            out.values.append(t)
+            out.evidence.append(r.request_id)
+        elif r.error == "timeout" and r.sent_ns is not None and timeout_ms > largest_limit_ms:
+            out.values.append(timeout_ms)
+            out.evidence.append(r.request_id)
+            censored += 1
+        elif r.ok or r.error == "timeout":
+            dropped += 1
+    return LatencySamples(out.values, out.evidence, censored, dropped)
