@@ -35,7 +35,7 @@ LONG = {("run",), ("demo",), ("reference", "serve")}
 # The order a user would follow; each command's own examples run in the order they appear.
 ORDER = [
     ("spec", "validate"), ("spec", "list"), ("spec", "show"), ("reference", "defects"),
-    ("init",), ("declaration", "check"),
+    ("init",), ("declaration", "check"), ("plan",),
     ("pki", "init-ca"), ("pki", "issue-evaluator"), ("pki", "crl"),
     ("results",), ("report",), ("compare",), ("review",), ("certify",),
     ("pki", "status", "suspend"), ("pki", "status", "reinstate"), ("verify",),
