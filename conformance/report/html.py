@@ -29,6 +29,7 @@ class ReportData:
     results: dict[str, Any]
     records: dict[str, list[RequestRecord]] = field(default_factory=dict)
     metering_errors: dict[str, list[float]] = field(default_factory=dict)
+    concurrency: dict[str, int] = field(default_factory=dict)  # planned, per phase
 
 
 def load_results(run_dir: Path) -> dict[str, Any]:
@@ -68,21 +69,42 @@ def iter_request_records(run_dir: Path) -> Iterable[RequestRecord]:
 
 
 def iter_metering_observations(run_dir: Path) -> Iterable[tuple[str, float]]:
-    """(group, signed relative error) pairs from metering observations, where recorded."""
-    for path in sorted((run_dir / "evidence").rglob("*.jsonl")):
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
+    """(group, signed relative error) of every prompt-token count the METER checks
+    recorded: the ``data`` of each measurement observation carrying ``field:
+    prompt_tokens``, ``reported``, ``reference`` (and ``lang``), once per evidence record."""
+    path = run_dir / "evidence" / "measurements.jsonl"
+    if not path.is_file():
+        return
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line of a killed run
+            obs = obj.get("observations") if isinstance(obj, dict) else None
+            for o in obs if isinstance(obs, list) else ():
+                data = o.get("data") if isinstance(o, dict) else None
+                if not isinstance(data, dict) or data.get("field") != "prompt_tokens":
                     continue
-                detail = obj.get("detail") if isinstance(obj, dict) else None
-                if isinstance(detail, dict) and {"reported", "reference"} <= set(detail) \
-                        and detail.get("field", "prompt_tokens") == "prompt_tokens":
-                    ref = detail["reference"]
-                    if isinstance(ref, int | float) and ref:
-                        err = (detail["reported"] - ref) / ref
-                        yield str(detail.get("lang", "all")), float(err)
+                ref, rep = data.get("reference"), data.get("reported")
+                key = ",".join(map(str, o.get("evidence") or [])) or line
+                if key in seen or not isinstance(ref, int | float) or not ref \
+                        or not isinstance(rep, int | float):
+                    continue
+                seen.add(key)
+                yield str(data.get("lang", "all")), float((rep - ref) / ref)
+
+
+def phase_concurrency(run_dir: Path) -> dict[str, int]:
+    """Each planned phase's concurrency, from the run manifest (evidence/run.json)."""
+    try:
+        manifest = json.loads((run_dir / "evidence" / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    phases = manifest.get("plan", {}).get("phases", {}) if isinstance(manifest, dict) else {}
+    return {name: int(p["concurrency"]) for name, p in phases.items()
+            if isinstance(p, dict) and isinstance(p.get("concurrency"), int)}
 
 
 def collect(run_dir: Path) -> ReportData:
@@ -92,6 +114,7 @@ def collect(run_dir: Path) -> ReportData:
             data.records.setdefault(rec.phase, []).append(rec)
         for group, err in iter_metering_observations(run_dir):
             data.metering_errors.setdefault(group, []).append(err)
+        data.concurrency = phase_concurrency(run_dir)
     return data
 
 
@@ -140,9 +163,9 @@ def build_plots(data: ReportData, catalog: Catalog) -> dict[str, str]:
     }
     by_conc: dict[int, list[RequestRecord]] = defaultdict(list)
     for phase in ("scaling", "sustained"):
+        conc = data.concurrency.get(phase)
         for r in data.records.get(phase, []):
-            conc = r.request.get("_concurrency") if isinstance(r.request, dict) else None
-            if isinstance(conc, int) and r.ok:
+            if conc is not None and r.ok:
                 by_conc[conc].append(r)
     points: dict[int, tuple[float, float]] = {}
     for conc, recs in by_conc.items():

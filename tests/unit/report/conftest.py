@@ -44,8 +44,7 @@ def synthetic_results(level: str | None = "L1") -> dict[str, Any]:
     }
 
 
-def synthetic_record(phase: str, seq: int, rng: random.Random, t0: int,
-                     conc: int = 8) -> RequestRecord:
+def synthetic_record(phase: str, seq: int, rng: random.Random, t0: int) -> RequestRecord:
     sent = t0 + seq * 50_000_000
     ttft = int(rng.uniform(80, 250) * 1e6)
     chunks, t = [], sent + ttft
@@ -53,7 +52,7 @@ def synthetic_record(phase: str, seq: int, rng: random.Random, t0: int,
         chunks.append((t, "x", 1))
         t += int(rng.uniform(8, 12) * 1e6)
     rec = RequestRecord(request_id=f"{phase}-{seq}", phase=phase, seq=seq,
-                        request={"_concurrency": conc}, scheduled_ns=sent, sent_ns=sent,
+                        scheduled_ns=sent, sent_ns=sent,
                         first_token_ns=sent + ttft, last_byte_ns=t, status=200,
                         content_chunks=chunks, usage={"completion_tokens": 50})
     if seq % 40 == 39:
@@ -72,10 +71,18 @@ def run_dir(tmp_path: Path) -> Path:
         fh.write('{"torn": ')  # a killed run's torn last line is tolerated
     with (tmp_path / "evidence" / "scaling.jsonl").open("w") as fh:
         for i in range(10):
-            fh.write(json.dumps(synthetic_record("scaling", i, rng, 10**12, conc=1).to_json())
+            fh.write(json.dumps(synthetic_record("scaling", i, rng, 10**12).to_json())
                      + "\n")
-    with (tmp_path / "evidence" / "metering.jsonl").open("w") as fh:
-        for i, lang in enumerate(["en", "zh", "ja", "code"] * 5):
-            fh.write(json.dumps({"detail": {"lang": lang, "reported": 100 + (i % 3 == 0),
-                                            "reference": 100}}) + "\n")
+    # the shapes a real run writes: the plan in the run manifest, METER-001's observations
+    (tmp_path / "evidence" / "run.json").write_text(json.dumps({"plan": {"phases": {
+        "sustained": {"concurrency": 8}, "scaling": {"concurrency": 1}}}}))
+    obs = [{"ok": i % 3 != 0, "evidence": [f"metering-corpus-{lang}-{i}"],
+            "data": {"field": "prompt_tokens", "reported": 100 + (i % 3 == 0),
+                     "reference": 100, "lang": lang}}
+           for i, lang in enumerate(["en", "zh", "ja", "code"] * 5)]
+    with (tmp_path / "evidence" / "measurements.jsonl").open("w") as fh:
+        for metric in ("prompt_exact", "prompt_abs_rel_error"):  # the same requests twice
+            fh.write(json.dumps({"type": "measurement", "requirement": "METER-001",
+                                 "metric": metric, "shape": "observations",
+                                 "observations": obs}) + "\n")
     return tmp_path

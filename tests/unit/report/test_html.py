@@ -22,6 +22,20 @@ def test_report_is_self_contained_with_plots(run_dir: Path) -> None:
     assert "PERF-001" in html and "ttft_ms p99: 180 ms [150, 210] (n=400)" in html
     assert "Self-assessment" in html
     assert "TTFT (ms)" in html and "L1 limit 5000" in html
+    # every plot has its data (an empty plot is an SVG too): the scaling plot reads the
+    # planned concurrency of each phase, the metering plot METER's count observations
+    assert "no scaling data" not in html and "no metering data" not in html
+
+
+def test_report_reads_the_shapes_a_run_writes(run_dir: Path) -> None:
+    from conformance.report.html import collect
+
+    data = collect(run_dir)
+    assert data.concurrency == {"sustained": 8, "scaling": 1}
+    # 20 requests observed by two METER-001 metrics are 20 errors, not 40
+    assert sum(len(v) for v in data.metering_errors.values()) == 20
+    assert sorted(data.metering_errors) == ["code", "en", "ja", "zh"]
+    assert max(data.metering_errors["en"]) == 0.01
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
