@@ -12,10 +12,17 @@ left out (and counted).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from conformance.run.records import RequestRecord
+from conformance.spec import Condition
+
+
+def largest_limit(thresholds: Mapping[str, Sequence[Condition]], metric: str) -> float:
+    """The loosest limit any level puts on ``metric`` (a censored sample must exceed it)."""
+    return max(float(c.value) for conds in thresholds.values() for c in conds
+               if c.metric == metric)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks.latency import ttft_samples
+from conformance.checks.latency import largest_limit, ttft_samples
 from conformance.stats import throughput
 
 PHASE = "sustained"
@@ -16,12 +16,6 @@ PHASE = "sustained"
 
 def _ok(phase):  # type: ignore[no-untyped-def]
     return [r for r in phase.measured if r.ok]
-
-
-def largest_limit(thresholds, metric):  # type: ignore[no-untyped-def]
-    """The loosest limit any level puts on ``metric`` (a censored sample must exceed it)."""
-    return max(float(c.value) for conds in thresholds.values() for c in conds
-               if c.metric == metric)
 
 
 @pytest.mark.requirement("PERF-001")

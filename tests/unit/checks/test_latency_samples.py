@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.checks.latency import ttft_samples
+from conformance.checks.latency import largest_limit, ttft_samples
 from conformance.run.records import RequestRecord
+from conformance.spec import load_catalog
 
 
 def rec(i: int, *, ttft_ms: float | None = None, error: str | None = None,
@@ -29,3 +30,8 @@ def test_a_timeout_within_a_limit_proves_nothing() -> None:
     s = ttft_samples([rec(0, ttft_ms=100.0), rec(1, error="timeout", status=None)],
                      timeout_s=3.0, largest_limit_ms=5000.0)
     assert s.values == [100.0] and (s.censored, s.dropped) == (0, 1)
+
+
+def test_largest_limit_is_the_loosest_level() -> None:
+    req = load_catalog().get("PERF-001")
+    assert largest_limit(req.thresholds, "ttft_ms") == 5000.0
