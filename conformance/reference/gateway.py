@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,92 +20,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conformance.reference.billing import BillingLedger
-from conformance.reference.cache import PromptCache
 from conformance.reference.chat import ApiError
-from conformance.reference.config import ReferenceConfig
-from conformance.reference.defects import ActiveDefects
-from conformance.reference.engine import Engine
-from conformance.reference.limits import KeyLimits
-from conformance.run.tokenize import ChatTemplate, Tokenizer
+from conformance.reference.handler import chat_completions
+from conformance.reference.state import ServiceState, Tenant
 
 log = logging.getLogger("tokencert.reference")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 GENERIC_500 = "The server had an error while processing your request. Sorry about that!"
 
 
-@dataclass
-class Tenant:
-    name: str
-    key: str
-    limits: KeyLimits
-
-
-class Gateway:
-    """State shared by the handlers of one service instance."""
-
-    def __init__(self, cfg: ReferenceConfig, engine: Engine, tokenizer: Tokenizer,
-                 template: ChatTemplate, api_keys: Mapping[str, str],
-                 defects: ActiveDefects, billing: BillingLedger | None = None,
-                 prompt_caching: bool = True) -> None:
-        g = cfg.gateway
-        self.cfg = cfg
-        self.engine = engine
-        self.tokenizer = tokenizer
-        self.template = template
-        self.defects = defects
-        self.billing = billing
-        self.tenants = {
-            key: Tenant(name, key, KeyLimits(g.rpm, g.tpm, g.max_concurrency, g.max_queue))
-            for name, key in api_keys.items()
-        }
-        self.cache = (PromptCache(g.cache_block_tokens, g.cache_min_tokens,
-                                  g.cache_max_entries) if prompt_caching else None)
-        self.started = time.monotonic()
-        self.last_overload = float("-inf")
-        self._n = 0
-
-    def uptime(self) -> float:
-        return time.monotonic() - self.started
-
-    def next_index(self) -> int:
-        """0, 1, 2, ... per chat request: 'one in N (the first included)' defects use it."""
-        n = self._n
-        self._n += 1
-        return n
-
-    def accepts_model(self, name: str) -> bool:
-        g = self.cfg.gateway
-        return name == g.model_id or name in g.aliases
-
-    def authenticate(self, request: Request) -> Tenant | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        tenant = None
-        if scheme.lower() == "bearer" and token:
-            for key, t in self.tenants.items():
-                if secrets.compare_digest(key.encode(), token.strip().encode()):
-                    tenant = t
-        if tenant is None and "no_auth" in self.defects:
-            tenant = next(iter(self.tenants.values()))
-        return tenant
-
-    def common_headers(self, tenant: Tenant) -> dict[str, str]:
-        out = tenant.limits.headers()
-        if "echo_api_key" in self.defects:
-            out["x-debug-key"] = tenant.key
-        return out
-
-    def error_response(self, exc: ApiError) -> JSONResponse:
-        body = exc.body()
-        if "stack_traces" in self.defects:
-            body["error"]["message"] += "\nTraceback (most recent call last):\n" + "".join(
-                traceback.format_stack(limit=6))
-        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+class Gateway(ServiceState):
+    """The ASGI app of one service instance: routes, per-key auth, the envelope."""
 
     def app(self) -> ASGIApp:
-        from conformance.reference.handler import chat_completions
-
         async def models(request: Request, tenant: Tenant) -> Response:
             g = self.cfg.gateway
             data = [] if "models_list_incomplete" in self.defects else [

@@ -8,7 +8,7 @@ import re
 import time
 import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -35,10 +35,8 @@ from conformance.reference.engine import (
     perturbed,
 )
 from conformance.reference.limits import Refusal, retry_after_header
+from conformance.reference.state import ServiceState, Tenant
 from conformance.run.tokenize.template import TemplateRaised
-
-if TYPE_CHECKING:
-    from conformance.reference.gateway import Gateway, Tenant
 
 HIDDEN_SYSTEM_PROMPT = ("You are a helpful assistant operated by the reference service. "
                         "Answer concisely and politely.")
@@ -77,7 +75,7 @@ class Slot:
             await self._tenant.limits.leave()
 
 
-def too_many(gw: Gateway, tenant: Tenant, refusal: Refusal) -> ApiError:
+def too_many(gw: ServiceState, tenant: Tenant, refusal: Refusal) -> ApiError:
     gw.last_overload = time.monotonic()
     headers: dict[str, str] = {}
     if "no_retry_after" not in gw.defects:
@@ -89,7 +87,7 @@ def too_many(gw: Gateway, tenant: Tenant, refusal: Refusal) -> ApiError:
 EPISODE_EXTRA_MS = 2000.0  # latency_episode: TTFT added during a degraded span
 
 
-def perturbation(gw: Gateway, n: int, prompt_len: int) -> Perturb:
+def perturbation(gw: ServiceState, n: int, prompt_len: int) -> Perturb:
     d, extra, factor, stall_ms, growth = gw.defects, 0.0, 1.0, 0.0, None
     if "ttft_spikes" in d and n % 20 == 0:
         extra += d.param("ttft_spikes")
@@ -110,7 +108,7 @@ def perturbation(gw: Gateway, n: int, prompt_len: int) -> Perturb:
     return Perturb(extra, factor, 10 if stall_ms else 0, stall_ms, growth)
 
 
-def billed_prompt(gw: Gateway, rendered: str, ids: list[int]) -> int:
+def billed_prompt(gw: ServiceState, rendered: str, ids: list[int]) -> int:
     d, count = gw.defects, len(ids)
     if "cjk_overcount" in d and _CJK.search(rendered):
         count = math.ceil(count * 1.1)
@@ -121,14 +119,14 @@ def billed_prompt(gw: Gateway, rendered: str, ids: list[int]) -> int:
     return count
 
 
-def hidden_tokens(gw: Gateway, n: int) -> list[int]:
+def hidden_tokens(gw: ServiceState, n: int) -> list[int]:
     """``n`` token ids of the hidden system prompt (repeated as needed): a hidden prefix of
     an exact length, evaluated by the engine and billed."""
     base = gw.tokenizer.encode(HIDDEN_SYSTEM_PROMPT)
     return (base * (n // len(base) + 1))[:n]
 
 
-def usage_for(gw: Gateway, p: ChatParams, prompt: int, cached: int, finish: Finish,
+def usage_for(gw: ServiceState, p: ChatParams, prompt: int, cached: int, finish: Finish,
               stream: bool) -> Usage:
     d, completion = gw.defects, finish.completion_tokens
     if "completion_inflated" in d:
@@ -140,7 +138,7 @@ def usage_for(gw: Gateway, p: ChatParams, prompt: int, cached: int, finish: Fini
     return Usage(prompt, completion, cached, 1 if "inconsistent_usage" in d else 0)
 
 
-async def chat_completions(gw: Gateway, request: Request, tenant: Tenant) -> Response:
+async def chat_completions(gw: ServiceState, request: Request, tenant: Tenant) -> Response:
     d, g = gw.defects, gw.cfg.gateway
     rid = request.scope["state"]["request_id"]
     n = gw.next_index()
@@ -206,7 +204,7 @@ async def chat_completions(gw: Gateway, request: Request, tenant: Tenant) -> Res
         raise
 
 
-async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: str,
+async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, rid: str,
                   n: int, rendered: str, ids: list[int], prompt: int,
                   max_tokens: int) -> Response:
     d = gw.defects
@@ -265,12 +263,12 @@ async def _answer(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, rid: s
     return JSONResponse(out, headers=headers)
 
 
-def _events(gw: Gateway, req: GenRequest) -> AsyncGenerator[Token | Finish, None]:
+def _events(gw: ServiceState, req: GenRequest) -> AsyncGenerator[Token | Finish, None]:
     events = gw.engine.generate(req)
     return events if gw.engine.name == "sim" else perturbed(events, req.perturb)
 
 
-def _settle(gw: Gateway, tenant: Tenant, body_id: str, model: str, usage: Usage,
+def _settle(gw: ServiceState, tenant: Tenant, body_id: str, model: str, usage: Usage,
             rid: str) -> None:
     tenant.limits.tokens.charge(usage.completion_tokens)
     if gw.billing is not None:
@@ -280,7 +278,7 @@ def _settle(gw: Gateway, tenant: Tenant, body_id: str, model: str, usage: Usage,
                           x_request_id=f"req_{rid}")
 
 
-async def _stream(gw: Gateway, slot: Slot, tenant: Tenant, p: ChatParams, req: GenRequest,
+async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, req: GenRequest,
                   body_id: str, model_out: str, n: int, prompt: int,
                   cached: int) -> AsyncIterator[bytes]:
     d = gw.defects

@@ -8,7 +8,8 @@ from conformance.run.load.health import (
     Summary,
     saturation,
 )
-from conformance.run.load.runner import LoadRunner, OnRecord, PhaseResult
+from conformance.run.load.result import PhaseResult
+from conformance.run.load.runner import LoadRunner, OnRecord
 from conformance.run.load.spec import (
     Arrival,
     Burst,

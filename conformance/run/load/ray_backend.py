@@ -1,7 +1,8 @@
 """Load phases on a Ray cluster: each Ray worker (an actor) runs the same async load engine.
 
-Imported only when a run is given ``--ray-address`` (``LoadRunner.stream``): the default
-install and path never import Ray. Worker ``k`` of ``n`` runs :func:`drive` with
+Used only when a run is given ``--ray-address`` (``LoadRunner.stream``): Ray itself is
+imported inside the functions that need it, so the default install and path never import
+it. Worker ``k`` of ``n`` runs :func:`drive` with
 ``worker=k, processes=n`` — the one split of a phase's arrival schedule that worker
 processes use too (its own arrival seed, its share of the rate or of the concurrency, its
 own sequence numbers) — and the driver keeps the single evidence store.
@@ -35,7 +36,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conformance._core.clock import utc_now_iso
 from conformance._core.errors import InputError, RunError
@@ -50,12 +51,10 @@ from conformance.run.load.health import (
     merge_nodes,
     quiet_gc,
 )
+from conformance.run.load.result import ErrorRate, PhaseHost, PhaseResult
 from conformance.run.load.spec import Distributed, PhaseSpec, RequestFactory
 from conformance.run.load.workers import pack, unpack
 from conformance.run.records import RequestRecord
-
-if TYPE_CHECKING:
-    from conformance.run.load.runner import LoadRunner
 
 READY_TIMEOUT_S = 120.0
 CLOCK_ROUNDS = 9
@@ -321,10 +320,8 @@ def lost_record(spec: PhaseSpec, k: int, seq: int, sched_ns: int, why: str) -> R
     )
 
 
-async def stream_ray(runner: LoadRunner, spec: PhaseSpec, factory: RequestFactory,
+async def stream_ray(runner: PhaseHost, spec: PhaseSpec, factory: RequestFactory,
                      skip: frozenset[int], target: Distributed) -> AsyncIterator[RequestRecord]:
-    from conformance.run.load.runner import PhaseResult, _ErrorRate
-
     target.validate()
     connect(target)
     import ray
@@ -335,7 +332,7 @@ async def stream_ray(runner: LoadRunner, spec: PhaseSpec, factory: RequestFactor
     actors: list[Any] = [
         remote.options(name=f"tokencert-load-{spec.name}-{tag}-{k}",
                        scheduling_strategy="SPREAD").remote(k, n) for k in range(n)]
-    errors = _ErrorRate(spec)
+    errors = ErrorRate(spec)
     started = utc_now_iso()
     inbox: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
     pollers: list[asyncio.Task[None]] = []

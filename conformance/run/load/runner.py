@@ -19,7 +19,6 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,73 +27,21 @@ from conformance._core.clock import utc_now_iso
 from conformance._core.redact import Redactor
 from conformance.run.client import Client, ClientConfig, CountTokens, Dialect
 from conformance.run.client.config import decode_record, make_dialect
+from conformance.run.load import result as shared
 from conformance.run.load.drive import connections_needed, drive, share
 from conformance.run.load.health import (
-    ClientHealth,
     HealthParts,
     LagMonitor,
     merge_health,
     quiet_gc,
 )
+from conformance.run.load.ray_backend import stream_ray
+from conformance.run.load.result import ErrorRate, PhaseResult
 from conformance.run.load.spec import Distributed, PhaseSpec, RequestFactory
+from conformance.run.load.workers import stream_processes
 from conformance.run.records import RequestRecord
 
 OnRecord = Callable[[RequestRecord], Awaitable[None] | None]
-
-
-@dataclass(frozen=True)
-class PhaseResult:
-    name: str
-    requests: int  # completed (recorded) in this run of the phase
-    errors: int  # not a 2xx answer
-    stop_reason: str  # max_requests/exhausted, duration, error_rate, stopped
-    started_utc: str
-    t0_ns: int  # scheduled start (perf_counter_ns; the same clock in every worker on Linux)
-    t1_ns: int  # last byte of the last request, or the end of the phase
-    health: ClientHealth
-    last_sent_ns: int = 0
-    planned_duration_s: float | None = None
-    # distributed runs: each node's clock offset to the driver and its health, and the
-    # load workers lost mid-phase (their in-flight requests are ``worker_lost`` records)
-    nodes: tuple[dict[str, Any], ...] = ()
-    lost_workers: tuple[int, ...] = ()
-
-    @property
-    def duration_s(self) -> float:
-        return (self.t1_ns - self.t0_ns) / 1e9
-
-    def achieved_rate(self) -> float:
-        """Requests sent per second: over the planned duration when the phase had one,
-        else from the start to the last send."""
-        span = self.planned_duration_s
-        if span is None or self.stop_reason not in ("duration", "exhausted"):
-            span = (self.last_sent_ns - self.t0_ns) / 1e9
-        return self.requests / span if span and span > 0 else 0.0
-
-
-class _ErrorRate:
-    def __init__(self, spec: PhaseSpec) -> None:
-        self.stop = spec.stop
-        self.n = 0
-        self.errors = 0
-        self.tripped = False
-
-    def add(self, rec: RequestRecord) -> None:
-        if rec.instrument_failed:
-            return  # the instrument failed, not the service: not an error of the candidate
-        self.n += 1
-        if not rec.ok:
-            self.errors += 1
-        limit = self.stop.max_error_rate
-        if (
-            limit is not None
-            and self.n >= self.stop.error_rate_min_requests
-            and self.errors / self.n > limit
-        ):
-            self.tripped = True
-
-
-MAX_QUEUED = 1024  # completed records awaiting the consumer before sends are held back
 
 
 class _HeldClient(Client):
@@ -162,13 +109,8 @@ class LoadRunner:
         spec.validate()
         skip = frozenset(skip_seqs)
         if self.distributed is not None:
-            # imported only here: the default path never imports Ray
-            from conformance.run.load.ray_backend import stream_ray
-
             gen = stream_ray(self, spec, factory, skip, self.distributed)
         elif spec.processes > 0:
-            from conformance.run.load.workers import stream_processes
-
             gen = stream_processes(self, spec, factory, skip)
         else:
             gen = self._stream_inproc(spec, factory, skip)
@@ -179,13 +121,13 @@ class LoadRunner:
         self, spec: PhaseSpec, factory: RequestFactory, skip: frozenset[int]
     ) -> AsyncIterator[RequestRecord]:
         queue: asyncio.Queue[RequestRecord | None] = asyncio.Queue()
-        errors = _ErrorRate(spec)
+        errors = ErrorRate(spec)
         started = utc_now_iso()
         monitor = LagMonitor(spec.lag_tick_s, spec.health_window_s)
         sched = array.array("d")  # 8 bytes a request, not a float object each
         last = [0, 0]
         # Back-pressure: completed records wait here for the consumer (decoding, evidence);
-        # past MAX_QUEUED no new request is sent until it has caught up, so a consumer
+        # past shared.MAX_QUEUED no new request is sent until it has caught up, so a consumer
         # slower than the service bounds memory instead of growing it (a held-back send
         # of an open-loop phase shows as schedule delay, as it should).
         room = asyncio.Event()
@@ -198,7 +140,7 @@ class LoadRunner:
                 last[1] = max(last[1], rec.sent_ns)
             last[0] = max(last[0], rec.last_byte_ns or time.perf_counter_ns())
             queue.put_nowait(rec)
-            if queue.qsize() >= MAX_QUEUED:
+            if queue.qsize() >= shared.MAX_QUEUED:
                 room.clear()
 
         client = _HeldClient(
@@ -227,7 +169,7 @@ class LoadRunner:
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             while (rec := await queue.get()) is not None:
-                if not room.is_set() and queue.qsize() <= MAX_QUEUED // 2:
+                if not room.is_set() and queue.qsize() <= shared.MAX_QUEUED // 2:
                     room.set()
                 yield self.decode(rec)
                 # Requests of a closed-loop phase end in waves; decoding (and the consumer's

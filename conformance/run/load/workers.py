@@ -17,18 +17,17 @@ import threading
 import time
 import traceback
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conformance._core.clock import utc_now_iso
 from conformance._core.errors import RunError
 from conformance.run.client import Client, ClientConfig
+from conformance.run.load import result as shared
 from conformance.run.load.drive import connections_needed, drive, share
 from conformance.run.load.health import HealthParts, LagMonitor, merge_health, quiet_gc
+from conformance.run.load.result import ErrorRate, PhaseHost, PhaseResult
 from conformance.run.load.spec import PhaseSpec, RequestFactory
 from conformance.run.records import ChunkEvent, RequestRecord
-
-if TYPE_CHECKING:
-    from conformance.run.load.runner import LoadRunner
 
 READY_TIMEOUT_S = 120.0
 
@@ -131,17 +130,15 @@ def _worker_main(
 
 
 async def stream_processes(
-    runner: LoadRunner, spec: PhaseSpec, factory: RequestFactory, skip: frozenset[int]
+    runner: PhaseHost, spec: PhaseSpec, factory: RequestFactory, skip: frozenset[int]
 ) -> AsyncIterator[RequestRecord]:
-    from conformance.run.load.runner import MAX_QUEUED, PhaseResult, _ErrorRate
-
     ctx = mp.get_context("spawn")
     out_q = ctx.Queue()
     stop_ev, go = ctx.Event(), ctx.Event()
     start = ctx.Value("q", 0)
     # one credit per request sent and not yet consumed here (decoded, handed on): a parent
     # slower than the service holds the workers back instead of queueing without bound
-    credit = ctx.Semaphore(MAX_QUEUED + connections_needed(spec.arrival))
+    credit = ctx.Semaphore(shared.MAX_QUEUED + connections_needed(spec.arrival))
     n = spec.processes
     procs = [
         ctx.Process(
@@ -165,7 +162,7 @@ async def stream_processes(
                 continue
             loop.call_soon_threadsafe(inbox.put_nowait, msg)
 
-    errors = _ErrorRate(spec)
+    errors = ErrorRate(spec)
     started = utc_now_iso()
     sched: list[float] = []
     parts: list[HealthParts] = []

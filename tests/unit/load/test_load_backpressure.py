@@ -12,7 +12,7 @@ from test_load_runner import Factory
 
 from conformance.run.client import ClientConfig
 from conformance.run.load import Concurrency, LoadRunner, PhaseSpec, StopConditions
-from conformance.run.load import runner as runner_mod
+from conformance.run.load import result as result_mod
 from conformance.run.records import RequestRecord
 
 
@@ -20,7 +20,7 @@ from conformance.run.records import RequestRecord
 def test_slow_consumer_holds_back_sends(
     gt: GT, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
-    monkeypatch.setattr(runner_mod, "MAX_QUEUED", 4)
+    monkeypatch.setattr(result_mod, "MAX_QUEUED", 4)
     n, total = 4, 60
     runner = LoadRunner(ClientConfig(base_url=gt.base_url, model="gt", read_timeout_s=10,
                                      total_timeout_s=30))

@@ -24,7 +24,7 @@ from conformance.run.load import (
 from conformance.run.load.drive import share, useful_workers
 from conformance.run.load.health import merge_nodes
 from conformance.run.load.ray_backend import _shift, is_loopback, lost_record
-from conformance.run.load.runner import _ErrorRate
+from conformance.run.load.result import ErrorRate
 from conformance.run.records import ChunkEvent, RequestRecord
 
 
@@ -75,7 +75,7 @@ def test_a_lost_worker_is_the_instrument_failing_not_the_service() -> None:
     lost = lost_record(spec, 1, 7, 123, "ActorDiedError")
     assert lost.error == "worker_lost" and lost.instrument_failed and not lost.ok
     assert lost.request_id == "sustained-7" and lost.worker == 1
-    rate = _ErrorRate(spec)
+    rate = ErrorRate(spec)
     for _ in range(10):
         rate.add(lost)
     assert rate.n == 0 and not rate.tripped  # never trips the service's error-rate stop

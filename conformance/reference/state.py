@@ -1,0 +1,96 @@
+"""The state one reference service instance shares between its gateway and its handlers:
+tenants (key, limits), the engine, tokenizer and template, defects, cache and billing.
+
+Below both ``gateway`` (routes, auth, envelope) and ``handler`` (chat completions), so the
+handler needs nothing from the gateway.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from conformance.reference.billing import BillingLedger
+from conformance.reference.cache import PromptCache
+from conformance.reference.chat import ApiError
+from conformance.reference.config import ReferenceConfig
+from conformance.reference.defects import ActiveDefects
+from conformance.reference.engine import Engine
+from conformance.reference.limits import KeyLimits
+from conformance.run.tokenize import ChatTemplate, Tokenizer
+
+
+@dataclass
+class Tenant:
+    name: str
+    key: str
+    limits: KeyLimits
+
+
+class ServiceState:
+    """State shared by the gateway and the handlers of one service instance."""
+
+    def __init__(self, cfg: ReferenceConfig, engine: Engine, tokenizer: Tokenizer,
+                 template: ChatTemplate, api_keys: Mapping[str, str],
+                 defects: ActiveDefects, billing: BillingLedger | None = None,
+                 prompt_caching: bool = True) -> None:
+        g = cfg.gateway
+        self.cfg = cfg
+        self.engine = engine
+        self.tokenizer = tokenizer
+        self.template = template
+        self.defects = defects
+        self.billing = billing
+        self.tenants = {
+            key: Tenant(name, key, KeyLimits(g.rpm, g.tpm, g.max_concurrency, g.max_queue))
+            for name, key in api_keys.items()
+        }
+        self.cache = (PromptCache(g.cache_block_tokens, g.cache_min_tokens,
+                                  g.cache_max_entries) if prompt_caching else None)
+        self.started = time.monotonic()
+        self.last_overload = float("-inf")
+        self._n = 0
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+    def next_index(self) -> int:
+        """0, 1, 2, ... per chat request: 'one in N (the first included)' defects use it."""
+        n = self._n
+        self._n += 1
+        return n
+
+    def accepts_model(self, name: str) -> bool:
+        g = self.cfg.gateway
+        return name == g.model_id or name in g.aliases
+
+    def authenticate(self, request: Request) -> Tenant | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        tenant = None
+        if scheme.lower() == "bearer" and token:
+            for key, t in self.tenants.items():
+                if secrets.compare_digest(key.encode(), token.strip().encode()):
+                    tenant = t
+        if tenant is None and "no_auth" in self.defects:
+            tenant = next(iter(self.tenants.values()))
+        return tenant
+
+    def common_headers(self, tenant: Tenant) -> dict[str, str]:
+        out = tenant.limits.headers()
+        if "echo_api_key" in self.defects:
+            out["x-debug-key"] = tenant.key
+        return out
+
+    def error_response(self, exc: ApiError) -> JSONResponse:
+        body = exc.body()
+        if "stack_traces" in self.defects:
+            body["error"]["message"] += "\nTraceback (most recent call last):\n" + "".join(
+                traceback.format_stack(limit=6))
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
