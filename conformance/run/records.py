@@ -63,6 +63,8 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)  # filtered + redacted
     events: list[ChunkEvent] = field(default_factory=list)  # streaming only
     body: bytes | None = None  # non-streaming only (bounded)
+    received_bytes: int = 0  # body bytes received, kept or not (de-chunked, not decoded)
+    evidence_cap_bytes: int | None = None  # set when events/body stop at this many bytes
     error: str | None = None  # one of ERROR_CLASSES
     error_detail: str | None = None
     # decoded after the request (off the hot path)
@@ -123,6 +125,11 @@ class RequestRecord:
     def ok(self) -> bool:
         """Transport completed with a 2xx."""
         return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def truncated(self) -> bool:
+        """The events or body hold only the first ``evidence_cap_bytes`` of the response."""
+        return self.evidence_cap_bytes is not None
 
     @property
     def instrument_failed(self) -> bool:

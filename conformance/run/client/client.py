@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -124,9 +124,12 @@ class Client:
         worker: int = 0,
         scheduled_ns: int | None = None,
         decode: bool = True,
+        timeout_s: float | None = None,
+        idle_timeout_s: float | None = None,
     ) -> RequestRecord:
         """Send one chat request and record it. ``decode=False`` leaves the decoded fields
-        empty (the load runner decodes later, off the hot path)."""
+        empty (the load runner decodes later, off the hot path). ``timeout_s`` and
+        ``idle_timeout_s`` tighten the configured total and idle deadlines for this call."""
         built = self.dialect.build(params, self.config.model)
         rec = RequestRecord(
             request_id=request_id,
@@ -142,7 +145,8 @@ class Client:
         req = self._http.build_request(
             built.method, built.path, json=built.json, headers=self._headers(AUTH, None)
         )
-        await self._send(req, rec, sse=params.stream, fast=params.stream)
+        bounds = self._bounds(timeout_s, idle_timeout_s)
+        await self._send(req, rec, bounds, sse=params.stream, fast=params.stream)
         if decode:
             self.decode(rec)
         return rec
@@ -157,6 +161,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         auth: object = AUTH,
         decode: bool = True,
+        timeout_s: float | None = None,
+        idle_timeout_s: float | None = None,
     ) -> RequestRecord:
         """GET ``path`` (relative to the base URL, e.g. ``models``); the body is kept."""
         rec = RequestRecord(
@@ -170,7 +176,7 @@ class Client:
         req = self._http.build_request(
             "GET", path.lstrip("/"), headers=self._headers(auth, headers)
         )
-        await self._send(req, rec, sse=False)
+        await self._send(req, rec, self._bounds(timeout_s, idle_timeout_s), sse=False)
         if decode:
             self.decode(rec)
         return rec
@@ -187,6 +193,8 @@ class Client:
         auth: object = AUTH,
         stream: bool = False,
         decode: bool = True,
+        timeout_s: float | None = None,
+        idle_timeout_s: float | None = None,
     ) -> RequestRecord:
         """POST arbitrary bytes (malformed-input and auth probes). ``auth``: ``AUTH`` sends
         the configured key, ``None`` no Authorization header, a string that header value."""
@@ -210,7 +218,7 @@ class Client:
         req = self._http.build_request(
             "POST", path.lstrip("/"), content=body, headers=self._headers(auth, hdrs)
         )
-        await self._send(req, rec, sse=stream)
+        await self._send(req, rec, self._bounds(timeout_s, idle_timeout_s), sse=stream)
         if decode:
             self.decode(rec)
         return rec
@@ -231,8 +239,20 @@ class Client:
             h.update(extra)
         return h
 
+    def _bounds(self, timeout_s: float | None, idle_timeout_s: float | None) -> _Bounds:
+        cfg = self.config
+        total = cfg.total_timeout_s if timeout_s is None else min(timeout_s, cfg.total_timeout_s)
+        idle = cfg.read_timeout_s if idle_timeout_s is None else idle_timeout_s
+        return _Bounds(total, min(idle, cfg.read_timeout_s, total))
+
     async def _send(
-        self, req: httpx.Request, rec: RequestRecord, *, sse: bool, fast: bool = False
+        self,
+        req: httpx.Request,
+        rec: RequestRecord,
+        bounds: _Bounds,
+        *,
+        sse: bool,
+        fast: bool = False,
     ) -> None:
         async def trace(name: str, info: Mapping[str, Any]) -> None:
             if name.endswith("send_request_headers.started"):
@@ -240,28 +260,37 @@ class Client:
             elif name.endswith("receive_response_headers.complete"):
                 rec.headers_ns = time.perf_counter_ns()
 
+        cfg = self.config
         req.extensions["trace"] = trace
+        req.extensions["timeout"] = httpx.Timeout(
+            bounds.total_s, connect=min(cfg.connect_timeout_s, bounds.total_s),
+            read=bounds.idle_s,
+        ).as_dict()
         rec.started_utc = utc_now_iso()
         t_enter = time.perf_counter_ns()
+        keep = cfg.max_stream_record_bytes if sse else cfg.max_body_record_bytes
         try:
-            async with asyncio.timeout(self.config.total_timeout_s):
+            async with asyncio.timeout(bounds.total_s):
                 if fast and self._fast is not None:
                     await self._fast.send(
                         req,
                         rec,
                         sse=sse,
-                        limit=self.config.max_response_bytes,
-                        body_keep=self.config.max_body_record_bytes,
+                        limit=cfg.max_response_bytes,
+                        keep=keep,
+                        idle_timeout_s=bounds.idle_s,
                         on_headers=lambda h: _set_headers(rec, h, self.redactor),
                     )
                 else:
-                    await self._exchange(req, rec, sse)
+                    await self._exchange(req, rec, sse, keep)
         except FastError as exc:
             _fail(rec, exc.kind, self.redactor.text(str(exc))[:500])
         except TimeoutError:
-            _fail(rec, "timeout", f"no complete answer within {self.config.total_timeout_s} s")
+            _fail(rec, "timeout", f"no complete answer within {bounds.total_s:g} s")
         except httpx.TimeoutException as exc:
-            _fail(rec, "timeout", f"{type(exc).__name__}")
+            what = "no bytes for" if isinstance(exc, httpx.ReadTimeout) else "timed out within"
+            limit = bounds.idle_s if isinstance(exc, httpx.ReadTimeout) else bounds.total_s
+            _fail(rec, "timeout", f"{type(exc).__name__}: {what} {limit:g} s")
         except httpx.ConnectError as exc:
             _fail(rec, "connect", self.redactor.text(str(exc))[:500])
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -278,9 +307,8 @@ class Client:
         if rec.sent_ns is None:  # a transport without trace events (mock, replay)
             rec.sent_ns = t_enter
 
-    async def _exchange(self, req: httpx.Request, rec: RequestRecord, sse: bool) -> None:
-        cfg = self.config
-        limit = cfg.max_response_bytes
+    async def _exchange(self, req: httpx.Request, rec: RequestRecord, sse: bool, keep: int) -> None:
+        limit = self.config.max_response_bytes
         shard = self._pick()
         shard.inflight += 1
         try:
@@ -288,49 +316,65 @@ class Client:
         except BaseException:
             shard.inflight -= 1
             raise
+        parts: list[bytes] = []
         try:
             now = time.perf_counter_ns()
             if rec.headers_ns is None:
                 rec.headers_ns = now
             rec.status = resp.status_code
             rec.headers = _filter_headers(resp.headers.multi_items(), self.redactor)
+            splitter: SSESplitter | None = None
+            feed: Callable[[bytes, int], None]
             if sse and 200 <= resp.status_code < 300:
                 splitter = SSESplitter()
                 rec.events = splitter.events
                 feed = splitter.feed
-                clock = time.perf_counter_ns
-                async for data in resp.aiter_raw():
-                    t = clock()
-                    if rec.first_byte_ns is None:
-                        rec.first_byte_ns = t
+                chunks = resp.aiter_raw()
+            else:  # decoded (identity is asked for): the limit bounds memory either way
+                feed = _collect(parts)
+                chunks = resp.aiter_bytes()
+            clock = time.perf_counter_ns
+            size = stored = 0
+            async for data in chunks:
+                t = clock()
+                if rec.first_byte_ns is None:
+                    rec.first_byte_ns = t
+                size += len(data)
+                rec.received_bytes = size
+                if stored < keep:
+                    if len(data) > keep - stored:
+                        data = data[: keep - stored]
+                        rec.evidence_cap_bytes = keep
+                    stored += len(data)
                     feed(data, t)
-                    if splitter.nbytes > limit:
-                        rec.last_byte_ns = t
-                        _fail(rec, "too_large", f"response exceeded {limit} bytes")
-                        return
-                rec.last_byte_ns = clock()
-                if splitter.close():
-                    rec.decode_errors.append("stream ended inside an event (no blank line)")
-            else:
-                parts: list[bytes] = []
-                size = 0
-                async for data in resp.aiter_bytes():  # decoded: the limit bounds memory
-                    t = time.perf_counter_ns()
-                    if rec.first_byte_ns is None:
-                        rec.first_byte_ns = t
-                    size += len(data)
-                    if size > limit:
-                        rec.last_byte_ns = t
-                        rec.body = b"".join(parts)[: cfg.max_body_record_bytes]
-                        _fail(rec, "too_large", f"response exceeded {limit} bytes")
-                        return
-                    if size - len(data) < cfg.max_body_record_bytes:
-                        parts.append(data)
-                rec.last_byte_ns = time.perf_counter_ns()
-                rec.body = b"".join(parts)[: cfg.max_body_record_bytes]
+                if size > limit:
+                    rec.last_byte_ns = t
+                    _fail(rec, "too_large", f"response exceeded {limit} bytes")
+                    return
+            rec.last_byte_ns = clock()
+            if splitter is not None and splitter.close() and rec.evidence_cap_bytes is None:
+                rec.decode_errors.append("stream ended inside an event (no blank line)")
         finally:
+            if parts or not (sse and rec.status is not None and 200 <= rec.status < 300):
+                rec.body = b"".join(parts)
             shard.inflight -= 1
             await resp.aclose()
+
+
+class _Bounds:
+    """One request's deadlines: total (send to last byte) and idle (between reads)."""
+
+    __slots__ = ("idle_s", "total_s")
+
+    def __init__(self, total_s: float, idle_s: float) -> None:
+        self.total_s, self.idle_s = total_s, idle_s
+
+
+def _collect(parts: list[bytes]) -> Callable[[bytes, int], None]:
+    def feed(data: bytes, t: int) -> None:
+        parts.append(data)
+
+    return feed
 
 
 class _Shard:

@@ -25,11 +25,19 @@ class ClientConfig:
     dialect: str = "openai-chat"
     http2: bool = False
     ca_bundle: Path | None = None  # TLS trust anchors; None = system store
+    # Every request ends by itself: the connect deadline, the idle deadline (the longest
+    # silence between two reads, from the send on) and the total deadline (send to last
+    # byte) hold in both engines; a call may pass tighter ones (``Client.chat(timeout_s=,
+    # idle_timeout_s=)``). A run sets them from the declaration, capped by the profile.
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0  # longest silence allowed between two reads
-    total_timeout_s: float = 600.0  # whole request, headers to last byte
+    read_timeout_s: float = 60.0  # idle deadline
+    total_timeout_s: float = 600.0  # total deadline
+    # Per-response bounds: past max_response_bytes the request ends as ``too_large``;
+    # the record keeps the first max_*_record_bytes of the events or body and counts the
+    # rest (``received_bytes``; ``evidence_cap_bytes`` says where the kept part stops).
     max_response_bytes: int = 64 * 1024 * 1024
-    max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies kept up to this
+    max_body_record_bytes: int = 4 * 1024 * 1024  # error/non-stream bodies
+    max_stream_record_bytes: int = 16 * 1024 * 1024  # SSE events (~65,000 chunks)
     max_connections: int = 4096  # with a custom transport: its single pool's size
     pool_shard_size: int = 16  # connections per httpx pool (see Client._pick)
     # "fast": streaming chat requests over conformance.run.client.fast (HTTP/1.1, no proxy

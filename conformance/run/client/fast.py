@@ -1,30 +1,39 @@
-"""Opt-in fast path for streaming chat requests: HTTP/1.1 on an ``asyncio.Protocol``.
+"""Fast path for streaming chat requests: HTTP/1.1 on an ``asyncio.Protocol``.
 
 The httpx stack (httpcore → anyio → h11) costs ~30 µs of Python per read, which caps one
 event loop near 10,000 streamed chunks per second — below what hundreds of streams need.
-Here the loop calls ``data_received`` directly: the read is timestamped there, de-chunked
-and handed to the SSE splitter in the same call, with no coroutine switch per read; the
-request's coroutine wakes once, when the response ends. Requests are still *built* by
-httpx (URL, headers, JSON body), and every other request (non-streaming, ``get``,
-``post_raw``, HTTP/2, a custom transport) goes through httpx. Faults map to the same error
-classes. The default (``ClientConfig(engine="fast")``; ``engine="httpx"`` turns it off);
-tests run the same misbehaving servers through both engines. Proxies are not supported on
-this path (certification runs talk to the endpoint directly).
+Here the loop calls ``data_received`` directly: the read is timestamped there, its framing
+(status line, headers, chunked encoding, trailers) parsed by llhttp through ``httptools``
+(the parser uvicorn and Node.js use, fuzzed for years against what a hostile peer sends),
+and the body bytes of that read handed to the SSE splitter in the same call, with no
+coroutine switch per read; the request's coroutine wakes once, when the response ends.
+Requests are still *built* by httpx (URL, headers, JSON body), and every other request
+(non-streaming, ``get``, ``post_raw``, HTTP/2, a custom transport) goes through httpx.
+Faults map to the same error classes: invalid framing (a bad chunk size, a lying length,
+Content-Length beside chunked, an oversized head) is ``protocol``, a connection closed
+before a framed body ended is ``reset``, silence past the idle deadline is ``timeout``;
+nothing raises out of here. The default (``ClientConfig(engine="fast")``;
+``engine="httpx"`` turns it off); tests run the same misbehaving servers through both
+engines. Proxies are not supported on this path (certification runs talk to the endpoint
+directly).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Callable
 
+import httptools
 import httpx
 
 from conformance.run.client.sse import SSESplitter
 from conformance.run.records import RequestRecord
 
 MAX_HEAD = 64 * 1024
+_CLOSE = re.compile(rb"(?:^|,)\s*close\s*(?:,|$)", re.IGNORECASE)
 
 
 class FastError(Exception):
@@ -34,173 +43,138 @@ class FastError(Exception):
 
 
 class _Exchange:
-    """One response being received on a connection."""
+    """One response being received on a connection; llhttp (``httptools``) does the
+    framing and calls back here. Body bytes of one read are gathered and handed on once."""
 
-    def __init__(self, rec: RequestRecord, sse: bool, limit: int, body_keep: int) -> None:
-        self.rec, self.sse, self.limit, self.body_keep = rec, sse, limit, body_keep
+    def __init__(self, rec: RequestRecord, sse: bool, limit: int, keep: int) -> None:
+        self.rec, self.sse, self.limit, self.keep = rec, sse, limit, keep
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.head = b""
-        self.mode = ""  # "", chunked, length, close, none
-        self.left = 0  # bytes left in the current chunk / content-length body
-        self.cbuf = b""
-        self.need_crlf = False
-        self.trailers = False
-        self.size = 0
-        self.splitter: SSESplitter | None = None
-        self.parts: list[bytes] = []
+        self.parser = httptools.HttpResponseParser(self)
+        # RFC 9112: a user agent replaces obs-fold with SP (5.2) and may take a bare LF
+        # for a line end (2.2), as h11 on the httpx path does; framing stays strict
+        self.parser.set_dangerous_leniencies(
+            lenient_headers=True, lenient_optional_cr_before_lf=True
+        )
+        self.raw_headers: list[tuple[str, str]] = []
+        self.head_done = False
+        self.framed = False  # content-length or chunked: EOF before the end is a fault
+        self.complete = False
         self.keep_alive = True
         self.got_bytes = False
+        self.head_bytes = 0
+        self.pieces: list[bytes] = []
+        self.t = 0
+        self.size = 0  # body bytes received (all of them, stored or not)
+        self.stored = 0  # body bytes kept in the record
+        self.splitter: SSESplitter | None = None
+        self.parts: list[bytes] = []
 
-    # -- parsing -------------------------------------------------------------------------
-    def feed(self, data: bytes, t: int) -> None:
-        self.got_bytes = True
-        if self.done.done():  # bytes after the end of the response
-            self.keep_alive = False
-            return
-        if not self.mode:
-            data = self._head(data, t)
-            if not self.mode or self.done.done():
-                return
-        if self.mode == "none":
-            self._finish(t)
-            return
-        if self.mode == "chunked":
-            out = self._dechunk(data)
-        else:
-            out = data
-            if self.mode == "length":
-                out = data[: self.left]
-                self.left -= len(out)
-        if out:
-            self._sink(out, t)
-        if (self.mode == "length" and self.left <= 0) or self.mode == "none":
-            self._finish(t)
+    # -- llhttp callbacks ----------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.head_done:  # (after the head: trailers, not kept)
+            self.raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
-    def _head(self, data: bytes, t: int) -> bytes:
-        buf = self.head + data
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > MAX_HEAD:
-                raise FastError("protocol", "response head exceeds 64 KiB")
-            self.head = buf
-            return b""
-        lines = buf[:end].decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise FastError("protocol", f"bad status line {lines[0][:80]!r}")
-        status = int(parts[1])
-        rest = buf[end + 4 :]
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
         if 100 <= status < 200:  # interim response: wait for the real one
-            self.head = b""
-            return self._head(rest, t) if rest else b""
-        headers: list[tuple[str, str]] = []
-        for line in lines[1:]:
-            k, sep, v = line.partition(":")
-            if not sep or not k or k != k.strip():
-                raise FastError("protocol", f"malformed header line {line[:80]!r}")
-            headers.append((k.lower(), v.strip()))
-        hmap = dict(headers)
+            self.raw_headers = []
+            return
+        self.head_done = True
         rec = self.rec
-        rec.status, rec.headers_ns = status, t
-        self.raw_headers = headers
-        if "close" in hmap.get("connection", "").lower():
-            self.keep_alive = False
-        if "chunked" in hmap.get("transfer-encoding", "").lower():
-            self.mode = "chunked"
-        elif "content-length" in hmap:
-            try:
-                self.left = int(hmap["content-length"])
-            except ValueError:
-                raise FastError("protocol", "bad content-length") from None
-            self.mode = "length" if self.left > 0 else "none"
-        elif status in (204, 304):
-            self.mode = "none"
-        else:
-            self.mode, self.keep_alive = "close", False
+        rec.status, rec.headers_ns = status, self.t
+        for k, v in self.raw_headers:
+            k = k.lower()
+            if k == "content-length" or (k == "transfer-encoding" and "chunked" in v.lower()):
+                self.framed = True
+            elif k == "connection" and _CLOSE.search(v.encode("latin-1")):
+                self.keep_alive = False
+        if status in (204, 304):
+            self.framed = True
         if self.sse and 200 <= status < 300:
             self.splitter = SSESplitter()
             rec.events = self.splitter.events
-        return rest
 
-    def _dechunk(self, data: bytes) -> bytes:
-        buf = self.cbuf + data if self.cbuf else data
-        self.cbuf = b""
-        out: list[bytes] = []
-        pos, n = 0, len(buf)
-        while pos < n:
-            if self.left:
-                take = min(self.left, n - pos)
-                out.append(buf[pos : pos + take])
-                pos += take
-                self.left -= take
-                self.need_crlf = self.left == 0
-            elif self.need_crlf:
-                if n - pos < 2:
-                    self.cbuf = buf[pos:]
-                    break
-                if buf[pos : pos + 2] != b"\r\n":
-                    raise FastError("protocol", "chunk not followed by CRLF")
-                pos += 2
-                self.need_crlf = False
-            else:
-                end = buf.find(b"\r\n", pos)
-                if end < 0:
-                    if n - pos > 1024:
-                        raise FastError("protocol", "chunk size line too long")
-                    self.cbuf = buf[pos:]
-                    break
-                line = buf[pos:end]
-                pos = end + 2
-                if self.trailers:
-                    if not line:  # end of trailers: the response is complete
-                        self.mode = "none"
-                        break
-                    continue
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise FastError("protocol", f"bad chunk size {line[:40]!r}") from None
-                if size == 0:
-                    self.trailers = True
-                else:
-                    self.left = size
-        return b"".join(out) if len(out) != 1 else out[0]
+    def on_body(self, body: bytes) -> None:
+        self.pieces.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.head_done:
+            self.complete = True
+            self.keep_alive = self.keep_alive and self.parser.should_keep_alive()
+
+    # -- feeding -------------------------------------------------------------------------
+    def feed(self, data: bytes, t: int) -> None:
+        self.got_bytes = True
+        if self.complete:  # bytes after the end of the response
+            self.keep_alive = False
+            return
+        self.t = t
+        if not self.head_done:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if not self.complete:
+                raise FastError("protocol", "the server switched protocols") from None
+            self.keep_alive = False
+        except httptools.HttpParserError as exc:
+            if not self.complete:  # bytes after a complete response only spoil the reuse
+                raise FastError("protocol", f"invalid HTTP/1.1 framing: {exc}") from None
+            self.keep_alive = False
+        finally:
+            if self.pieces:
+                out = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
+                self.pieces = []
+                self._sink(out, t)
+        if not self.head_done and self.head_bytes > MAX_HEAD:
+            raise FastError("protocol", f"response head exceeds {MAX_HEAD // 1024} KiB")
+        if self.complete:
+            self._finish(t)
 
     def _sink(self, data: bytes, t: int) -> None:
         rec = self.rec
         if rec.first_byte_ns is None:
             rec.first_byte_ns = t
-        self.size += len(data)
-        if self.size > self.limit:
+        size = self.size = self.size + len(data)
+        rec.received_bytes = size
+        if self.stored < self.keep:
+            room = self.keep - self.stored
+            if len(data) > room:
+                data = data[:room]
+                rec.evidence_cap_bytes = self.keep
+            self.stored += len(data)
+            if self.splitter is not None:
+                self.splitter.feed(data, t)
+            else:
+                self.parts.append(data)
+        if size > self.limit:
             raise FastError("too_large", f"response exceeded {self.limit} bytes")
-        if self.splitter is not None:
-            self.splitter.feed(data, t)
-        elif self.size - len(data) < self.body_keep:
-            self.parts.append(data)
 
     def _finish(self, t: int) -> None:
         if self.done.done():
             return
         self.rec.last_byte_ns = t
         if self.splitter is not None:
-            if self.splitter.close():
+            if self.splitter.close() and self.rec.evidence_cap_bytes is None:
                 self.rec.decode_errors.append("stream ended inside an event (no blank line)")
         else:
-            self.rec.body = b"".join(self.parts)[: self.body_keep]
+            self.rec.body = b"".join(self.parts)
         self.done.set_result(None)
 
     def fail(self, exc: BaseException) -> None:
         if not self.done.done():
+            if self.splitter is None and self.parts:
+                self.rec.body = b"".join(self.parts)  # what arrived is evidence too
             self.done.set_exception(exc)
 
     def lost(self, exc: Exception | None) -> None:
         t = time.perf_counter_ns()
-        if self.mode == "close":
+        if self.complete:
+            return
+        if self.head_done and not self.framed:  # the body ends with the connection
             self._finish(t)
-        elif self.mode == "none":
-            pass
         else:
-            where = "before the response head" if not self.mode else "mid-response"
+            where = "before the response head" if not self.head_done else "mid-response"
             self.fail(FastError("reset", f"connection closed {where} ({exc or 'EOF'})"))
 
 
@@ -294,7 +268,8 @@ class FastPool:
         *,
         sse: bool,
         limit: int,
-        body_keep: int,
+        keep: int,
+        idle_timeout_s: float | None = None,
         on_headers: Callable[[list[tuple[str, str]]], None],
     ) -> None:
         wire = _serialize(req)
@@ -308,12 +283,12 @@ class FastPool:
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(req.url)
-            ex = _Exchange(rec, sse, limit, body_keep)
+            ex = _Exchange(rec, sse, limit, keep)
             conn.ex = ex
             assert conn.transport is not None
             rec.sent_ns = conn.last_read = time.perf_counter_ns()
             conn.transport.write(wire)
-            watchdog = _Watchdog(conn, ex, self.read_timeout_s)
+            watchdog = _Watchdog(conn, ex, idle_timeout_s or self.read_timeout_s)
             try:
                 await ex.done
             except FastError as exc:
