@@ -22,7 +22,7 @@ from conformance._core.errors import InputError
 from conformance._core.redact import Redactor
 from conformance.run.client.config import ClientConfig, decode_record, make_dialect
 from conformance.run.client.dialect import ChatParams, CountTokens, Dialect
-from conformance.run.client.fast import FastError, FastPool
+from conformance.run.client.fast import FastError, FastPool, settle
 from conformance.run.client.sse import SSESplitter
 from conformance.run.records import RequestRecord
 
@@ -294,7 +294,10 @@ class Client:
         except httpx.ConnectError as exc:
             _fail(rec, "connect", self.redactor.text(str(exc))[:500])
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            kind = "reset" if rec.status is not None or _is_reset(exc) else "protocol"
+            # a socket error, or the peer closing early, is a reset; a framing fault (a bad
+            # chunk header, say) is a protocol error, as on the fast path
+            kind = "reset" if not isinstance(exc, httpx.RemoteProtocolError) or _is_reset(
+                exc) else "protocol"
             _fail(rec, kind, f"{type(exc).__name__}: {self.redactor.text(str(exc))[:500]}")
         except (httpx.ProtocolError, httpx.DecodingError, httpx.UnsupportedProtocol) as exc:
             _fail(rec, "protocol", f"{type(exc).__name__}: {self.redactor.text(str(exc))[:500]}")
@@ -347,16 +350,17 @@ class Client:
                         rec.evidence_cap_bytes = keep
                     stored += len(data)
                     feed(data, t)
+                else:
+                    rec.evidence_cap_bytes = keep
                 if size > limit:
                     rec.last_byte_ns = t
                     _fail(rec, "too_large", f"response exceeded {limit} bytes")
                     return
             rec.last_byte_ns = clock()
-            if splitter is not None and splitter.close() and rec.evidence_cap_bytes is None:
-                rec.decode_errors.append("stream ended inside an event (no blank line)")
+            settle(rec, splitter, parts)
         finally:
-            if parts or not (sse and rec.status is not None and 200 <= rec.status < 300):
-                rec.body = b"".join(parts)
+            if rec.body is None and (parts or not (sse and 200 <= resp.status_code < 300)):
+                rec.body = b"".join(parts)  # what arrived is evidence too
             shard.inflight -= 1
             await resp.aclose()
 

@@ -147,6 +147,8 @@ class _Exchange:
                 self.splitter.feed(data, t)
             else:
                 self.parts.append(data)
+        else:
+            rec.evidence_cap_bytes = self.keep
         if size > self.limit:
             raise FastError("too_large", f"response exceeded {self.limit} bytes")
 
@@ -154,11 +156,7 @@ class _Exchange:
         if self.done.done():
             return
         self.rec.last_byte_ns = t
-        if self.splitter is not None:
-            if self.splitter.close() and self.rec.evidence_cap_bytes is None:
-                self.rec.decode_errors.append("stream ended inside an event (no blank line)")
-        else:
-            self.rec.body = b"".join(self.parts)
+        settle(self.rec, self.splitter, self.parts)
         self.done.set_result(None)
 
     def fail(self, exc: BaseException) -> None:
@@ -176,6 +174,25 @@ class _Exchange:
         else:
             where = "before the response head" if not self.head_done else "mid-response"
             self.fail(FastError("reset", f"connection closed {where} ({exc or 'EOF'})"))
+
+
+def settle(rec: RequestRecord, splitter: SSESplitter | None, parts: list[bytes]) -> None:
+    """The body ended (both engines). A stream cut at the evidence cap keeps its complete
+    events and drops the cut one; a body, or a single event, larger than the cap is
+    ``too_large`` (nothing of it can be read as JSON)."""
+    cap = rec.evidence_cap_bytes
+    if splitter is None:
+        rec.body = b"".join(parts)
+    elif cap is None:
+        if splitter.close():
+            rec.decode_errors.append("stream ended inside an event (no blank line)")
+        return
+    elif splitter.events:
+        return
+    if cap is not None and rec.error is None:
+        what = "an SSE event" if splitter is not None else "the body"
+        rec.error = "too_large"
+        rec.error_detail = f"{what} is larger than the {cap}-byte evidence cap"
 
 
 class _Conn(asyncio.Protocol):

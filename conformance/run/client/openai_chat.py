@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
@@ -10,6 +11,8 @@ from conformance.run.records import RequestRecord
 
 _DONE = b"[DONE]"
 _loads = json.JSONDecoder().decode
+_NOT_JSON = (ValueError, UnicodeDecodeError, RecursionError)  # RecursionError: a nesting bomb
+MAX_COUNT = 2**53  # a token count past this is no count (and no float holds it exactly)
 
 
 def _tokens(text: str, count_tokens: CountTokens | None) -> int:
@@ -73,8 +76,8 @@ class OpenAIChat:
                 record.decode_errors.append(f"event {i}: data after [DONE]")
             try:
                 doc = _loads(ev.data.decode("utf-8"))  # SSE is UTF-8 (no encoding sniffing)
-            except (ValueError, UnicodeDecodeError) as exc:
-                _garbage(record, f"event {i}: not JSON ({exc})")
+            except _NOT_JSON as exc:
+                _garbage(record, f"event {i}: not JSON ({type(exc).__name__}: {exc})"[:300])
                 continue
             if not isinstance(doc, dict):
                 _garbage(record, f"event {i}: not a JSON object")
@@ -86,9 +89,9 @@ class OpenAIChat:
                 continue
             record.response_id = record.response_id or _str(doc.get("id"))
             record.model = record.model or _str(doc.get("model"))
-            usage = doc.get("usage")
+            usage = _usage(record, doc.get("usage"), f"event {i}")
             delta_tokens: int | None = None
-            if isinstance(usage, dict):
+            if usage is not None:
                 record.usage = usage
                 ct = usage.get("completion_tokens")
                 if isinstance(ct, int):
@@ -139,8 +142,9 @@ class OpenAIChat:
             return
         record.response_id = record.response_id or _str(doc.get("id"))
         record.model = _str(doc.get("model"))
-        if isinstance(doc.get("usage"), dict):
-            record.usage = doc["usage"]
+        usage = _usage(record, doc.get("usage"), "body")
+        if usage is not None:
+            record.usage = usage
         choice = _first_choice(doc)
         if choice is None:
             return
@@ -156,6 +160,20 @@ class OpenAIChat:
             ct = (record.usage or {}).get("completion_tokens")
             n = ct if isinstance(ct, int) and ct > 0 else _tokens(record.text, count_tokens)
             record.content_chunks = [(record.last_byte_ns, record.text, n)]
+
+
+def _usage(record: RequestRecord, usage: Any, where: str) -> dict[str, Any] | None:
+    """``usage`` when it is an object whose numbers are plausible counts; a number past
+    ``MAX_COUNT`` or not finite (a JSON bomb's ``1e999``) makes it garbage, not a count."""
+    if not isinstance(usage, dict):
+        return None
+    for k, v in usage.items():
+        if isinstance(v, int | float) and not isinstance(v, bool) and not (
+            math.isfinite(v) and abs(v) <= MAX_COUNT
+        ):
+            _garbage(record, f"{where}: usage.{k!s:.40} is no plausible count")
+            return None
+    return usage
 
 
 def _str(v: Any) -> str | None:

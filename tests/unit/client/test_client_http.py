@@ -308,3 +308,26 @@ def test_prewarm_opens_connections_the_phase_then_uses(raw_server: RawServer) ->
             return await c.prewarm(3)
 
     assert asyncio.run(plain()) == 0
+
+
+@pytest.mark.parametrize("cap", [100, 340, 400])
+def test_evidence_cap_keeps_complete_events_and_counts_the_rest(
+    engine: str, raw_server: RawServer, cap: int
+) -> None:
+    """``cap`` falls inside the first event (100: the lone cut event makes the request
+    ``too_large``), on the end of the second (340) or inside the third (400): the kept part
+    holds only whole events, at most ``cap`` bytes, and the rest is counted."""
+    rec = chat(raw_server, "one-write", engine=engine, max_stream_record_bytes=cap)
+    full = chat(raw_server, "one-write", engine=engine)
+    assert full.evidence_cap_bytes is None and full.received_bytes > cap
+    assert rec.evidence_cap_bytes == cap and rec.received_bytes == full.received_bytes
+    assert sum(len(e.data) for e in rec.events) <= cap
+    assert [e.data for e in rec.events] == [e.data for e in full.events[: len(rec.events)]]
+    assert len(rec.events) == {100: 0, 340: 2, 400: 2}[cap]
+    assert rec.error == ("too_large" if cap == 100 else None)
+
+
+def test_a_body_past_the_cap_is_too_large(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "plain", stream=False, engine=engine, max_body_record_bytes=64)
+    assert rec.error == "too_large" and rec.evidence_cap_bytes == 64
+    assert rec.body is not None and len(rec.body) == 64 and rec.received_bytes > 64
