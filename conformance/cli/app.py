@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from conformance import __version__
 from conformance._core.errors import TokencertError
+from conformance._core.redact import scrub
 from conformance.cli import (
     certify_cmd,
     compare_cmd,
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = app(args=argv, prog_name="tokencert", standalone_mode=False)
     except TokencertError as exc:
-        err.print("[bold red]error:[/] " + escape(exc.render()), highlight=False)
+        err.print("[bold red]error:[/] " + escape(scrub(exc.render())), highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
