@@ -19,6 +19,7 @@ from conformance.cli import (
     compare_cmd,
     declaration_cmd,
     demo_cmd,
+    doctor_cmd,
     init_cmd,
     pki_cmd,
     plan_cmd,
@@ -71,6 +72,7 @@ app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(declaration_cmd.app, name="declaration")
 app.add_typer(reference_cmd.app, name="reference")
 demo_cmd.register(app)
+doctor_cmd.register(app)
 init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)
