@@ -35,9 +35,10 @@ def check_out(out_dir: Path) -> None:
 
 
 def resume_inputs(out_dir: Path, candidate: Path | None, profile: str | None,
-                  catalog: Path | None) -> tuple[Path, str, Path | None]:
-    """The candidate, profile and catalog of the run in ``out_dir`` (for ``--resume``),
-    where not given on the command line."""
+                  catalog: Path | None, only: str | None
+                  ) -> tuple[Path, str, Path | None, str | None]:
+    """The candidate, profile, catalog and selection of the run in ``out_dir`` (for
+    ``--resume``), where not given on the command line."""
     import json
 
     manifest = out_dir / "evidence" / "run.json"
@@ -45,7 +46,8 @@ def resume_inputs(out_dir: Path, candidate: Path | None, profile: str | None,
         raise InputError(f"nothing to resume in {out_dir}", [Problem(
             "no evidence/run.json", file=str(manifest), hint="drop --resume to start a run")])
     try:
-        inputs = json.loads(manifest.read_text(encoding="utf-8")).get("inputs") or {}
+        recorded_run = json.loads(manifest.read_text(encoding="utf-8"))
+        inputs = recorded_run.get("inputs") or {}
     except (OSError, ValueError, AttributeError) as exc:
         raise InputError(f"cannot read {manifest}", [Problem(str(exc), file=str(manifest))]
                          ) from None
@@ -60,7 +62,7 @@ def resume_inputs(out_dir: Path, candidate: Path | None, profile: str | None,
     recorded = str(inputs.get("profile") or "quick")
     prof = profile or (str(at(recorded)) if recorded.endswith((".yaml", ".yml")) else recorded)
     cat = catalog or at(inputs.get("catalog"))
-    return cand, prof, cat
+    return cand, prof, cat, only or recorded_run.get("only")
 
 
 def check_inputs(candidate: Path, profile: str, out_dir: Path, only: str | None,
@@ -162,7 +164,8 @@ def run_suite(candidate: Path | None, profile: str | None, out_dir: Path,
 
     check_out(out_dir)
     if resume:
-        candidate, profile, catalog = resume_inputs(out_dir, candidate, profile, catalog)
+        candidate, profile, catalog, only = resume_inputs(out_dir, candidate, profile,
+                                                          catalog, only)
     if candidate is None:
         raise InputError("--candidate is required", [Problem(
             "no candidate declaration given",
@@ -328,6 +331,8 @@ def register(app: typer.Typer) -> None:
         """
         from conformance.report import results
 
+        if (run_dir / results.RESULTS).exists():
+            results.read(run_dir)  # a truncated or corrupt results.json: say so (exit 2)
         doc = results.compute(run_dir)
         show(doc, as_json)
         raise typer.Exit(exit_code(doc))
