@@ -14,6 +14,31 @@ SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# what API keys look like: a vendor prefix (sk-, sk_ant-, xai-, ghp_, AKIA...), or a long
+# token mixing lower case, upper case and digits (hex digests have no upper case)
+_KEY_PREFIX = re.compile(r"^(sk|pk|rk|xai|gsk|ghp|gho|glpat|hf|sess)[-_]|^AKIA[0-9A-Z]{8}|^AIza")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_~+=-]{19,}")
+# variables whose values are secrets whatever the declaration says
+_SECRET_VAR = re.compile(r"(?i)(key|token|secret|passw(or)?d|credential)s?$")
+
+
+def looks_like_secret(value: str) -> bool:
+    """True for a string that looks like an API key or token rather than a name: a vendor
+    key prefix, or 20+ characters mixing lower case, upper case and digits."""
+    v = value.strip()
+    if len(v) >= 8 and _KEY_PREFIX.search(v):
+        return True
+    return bool(_TOKEN.fullmatch(v)) and (
+        any(c.islower() for c in v) and any(c.isupper() for c in v)
+        and any(c.isdigit() for c in v))
+
+
+def scrub(text: str) -> str:
+    """Redact, from text about to be shown (an error message), the values of environment
+    variables named like secrets and every word that looks like a key."""
+    text = Redactor.from_env(n for n in os.environ if _SECRET_VAR.search(n)).text(text)
+    return _TOKEN.sub(lambda m: REDACTED if looks_like_secret(m.group(0)) else m.group(0),
+                      text)
 
 
 class Redactor:

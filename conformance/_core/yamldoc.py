@@ -8,6 +8,7 @@ keeps the last one, which hides typos in catalogs and declarations).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 from conformance._core.errors import InputError, Problem
 
 PathKey = tuple[str | int, ...]
+MAX_YAML_BYTES = 1024 * 1024  # the largest catalog file is ~10 KB, a declaration ~3 KB
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,21 @@ def json_path(path: PathKey) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe loader; timestamps stay strings so documents round-trip through JSON Schema."""
+    """Safe loader; timestamps stay strings so documents round-trip through JSON Schema.
+    Aliases are refused at the position they appear."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _AliasRefused(event.start_mark)
+        node: yaml.Node | None = super().compose_node(parent, index)
+        return node
+
+
+class _AliasRefused(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__("alias")
+        self.mark = mark
 
 
 # Dates such as 2026-01-01 stay strings: JSON Schema validates formats, not YAML.
@@ -114,8 +130,17 @@ def _construct(
     return loader.construct_object(node, deep=True)
 
 
-def parse_yaml(text: str, file: str = "<input>") -> Document:
+def _too_large(file: str, size: int, limit: int) -> InputError:
+    return InputError(f"{file} is too large ({size:,} bytes; the limit is {limit:,})", [
+        Problem(f"{size:,} bytes", file=file,
+                hint="a catalog, profile or declaration is a few kilobytes: check that this "
+                "is the file you meant")])
+
+
+def parse_yaml(text: str, file: str = "<input>", max_bytes: int = MAX_YAML_BYTES) -> Document:
     """Parse one YAML document; syntax errors become an :class:`InputError` with a line."""
+    if len(text) > max_bytes:
+        raise _too_large(file, len(text.encode("utf-8", "replace")), max_bytes)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -138,15 +163,29 @@ def parse_yaml(text: str, file: str = "<input>") -> Document:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{file} is not valid YAML", [Problem(str(exc), file=file)]) from None
+    except _AliasRefused as exc:
+        raise InputError(f"{file} uses a YAML alias", [Problem(
+            "aliases (*name) are not accepted", file=file, line=exc.mark.line + 1,
+            column=exc.mark.column + 1,
+            hint="write the value out in full: these documents need no anchors or aliases")]
+        ) from None
+    except RecursionError:
+        raise InputError(f"{file} is nested too deeply", [Problem(
+            "nesting exceeds what the parser accepts", file=file,
+            hint="a catalog, profile or declaration is a few levels deep")]) from None
     finally:
         loader.dispose()
     return Document(data=data, file=file, positions=positions)
 
 
-def load_yaml(path: Path | str) -> Document:
+def load_yaml(path: Path | str, max_bytes: int = MAX_YAML_BYTES) -> Document:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+            if len(raw) > max_bytes:
+                size = os.fstat(fh.fileno()).st_size
+                raise _too_large(str(p), max(size, len(raw)), max_bytes)
     except FileNotFoundError:
         raise InputError(
             f"file not found: {p}",
@@ -171,4 +210,4 @@ def load_yaml(path: Path | str) -> Document:
                 )
             ],
         ) from None
-    return parse_yaml(text, str(p))
+    return parse_yaml(text, str(p), max_bytes)

@@ -13,11 +13,13 @@ from rich.markup import escape
 
 from conformance import __version__
 from conformance._core.errors import TokencertError
+from conformance._core.redact import scrub
 from conformance.cli import (
     certify_cmd,
     compare_cmd,
     declaration_cmd,
     demo_cmd,
+    doctor_cmd,
     init_cmd,
     pki_cmd,
     plan_cmd,
@@ -70,6 +72,7 @@ app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(declaration_cmd.app, name="declaration")
 app.add_typer(reference_cmd.app, name="reference")
 demo_cmd.register(app)
+doctor_cmd.register(app)
 init_cmd.register(app)
 compare_cmd.register(app)
 report_cmd.register(app)
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = app(args=argv, prog_name="tokencert", standalone_mode=False)
     except TokencertError as exc:
-        err.print("[bold red]error:[/] " + escape(exc.render()), highlight=False)
+        err.print("[bold red]error:[/] " + escape(scrub(exc.render())), highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

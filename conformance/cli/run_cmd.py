@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,58 @@ from conformance.cli.console import err, out, print_json
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 
-def preflight(candidate: Path, profile: str, out_dir: Path, only: str | None, resume: bool,
-              catalog: Path | None) -> None:
-    """Everything that can be wrong with the inputs, reported before anything is sent."""
+def check_out(out_dir: Path) -> None:
+    """``--out`` must be (or become) a directory: not a file, not under a file."""
+    for p in (out_dir, *out_dir.parents):
+        if p.exists() and not p.is_dir():
+            raise InputError(f"--out {out_dir} is not a directory", [Problem(
+                f"{p} is a file" if p != out_dir else "a file of that name exists",
+                file=str(p), hint="choose a directory for --out (it is created if missing)")])
+
+
+def resume_inputs(out_dir: Path, candidate: Path | None, profile: str | None,
+                  catalog: Path | None, only: str | None
+                  ) -> tuple[Path, str, Path | None, str | None]:
+    """The candidate, profile, catalog and selection of the run in ``out_dir`` (for
+    ``--resume``), where not given on the command line."""
+    import json
+
+    manifest = out_dir / "evidence" / "run.json"
+    if not manifest.is_file():
+        raise InputError(f"nothing to resume in {out_dir}", [Problem(
+            "no evidence/run.json", file=str(manifest), hint="drop --resume to start a run")])
+    try:
+        recorded_run = json.loads(manifest.read_text(encoding="utf-8"))
+        inputs = recorded_run.get("inputs") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise InputError(f"cannot read {manifest}", [Problem(str(exc), file=str(manifest))]
+                         ) from None
+    def at(value: object) -> Path | None:  # recorded relative to the run directory
+        return out_dir / str(value) if value else None
+
+    cand = candidate or at(inputs.get("candidate"))
+    if cand is None:
+        raise InputError(f"{out_dir} does not say which candidate it ran", [Problem(
+            "the run predates recorded inputs", file=str(manifest),
+            hint="pass --candidate (and --profile) as when the run started")])
+    recorded = str(inputs.get("profile") or "quick")
+    prof = profile or (str(at(recorded)) if recorded.endswith((".yaml", ".yml")) else recorded)
+    cat = catalog or at(inputs.get("catalog"))
+    return cand, prof, cat, only or recorded_run.get("only")
+
+
+def check_inputs(candidate: Path, profile: str, out_dir: Path, only: str | None,
+                 resume: bool, catalog: Path | None) -> tuple[Any, Any, Any]:
+    """Everything that can be wrong with the inputs, reported before anything is sent.
+    Returns (declaration, profile, plan)."""
     from conformance.declaration import load_declaration
     from conformance.plan import build_plan
     from conformance.spec import load_catalog, load_profile
 
+    check_out(out_dir)
     decl = load_declaration(candidate)
-    plan_catalog = load_catalog(catalog)
-    build_plan(plan_catalog, load_profile(profile), decl, only)
+    prof = load_profile(profile)
+    plan = build_plan(load_catalog(catalog), prof, decl, only)
     env = decl.endpoint.api_key_env
     if not os.environ.get(env):
         raise InputError(f"the API key variable {env} is not set", [Problem(
@@ -43,10 +86,22 @@ def preflight(candidate: Path, profile: str, out_dir: Path, only: str | None, re
     if manifest.exists() and not resume:
         raise InputError(f"{out_dir} already holds a run", [Problem(
             "evidence exists", file=str(manifest),
-            hint="pass --resume to continue it, or choose a new --out")])
+            hint=f"continue it: tokencert run --resume --out {out_dir} — or choose a new "
+            "--out")])
     if resume and not manifest.exists():
         raise InputError(f"nothing to resume in {out_dir}", [Problem(
             "no evidence/run.json", file=str(manifest), hint="drop --resume to start a run")])
+    return decl, prof, plan
+
+
+def check_service(decl: Any, prof: Any, plan: Any) -> Any:
+    """The preflight (conformance.run.preflight): exit 2/3 in seconds when the service
+    cannot be measured as declared. Returns its report."""
+    from conformance.plan.build import request_timeout
+    from conformance.run.preflight import preflight, security_only
+
+    return preflight(decl, request_timeout_s=request_timeout(prof, decl),
+                     security_only=security_only(plan))
 
 
 def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
@@ -56,7 +111,8 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
     args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
             "-p", "no:cacheprovider", "-q", "--no-header", "-o", "junit_family=xunit2",
             f"--junitxml={junit}", "--tokencert-candidate", str(candidate),
-            "--tokencert-profile", profile, "--tokencert-out", str(out_dir)]
+            "--tokencert-profile", profile, "--tokencert-out", str(out_dir),
+            "--tokencert-no-preflight"]  # run_suite has checked the service already
     if only:
         args += ["--tokencert-only", only]
     if resume:
@@ -89,7 +145,8 @@ def check_ray(ray_address: str | None, ray_workers: int | None) -> None:
             hint="pip install 'tokencert[distributed]'")])
 
 
-def run_suite(candidate: Path, profile: str, out_dir: Path, only: str | None = None,
+def run_suite(candidate: Path | None, profile: str | None, out_dir: Path,
+              only: str | None = None,
               resume: bool = False, junit: Path | None = None,
               catalog: Path | None = None, quiet_stdout: bool = False,
               ray_address: str | None = None, ray_workers: int | None = None
@@ -105,20 +162,66 @@ def run_suite(candidate: Path, profile: str, out_dir: Path, only: str | None = N
 
     from conformance.report import results
 
-    preflight(candidate, profile, out_dir, only, resume, catalog)
+    check_out(out_dir)
+    if resume:
+        candidate, profile, catalog, only = resume_inputs(out_dir, candidate, profile,
+                                                          catalog, only)
+    if candidate is None:
+        raise InputError("--candidate is required", [Problem(
+            "no candidate declaration given",
+            hint="tokencert run --candidate candidate.yaml --out DIR (only --resume reads "
+            "it from the run directory)")])
+    profile = profile or "quick"
+    decl, prof, plan = check_inputs(candidate, profile, out_dir, only, resume, catalog)
     check_ray(ray_address, ray_workers)
+    report = check_service(decl, prof, plan)
+    for note in report.notes:
+        err.print(f"preflight: {note}", highlight=False, markup=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     junit_path = junit or out_dir / "junit.xml"
+    if Path(profile).suffix in (".yaml", ".yml") and Path(profile).is_file():
+        profile = str(Path(profile).resolve())
     args = pytest_args(candidate.resolve(), profile, out_dir.resolve(), only, resume,
-                       junit_path.resolve(), catalog, ray_address, ray_workers)
-    with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext():
+                       junit_path.resolve(), catalog.resolve() if catalog else None,
+                       ray_address, ray_workers)
+    with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext(), \
+            sigterm_interrupts():
         rc = pytest.main(args)
     if rc == pytest.ExitCode.USAGE_ERROR:
         raise InputError("the conformance suite refused to start (see above)")
     if not (out_dir / results.RESULTS).exists():
         raise RunError(f"the run did not complete (pytest exit {int(rc)}); what was "
-                       f"recorded is in {out_dir}/evidence — continue with --resume")
+                       f"recorded is in {out_dir}/evidence — continue it: "
+                       f"{resume_command(out_dir)}")
     return results.read(out_dir)
+
+
+def resume_command(out_dir: Path) -> str:
+    """The command that continues the run in ``out_dir`` (it reads its inputs there)."""
+    import shlex
+
+    return f"tokencert run --resume --out {shlex.quote(str(out_dir))}"
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C: pytest stops, the evidence is closed and the
+    results are written as incomplete (exit 3), resumable."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_code(doc: dict[str, Any]) -> int:
@@ -171,9 +274,12 @@ def show(doc: dict[str, Any], as_json: bool) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        candidate: Path = typer.Option(..., "--candidate", help="The candidate declaration."),
-        profile: str = typer.Option("quick", "--profile",
-                                    help="quick | standard | certification, or a YAML path."),
+        candidate: Path | None = typer.Option(
+            None, "--candidate", help="The candidate declaration (with --resume: read from "
+            "the run directory)."),
+        profile: str | None = typer.Option(
+            None, "--profile", help="quick (default) | standard | certification, or a YAML "
+            "path (with --resume: read from the run directory)."),
         out_dir: Path = typer.Option(..., "--out", help="Run directory to write."),
         only: str | None = typer.Option(None, "--only",
                                         help="Requirement ids/globs, e.g. 'PERF-*,API-001'."),
@@ -196,7 +302,7 @@ def register(app: typer.Typer) -> None:
         \b
           tokencert run --candidate candidate.yaml --profile quick --out run1
           tokencert run --candidate candidate.yaml --out run1 --only 'API-*,METER-001'
-          tokencert run --candidate candidate.yaml --out run1 --resume
+          tokencert run --resume --out run1
           tokencert run --candidate candidate.yaml --out run1 --ray-address auto
         """
         doc = run_suite(candidate, profile, out_dir, only, resume, junit, catalog,
@@ -205,7 +311,8 @@ def register(app: typer.Typer) -> None:
         show(doc, as_json)
         code = exit_code(doc)
         if code == EXIT_INCOMPLETE:
-            err.print(f"run incomplete: continue it with --resume --out {out_dir}")
+            err.print(f"run incomplete: continue it with `{resume_command(out_dir)}`",
+                      highlight=False, markup=False)
         raise typer.Exit(code)
 
     @app.command("results")
@@ -224,6 +331,8 @@ def register(app: typer.Typer) -> None:
         """
         from conformance.report import results
 
+        if (run_dir / results.RESULTS).exists():
+            results.read(run_dir)  # a truncated or corrupt results.json: say so (exit 2)
         doc = results.compute(run_dir)
         show(doc, as_json)
         raise typer.Exit(exit_code(doc))

@@ -8,6 +8,7 @@ from typing import Any
 
 from conformance._core.canonical import digest
 from conformance._core.errors import DeclarationError, InputError, Problem
+from conformance._core.redact import REDACTED, looks_like_secret
 from conformance._core.schema import validate_document
 from conformance._core.yamldoc import Document, load_yaml
 from conformance.declaration.models import (
@@ -55,6 +56,13 @@ def _check_paths(doc: Document, base: Path) -> list[Problem]:
             )
     if "ca_bundle" in data["endpoint"]:
         need(("endpoint", "ca_bundle"), data["endpoint"]["ca_bundle"], "CA bundle")
+    if "billing_export" in data:
+        # the export is written by the service while it bills: it must exist (an empty file
+        # with its header row will do) before a run, or BILL-003 would judge a typo
+        need(("billing_export", "path"), data["billing_export"]["path"], "billing export")
+    for key, st in data.get("data_governance", {}).items():
+        for i, d in enumerate(st.get("documents", [])):
+            need(("data_governance", key, "documents", i), d, "document")
     ids: dict[str, int] = {}
     for i, m in enumerate(data["models"]):
         for name in [m["id"], *m.get("aliases", [])]:
@@ -80,6 +88,32 @@ def _check_paths(doc: Document, base: Path) -> list[Problem]:
                 "the second tenant's key must come from a different variable",
             )
         )
+    return problems
+
+
+def _secret_env_values(doc: Document) -> list[Problem]:
+    """A key pasted where the NAME of its environment variable belongs: refused without
+    showing it (the value is replaced in memory so no later message can echo it)."""
+    problems: list[Problem] = []
+
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if str(k).endswith("_env") and isinstance(v, str) and looks_like_secret(v):
+                    problems.append(doc.problem(
+                        (*path, k), "this looks like a secret (an API key), not the name of "
+                        "an environment variable; the value is not shown",
+                        hint=f"put the key in an environment variable, e.g. `export "
+                        f"TOKENCERT_API_KEY=...`, and write {k}: TOKENCERT_API_KEY; treat the "
+                        "key as exposed if this file was shared"))
+                    node[k] = REDACTED
+                else:
+                    walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+
+    walk(doc.data, ())
     return problems
 
 
@@ -156,6 +190,9 @@ def load_declaration(path: Path | str) -> Declaration:
         doc = load_yaml(p)
     except InputError as exc:
         raise DeclarationError(exc.message, exc.problems) from None
+    secret = _secret_env_values(doc)
+    if secret:
+        raise DeclarationError(f"{p}: declaration holds a secret", secret)
     problems = validate_document("declaration", doc)
     if problems:
         raise DeclarationError(f"{p}: declaration violates its schema", problems)

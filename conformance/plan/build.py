@@ -47,6 +47,12 @@ def phase_seed(profile_seed: int, phase: str) -> int:
     return int(h[:13], 16)  # < 2**53: exact in JSON and canonical digests
 
 
+def request_timeout(profile: Profile, decl: Declaration) -> float:
+    """The per-request deadline: the declaration's ``endpoint.timeout_s``, capped by the
+    profile's ``request_timeout_s`` (a service may promise faster answers, never slower)."""
+    return min(decl.endpoint.timeout_s, profile.request_timeout_s)
+
+
 def workers_for(concurrency: int) -> int:
     """Worker processes for ``concurrency`` streams: none up to one loop's share."""
     if concurrency <= STREAMS_PER_LOOP:
@@ -102,7 +108,7 @@ def _phase(
         output_tokens=tout,
         repeats=ps.repeats,
         observe_s=ps.observe_s,
-        timeout_s=profile.request_timeout_s,
+        timeout_s=request_timeout(profile, decl),
         bounded_by=tuple(bounded),
         exempt_from_limits=exempt,
         processes=workers_for(conc),

@@ -19,7 +19,7 @@ import pytest
 
 from conformance._core.errors import RunError, TokencertError
 from conformance.pytest_plugin.progress import PhaseProgress
-from conformance.pytest_plugin.session import Options, Session
+from conformance.pytest_plugin.session import CandidateUnreachable, Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
 from conformance.run.evidence import Flag
 
@@ -44,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="run the load phases on this Ray cluster (host:port, auto or local)")
     g.addoption("--tokencert-ray-workers", metavar="N", type=int, default=None,
                 help="Ray load workers per phase (default: one per node)")
+    g.addoption("--tokencert-no-preflight", action="store_true", default=False,
+                help="skip the preflight (tokencert run has done it before starting pytest)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,7 +63,9 @@ def pytest_configure(config: pytest.Config) -> None:
                    Path(cat) if cat else None, config.getoption("tokencert_ray_address"),
                    config.getoption("tokencert_ray_workers"))
     try:
-        session = Session.open(opts)
+        session = Session.open(opts, preflight=not config.getoption("tokencert_no_preflight"))
+    except RunError as exc:  # the preflight: the service cannot be measured (exit 3)
+        pytest.exit(exc.render(), returncode=exc.exit_code)
     except TokencertError as exc:
         raise pytest.UsageError(exc.render()) from None
     config.stash[SESSION_KEY] = session
@@ -149,6 +153,8 @@ class TokencertPlugin:
             if call.excinfo is not None and call.excinfo.errisinstance(RunError):
                 self.session.incomplete.append(f"{item.nodeid}: {call.excinfo.value}")
                 self.outcomes[item.nodeid] = "incomplete"
+                if call.excinfo.errisinstance(CandidateUnreachable):
+                    item.session.shouldstop = str(call.excinfo.value)
             text = self.session.redactor.text(_trace(call))
             for rid in ids:
                 self.session.flag(Flag(rid, "check_error", text[:8000],

@@ -23,6 +23,8 @@ from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
 from conformance.plan import PhasePlan, Plan, build_plan
+from conformance.plan.build import LIMIT_EXEMPT_PHASES, request_timeout
+from conformance.plan.duration import run_duration
 from conformance.pytest_plugin.phases import (
     PromptSource,
     default_factory,
@@ -101,6 +103,10 @@ class Session:
     progress: ProgressHook | None = None
     incomplete: list[str] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
+    lock: int | None = None  # the flock'd descriptor of <out>/.lock
+    no_answer: int = 0  # requests in a row without any answer (see ``watch``)
+    deadline_s: float = 0.0
+    watchdog: _Watchdog | None = None
 
     @property
     def evidence_dir(self) -> Path:
@@ -108,7 +114,9 @@ class Session:
 
     # -- construction --------------------------------------------------------------------
     @classmethod
-    def open(cls, options: Options) -> Session:
+    def open(cls, options: Options, *, preflight: bool = True) -> Session:
+        """Load the inputs, check the service (``preflight``), lock ``--out`` and open the
+        evidence (a new run, or the one there with ``--resume``)."""
         catalog = load_catalog(options.catalog)
         profile = load_profile(options.profile)
         decl = load_declaration(options.candidate)
@@ -121,6 +129,13 @@ class Session:
                          hint=f"export {decl.endpoint.api_key_env}=<your key> and run again")],
             )
         plan = build_plan(catalog, profile, decl, options.only)
+        if preflight:
+            from conformance.run.preflight import preflight as check
+            from conformance.run.preflight import security_only
+
+            check(decl, request_timeout_s=request_timeout(profile, decl),
+                  security_only=security_only(plan))
+        lock = lock_out(options.out)
         redactor = Redactor.from_env(decl.secret_env_names())
         started = utc_now_iso()
         manifest = {
@@ -131,6 +146,7 @@ class Session:
                         "eligible": profile.eligible},
             "candidate": decl.public_summary(),
             "only": options.only,
+            "inputs": run_inputs(options),
             "plan_digest": plan.digest,
             "plan": plan.to_json(),
             "started_at": started,
@@ -144,8 +160,12 @@ class Session:
         resumed = read_evidence(evdir) if options.resume else None
         if resumed is not None:
             started = str(resumed.manifest.get("started_at", started))
-        return cls(options, catalog, profile, decl, plan, redactor, store, started, resumed,
-                   attempts=dict(resumed.attempts) if resumed else {})
+        session = cls(options, catalog, profile, decl, plan, redactor, store, started,
+                      resumed, attempts=dict(resumed.attempts) if resumed else {}, lock=lock)
+        store.observers.append(session.watch)
+        session.deadline_s = run_duration(plan, decl, request_timeout(profile, decl)).deadline_s
+        session.watchdog = _Watchdog(session.deadline_s, session.incomplete)
+        return session
 
     # -- what tests use -------------------------------------------------------------------
     @cached_property
@@ -164,7 +184,7 @@ class Session:
 
     def client_config(self, timeout_s: float | None = None) -> ClientConfig:
         ep = self.declaration.endpoint
-        t = timeout_s or self.profile.request_timeout_s
+        t = timeout_s or request_timeout(self.profile, self.declaration)
         return ClientConfig(base_url=ep.base_url, model=self.declaration.model.id,
                             api_key=ep.api_key(), dialect=ep.dialect, http2=ep.http2,
                             ca_bundle=ep.ca_bundle, read_timeout_s=t, total_timeout_s=t)
@@ -272,7 +292,25 @@ class Session:
     def flag(self, f: Flag, nodeid: str = "") -> None:
         self.store.flag(f, test=nodeid, attempt=self.attempts.get(nodeid, 0))
 
+    def watch(self, rec: RequestRecord) -> None:
+        """Called for every request record as it is written: N requests in a row (the
+        profile's ``max_consecutive_connection_failures``) without any answer end the run
+        (:class:`CandidateUnreachable`, exit 3; the records stay, the run is resumable)."""
+        if not no_answer(rec):
+            self.no_answer = 0
+            return
+        self.no_answer += 1
+        limit = self.profile.max_consecutive_connection_failures
+        if self.no_answer >= limit:
+            self.no_answer = 0
+            raise CandidateUnreachable(
+                f"the candidate stopped answering: {limit} requests in a row got no answer "
+                f"(the last: {rec.error}: {rec.error_detail or ''}); the run stops here, its "
+                "evidence is kept — resume it when the service is back")
+
     def finish(self, status: str) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
         self.store.append("tests", "run_end", "run:end", {
             "status": status, "finished_at": utc_now_iso(),
             "incomplete": self.incomplete,
@@ -280,6 +318,83 @@ class Session:
                                        self.declaration.endpoint.ca_bundle),
         })
         self.store.close()
+        if self.lock is not None:
+            os.close(self.lock)  # releases the flock
+            self.lock = None
+
+
+class CandidateUnreachable(RunError):
+    """The service stopped answering mid-run: the run ends incomplete (exit 3)."""
+
+
+def no_answer(rec: RequestRecord) -> bool:
+    """A request that got no answer at all: no connection (refused, failed, TLS failed), or
+    not one byte before its deadline. Resets, errors and slow answers are answers. The
+    overload phase is exempt from the second kind (a service may queue a burst)."""
+    if rec.error == "connect":
+        return True
+    return (rec.error == "timeout" and rec.status is None and rec.first_byte_ns is None
+            and rec.phase not in LIMIT_EXEMPT_PHASES)
+
+
+class _Watchdog:
+    """Interrupts the run (as Ctrl-C does) when it passes its deadline: the session then
+    ends as incomplete (exit 3), evidence kept, resumable."""
+
+    def __init__(self, deadline_s: float, incomplete: list[str]) -> None:
+        import threading
+
+        self.deadline_s = deadline_s
+        self._incomplete = incomplete
+        self._timer = threading.Timer(deadline_s, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        import _thread
+
+        self._incomplete.append(f"the run passed its deadline of {self.deadline_s:.0f} s "
+                                "(from the plan: `tokencert plan` states it)")
+        _thread.interrupt_main()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def lock_out(out: Path) -> int:
+    """Hold an exclusive lock on ``<out>/.lock`` for the session: two runs never write one
+    run directory (the kernel drops the lock when the process ends, however it ends)."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise InputError(f"another run is writing {out}", [Problem(
+            "the run directory is locked", file=str(out / ".lock"),
+            hint="wait for that run to end, or choose another --out")]) from None
+    return fd
+
+
+def run_inputs(options: Options) -> dict[str, str | None]:
+    """What ``--resume`` needs to continue the run: the candidate, profile and catalog,
+    as paths relative to the run directory where they can be (no home paths in bundles)."""
+
+    def rel(p: Path | None) -> str | None:
+        if p is None:
+            return None
+        try:
+            return os.path.relpath(p.resolve(), options.out.resolve())
+        except ValueError:
+            return str(p.resolve())
+
+    prof = Path(options.profile)
+    profile = rel(prof) if prof.suffix in (".yaml", ".yml") and prof.is_file() \
+        else options.profile
+    return {"candidate": rel(options.candidate), "profile": profile,
+            "catalog": rel(options.catalog)}
 
 
 def tls_version(base_url: str, ca_bundle: Path | None, timeout_s: float = 5.0) -> str | None:

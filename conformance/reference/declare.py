@@ -74,9 +74,39 @@ def declaration_data(cfg: ReferenceConfig, *, base_url: str, engine: str,
     return data
 
 
+def _relative(path: Path, value: str) -> str:
+    """``value`` (a path) as the declaration at ``path`` reads it: relative to the file's
+    directory when it lies under it, else absolute (never relative to the working dir)."""
+    target = Path(value).expanduser().resolve()
+    base = path.resolve().parent
+    try:
+        return str(target.relative_to(base))
+    except ValueError:
+        return str(target)
+
+
+def relative_paths(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every file path rewritten as :func:`_relative` for the file ``path``."""
+    ep = data["endpoint"]
+    if "ca_bundle" in ep:
+        ep["ca_bundle"] = _relative(path, ep["ca_bundle"])
+    for m in data["models"]:
+        m["tokenizer"]["path"] = _relative(path, m["tokenizer"]["path"])
+        m["chat_template"]["path"] = _relative(path, m["chat_template"]["path"])
+    if "billing_export" in data:
+        data["billing_export"]["path"] = _relative(path, data["billing_export"]["path"])
+    for st in data.get("data_governance", {}).values():
+        st["documents"] = [_relative(path, d) for d in st.get("documents", [])]
+    return data
+
+
 def write_declaration(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` with paths relative to the file (atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = relative_paths(path, data)
     header = ("# Written by `tokencert reference serve`: the claims of the running reference\n"
               "# service. API keys are read from the variables named below, never stored.\n")
-    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-                    encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                   encoding="utf-8")
+    tmp.replace(path)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -117,25 +118,45 @@ def serve(opts: ServeOptions, echo: Callable[[str], None] = print) -> None:
     port = sock.getsockname()[1]
     tls_on = opts.tls and "plain_http" not in defects
     tls = None
-    if tls_on:
-        from conformance.reference.tls import generate_tls
-
-        ca_dir = opts.tls_dir or (opts.write_declaration.parent if opts.write_declaration
-                                  else Path.cwd())
-        tls = generate_tls(ca_dir, wrong_ca="wrong_ca" in defects)
-    host = "127.0.0.1" if opts.host in {"0.0.0.0", "127.0.0.1"} else opts.host
-    base_url = f"{'https' if tls_on else 'http'}://{host}:{port}/v1"
-    billing = BillingLedger(opts.billing_export, cfg.gateway) if opts.billing_export else None
-    from conformance.reference.gateway import Gateway
-
-    gw = Gateway(cfg, engine, tokenizer, template, keys, defects, billing, caching)
+    previous = _stop_on_sigterm()
     try:
+        if tls_on:
+            from conformance.reference.tls import generate_tls
+
+            ca_dir = opts.tls_dir or (opts.write_declaration.parent if opts.write_declaration
+                                      else Path.cwd())
+            tls = generate_tls(ca_dir, wrong_ca="wrong_ca" in defects)
+        host = "127.0.0.1" if opts.host in {"0.0.0.0", "127.0.0.1"} else opts.host
+        base_url = f"{'https' if tls_on else 'http'}://{host}:{port}/v1"
+        billing = (BillingLedger(opts.billing_export, cfg.gateway) if opts.billing_export
+                   else None)
+        from conformance.reference.gateway import Gateway
+
+        gw = Gateway(cfg, engine, tokenizer, template, keys, defects, billing, caching)
         asyncio.run(_run(uvicorn, gw, sock, tls, opts, cfg, base_url, generated, keys,
                          defects, caching, echo))
     finally:
         if tls is not None:
-            tls.cleanup()
+            tls.cleanup()  # the unencrypted server key: gone on SIGINT and SIGTERM alike
         sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM ends the service like SIGINT (KeyboardInterrupt), so every ``finally`` runs.
+    uvicorn handles both while it serves, then raises the signal again once it has shut
+    down: with the default SIGTERM action that would kill the process before the TLS key
+    is removed. Returns the previous handler (None off the main thread)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: ServeOptions,

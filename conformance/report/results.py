@@ -110,16 +110,30 @@ def write(run_dir: Path, doc: dict[str, Any]) -> Path:
 
 
 def read(run_dir: Path) -> dict[str, Any]:
+    """The results document written in ``run_dir`` (or the file ``run_dir``); a missing,
+    truncated or corrupt file is an :class:`InputError` (exit 2) that says so."""
     path = run_dir / RESULTS if run_dir.is_dir() else run_dir
+    hint = (f"it is derived from the evidence: `tokencert run --resume --out {path.parent}` "
+            "writes it again")
     try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"no results.json in {run_dir}", [Problem(
             "file not found", file=str(path), hint="pass the --out directory of a run")]
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}", [Problem(str(exc), file=str(path),
+                                                         hint=hint)]) from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not JSON", [Problem(exc.msg, file=str(path),
-                                                         line=exc.lineno)]) from None
+        what = "corrupt" if text.rstrip().endswith("}") else "truncated"
+        raise InputError(f"{path} is {what} (not complete JSON)", [Problem(
+            exc.msg, file=str(path), line=exc.lineno, column=exc.colno, hint=hint)]
+        ) from None
+    if not isinstance(doc, dict) or "requirements" not in doc:
+        raise InputError(f"{path} is not a tokencert results document", [Problem(
+            "no requirements in it", file=str(path), hint=hint)])
     return doc
 
 

@@ -15,6 +15,7 @@ from conformance._core.errors import InputError, Problem, SpecError
 from conformance._core.schema import validate_document
 from conformance._core.yamldoc import Document, load_yaml
 from conformance.spec.models import (
+    DEFAULT_CONNECTION_FAILURES,
     LEVELS,
     Applicability,
     Catalog,
@@ -299,6 +300,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
         title=raw["title"],
         description=raw["description"],
         request_timeout_s=float(raw["request_timeout_s"]),
+        max_consecutive_connection_failures=int(
+            raw.get("max_consecutive_connection_failures", DEFAULT_CONNECTION_FAILURES)),
         seed=int(raw.get("seed", 0)),
         phases=phases,
         validity_months=raw["certificate"]["validity_months"],

@@ -240,6 +240,9 @@ class PhaseSettings:
         return 1
 
 
+DEFAULT_CONNECTION_FAILURES = 10
+
+
 @dataclass(frozen=True)
 class Profile:
     id: str
@@ -252,6 +255,8 @@ class Profile:
     eligible: bool
     digest: str
     source: str | None = field(default=None, compare=False)
+    # a run ends as incomplete (exit 3) after this many requests in a row got no answer
+    max_consecutive_connection_failures: int = DEFAULT_CONNECTION_FAILURES
 
     def phase(self, name: str) -> PhaseSettings | None:
         return self.phases.get(name)

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,6 +106,9 @@ class EvidenceStore:
         self._blobs_unsynced: list[Path] = []
         self._lock = threading.Lock()
         self.repaired: dict[str, int] = {}
+        # called with every request record once it is written (the session counts requests
+        # that got no answer); an exception raised there ends the caller's phase or probe
+        self.observers: list[Callable[[RequestRecord], None]] = []
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
@@ -247,6 +250,8 @@ class EvidenceStore:
         redacted["record"]["events"] = _redact_pairs(self.redactor, events, 1)
         redacted["record"]["content_chunks"] = _redact_pairs(self.redactor, chunks, 1)
         self._write(f"phases/{rec.phase}", "request", rec.request_id, redacted)
+        for observe in self.observers:
+            observe(rec)
 
     def measurement(self, m: Measurement, *, test: str, attempt: int) -> None:
         self.append(

@@ -1,0 +1,144 @@
+"""Setup mistakes against the real reference service end in seconds with exit 2 or 3 and a
+message that names the fix — never a verdict (no results.json, no evidence)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from run_e2e_helpers import FAST_SIM
+
+from conformance.reference import ReferenceService
+
+BOUND_S = 30.0  # generous: a busy 2-core machine; each case is measured and printed
+
+
+@pytest.fixture(scope="module")
+def ref_https() -> Iterator[ReferenceService]:
+    with ReferenceService.start(tls=True, sim_config=FAST_SIM) as svc:
+        yield svc
+
+
+def _variant(svc: ReferenceService, tmp_path: Path, **subs: str) -> Path:
+    """A copy of the service's declaration (beside it, so its relative paths hold) with
+    ``key: value`` lines replaced."""
+    text = svc.declaration_path.read_text(encoding="utf-8")
+    for key, value in subs.items():
+        text, n = re.subn(rf"(?m)^(\s*-?\s*{key}:) .*$", rf"\1 {value}", text, count=1)
+        assert n == 1, key
+    p = svc.declaration_path.parent / f"variant-{tmp_path.name}.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def _timed(cli: Callable[..., object], *args: str) -> tuple[object, float]:
+    t0 = time.monotonic()
+    res = cli(*args)
+    return res, time.monotonic() - t0
+
+
+def _run(cli, candidate: Path, out: Path) -> tuple[object, float]:  # type: ignore[no-untyped-def]
+    return _timed(cli, "run", "--candidate", str(candidate), "--out", str(out),
+                  "--only", "API-001")
+
+
+def _assert_no_verdict(res, out: Path, code: int, *needles: str) -> None:  # type: ignore[no-untyped-def]
+    assert res.code == code, res.err
+    assert "Traceback" not in res.err
+    for n in needles:
+        assert n in res.err, res.err
+    assert not (out / "results.json").exists() and not (out / "evidence").exists()
+
+
+def test_doctor_says_ready(cli, ref_https: ReferenceService,  # type: ignore[no-untyped-def]
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ref_https.env.items():
+        monkeypatch.setenv(k, v)
+    res, secs = _timed(cli, "doctor", "--candidate", str(ref_https.declaration_path))
+    assert res.code == 0, res.err
+    assert "ready:" in res.out and "certificate trusted" in res.out and "usage present" in res.out
+    print(f"doctor (healthy): {secs:.2f} s")
+
+
+CASES = {
+    # the base URL names http, the port speaks TLS
+    "http_against_tls": ("https", {"base_url": "http://127.0.0.1:{port}/v1"}, 2,
+                         ("speaks TLS", "use base_url: https://127.0.0.1:{port}/v1")),
+    # the /v1 prefix forgotten
+    "missing_v1": ("https", {"base_url": "https://127.0.0.1:{port}"}, 2,
+                   ("404", "use base_url: https://127.0.0.1:{port}/v1")),
+    # a model the service does not offer
+    "unknown_model": ("https", {"id": "gpt-4o"}, 2,
+                      ("does not know model 'gpt-4o'", "set models[0].id")),
+    # nothing listens on the port
+    "wrong_port": ("https", {"base_url": "https://127.0.0.1:{dead}/v1"}, 3,
+                   ("nothing listens on 127.0.0.1:{dead}", "fix the port")),
+    # the base URL names https, the port speaks plain http
+    "https_against_plain": ("http", {"base_url": "https://127.0.0.1:{port}/v1"}, 2,
+                            ("speaks plain http", "use base_url: http://127.0.0.1:{port}/v1")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_setup_mistake_ends_fast_without_a_verdict(  # type: ignore[no-untyped-def]
+        cli, case: str, ref_https: ReferenceService, ref_fast: ReferenceService,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scheme, subs, code, needles = CASES[case]
+    svc = ref_https if scheme == "https" else ref_fast
+    for k, v in svc.env.items():
+        monkeypatch.setenv(k, v)
+    fmt = {"port": _port(svc.base_url), "dead": _free_port()}
+    decl = _variant(svc, tmp_path, **{k: v.format(**fmt) for k, v in subs.items()})
+    out = tmp_path / "run"
+    res, secs = _run(cli, decl, out)
+    _assert_no_verdict(res, out, code, "preflight", *(n.format(**fmt) for n in needles))
+    assert f"{decl}:" in res.err  # located in the declaration
+    assert secs < BOUND_S
+    print(f"{case}: exit {res.code} in {secs:.2f} s")
+
+
+def test_wrong_key_ends_fast(cli, ref_https: ReferenceService, tmp_path: Path,  # type: ignore[no-untyped-def]
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ref_https.env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("TOKENCERT_API_KEY", "sk-not-the-key-0000")
+    out = tmp_path / "run"
+    res, secs = _run(cli, ref_https.declaration_path, out)
+    _assert_no_verdict(res, out, 2, "refused the key in $TOKENCERT_API_KEY", "HTTP 401",
+                       "export TOKENCERT_API_KEY=")
+    assert "sk-not-the-key" not in res.err
+    print(f"wrong_key: exit 2 in {secs:.2f} s")
+
+
+def test_out_naming_a_file_is_exit_2(cli, ref_https: ReferenceService, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ref_https.env.items():
+        monkeypatch.setenv(k, v)
+    f = tmp_path / "afile"
+    f.write_text("x", encoding="utf-8")
+    res = cli("run", "--candidate", str(ref_https.declaration_path), "--out", str(f))
+    assert res.code == 2 and "is not a directory" in res.err and "Traceback" not in res.err
+    assert f.read_text(encoding="utf-8") == "x"
+
+
+def test_results_on_a_truncated_results_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "results.json").write_text('{"schema_version": "1.0.0", "requireme',
+                                           encoding="utf-8")
+    res = cli("results", str(tmp_path))
+    assert res.code == 2, res.err
+    assert "results.json is truncated" in res.err and "--resume" in res.err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
