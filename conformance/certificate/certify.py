@@ -143,7 +143,7 @@ def _key_problems(signing: Signing, demo: bool) -> list[Problem]:
                         "signed with an accredited evaluator key")]
     if not demo and signing.timestamper is None:
         return [Problem("a certificate needs a trusted RFC 3161 timestamp", hint="pass "
-                        "--tsa-dir (the body's `pki init-tsa`) or --tsa-url")]
+                        "--pki DIR (the body's `pki init-tsa`) or --tsa-url")]
     return []
 
 
