@@ -114,10 +114,12 @@ class VerifyReport:
     @property
     def bottom_line(self) -> str:
         failed = [f for f in self.failed() if f.name != "is_certificate"]
-        if failed:
-            return "INVALID — " + "; ".join(f"{f.name}: {f.detail}" for f in failed)
+        reasons = "; ".join(f"{f.name}: {f.detail}" for f in failed)
         if self.kind == "self-assessment":
-            return "NOT A CERTIFICATE: this is a vendor self-assessment"
+            return "NOT A CERTIFICATE: this is a vendor self-assessment" + (
+                f" (and INVALID — {reasons})" if failed else "")
+        if failed:
+            return "INVALID — " + reasons
         if self.kind != "certificate":
             return "INVALID — is_certificate: no certificate data in the PDF"
         if self.demo and not self.allow_demo:
