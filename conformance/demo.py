@@ -146,6 +146,16 @@ def run_demo(out: Path, run_suite: RunSuite, *, profile: str = "quick",
         load_private_key,
         make_crl,
     )
+    from conformance.certificate.roles import (
+        Body,
+        init_status_signer,
+        init_tsa,
+        status_signer,
+        tsa,
+        write_body,
+    )
+    from conformance.certificate.sign import local_timestamper
+    from conformance.certificate.statuslist import update
     from conformance.reference import ReferenceService
     from conformance.report.html import write_report
     from conformance.verify import verify_certificate
@@ -164,6 +174,7 @@ def run_demo(out: Path, run_suite: RunSuite, *, profile: str = "quick",
         t = time.monotonic()
         with _environment(svc.env):
             results = run_suite(svc.declaration_path, run_dir, profile, only)
+        declaration = svc.declaration_path  # kept: the workdir is under --out
         timings["run"] = time.monotonic() - t
     say("reference service stopped")
     if results.get("status") != "complete":
@@ -173,22 +184,31 @@ def run_demo(out: Path, run_suite: RunSuite, *, profile: str = "quick",
     say(f"creating a demo PKI in {pki_dir} (passphrases kept in memory only)")
     ca_pass, ev_pass = (secrets.token_urlsafe(32).encode() for _ in range(2))
     pki = init_ca(pki_dir, ca_pass, "tokencert DEMO Root (not a certification body)",
-                  "tokencert demo", years=1)
+                  "tokencert demo", years=1, demo=True)
+    body = Body("tokencert DEMO (not a certification body)", "none (DEMO)", "DEMO",
+                "https://register.tokencert.invalid/demo", demo=True)
+    write_body(pki_dir, body)
     issued = issue_evaluator(pki, ca_pass, pki_dir / "evaluator", ev_pass,
                              "DEMO Evaluator (not accredited)", "tokencert demo", days=30)
+    init_tsa(pki, ca_pass, ev_pass, "tokencert DEMO Time-Stamping Authority", days=30)
+    init_status_signer(pki, ca_pass, ev_pass, "tokencert DEMO Status Signer", days=30)
     crl_path = make_crl(pki, ca_pass)
     ca_cert = pki.ca_cert()
     crl = x509.load_pem_x509_crl(crl_path.read_bytes())
+    tsa_key, tsa_cert = tsa(pki, ev_pass)
     signing = Signing(load_private_key(issued.key_path, ev_pass), load_cert(issued.cert_path),
-                      (ca_cert,), crl, ca_cert)
-    del ca_pass, ev_pass
+                      (ca_cert,), crl, ca_cert, local_timestamper(tsa_key, tsa_cert, [ca_cert]))
+    st_key, st_cert = status_signer(pki, ev_pass)
+    update(pki_dir / "status.json", "publish", "", st_key, st_cert, [])
+    del ca_pass, ev_pass, st_key, tsa_key
     timings["pki"] = time.monotonic() - t
 
     reviews = _review_manual(run_dir, results, say)
 
     t = time.monotonic()
     say("issuing the DEMO certificate and evidence bundle")
-    cert = certify(run_dir, signing, cert_dir, Registry(cert_dir / "registry.json"), demo=True)
+    cert = certify(run_dir, signing, cert_dir, Registry(cert_dir / "registry.json"), demo=True,
+                   body=body, declaration=declaration)
     for p in cert.waived:
         say(f"waived for the demo: {p.message}")
     timings["certify"] = time.monotonic() - t
@@ -201,7 +221,8 @@ def run_demo(out: Path, run_suite: RunSuite, *, profile: str = "quick",
     t = time.monotonic()
     say("verifying the certificate and bundle against the demo root")
     report = verify_certificate(cert.pdf.read_bytes(), ca_cert, cert.bundle.read_bytes(),
-                                [crl_path.read_bytes()], None, None)
+                                [crl_path.read_bytes()], pki_dir / "status.json", None,
+                                allow_demo=True)
     timings["verify"] = time.monotonic() - t
 
     final = _read_results(run_dir)

@@ -39,9 +39,10 @@ class CertificateData:
     valid_from: str
     valid_until: str
     demo: bool
+    body: dict[str, Any] | None = None  # certification body: name, accreditation, register
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "number": self.number,
             "kind": self.kind,
             "issued_at": self.issued_at,
@@ -49,6 +50,9 @@ class CertificateData:
             "valid_until": self.valid_until,
             "demo": self.demo,
         }
+        if self.body is not None:
+            out["body"] = self.body
+        return out
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,10 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _declaration(run_dir: Path, secret_envs: Sequence[str]) -> bytes | None:
-    for name in layout.DECLARATION_CANDIDATES:
-        p = run_dir / name
+def declaration_copy(run_dir: Path, secret_envs: Sequence[str],
+                 given: Path | None = None) -> bytes | None:
+    for p in [given] if given is not None else [run_dir / n for n in
+                                                 layout.DECLARATION_CANDIDATES]:
         if p.is_file():
             text = p.read_text(encoding="utf-8")
             data = json.loads(text) if p.suffix == ".json" else parse_yaml(text, str(p)).data
@@ -105,10 +110,11 @@ def _spec_snapshot(profile_id: str) -> dict[str, bytes]:
 
 
 def collect_files(run_dir: Path, results: dict[str, Any], results_bytes: bytes,
-                  secret_envs: Sequence[str] = ()) -> dict[str, bytes]:
+                  secret_envs: Sequence[str] = (),
+                  declaration: Path | None = None) -> dict[str, bytes]:
     """Every listed bundle file (name → bytes), before manifest and attestation."""
     files = {layout.RESULTS: results_bytes}
-    decl = _declaration(run_dir, secret_envs)
+    decl = declaration_copy(run_dir, secret_envs, declaration)
     if decl is not None:
         files[layout.DECLARATION] = decl
     env_file = run_dir / "environment.json"
@@ -153,8 +159,8 @@ def predicate_for(results: dict[str, Any], cert: CertificateData,
 def build_bundle(run_dir: Path, results: dict[str, Any], results_bytes: bytes,
                  cert_data: CertificateData, key: ec.EllipticCurvePrivateKey,
                  signer: x509.Certificate, chain: Sequence[x509.Certificate] = (),
-                 secret_envs: Sequence[str] = ()) -> Bundle:
-    files = collect_files(run_dir, results, results_bytes, secret_envs)
+                 secret_envs: Sequence[str] = (), declaration: Path | None = None) -> Bundle:
+    files = collect_files(run_dir, results, results_bytes, secret_envs, declaration)
     pem = serialization.Encoding.PEM
     files[layout.EVALUATOR_CERT] = signer.public_bytes(pem)
     files[layout.CHAIN] = b"".join(c.public_bytes(pem) for c in chain)

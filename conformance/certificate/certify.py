@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +24,13 @@ from conformance._core.clock import SystemClock
 from conformance._core.errors import CertificateError, Problem
 from conformance._core.schema import validate_data
 from conformance.bundle import CertificateData, build_bundle
+from conformance.bundle.builder import declaration_copy
 from conformance.bundle.dsse import sign_statement, statement
-from conformance.certificate.pki import DOCUMENT_SIGNING
+from conformance.bundle.oids import DOCUMENT_SIGNING, is_demo
 from conformance.certificate.preflight import check_run
 from conformance.certificate.registry import Registry
 from conformance.certificate.review import load_results
+from conformance.certificate.roles import Body
 from conformance.certificate.view import Evaluator, build_view
 from conformance.spec import load_catalog
 
@@ -44,6 +47,7 @@ class Signing:
     chain: tuple[x509.Certificate, ...] = ()
     crl: x509.CertificateRevocationList | None = None
     trust_root: x509.Certificate | None = None
+    timestamper: object = None  # RFC 3161: local_timestamper(...) or remote_timestamper(url)
 
 
 @dataclass(frozen=True)
@@ -112,17 +116,60 @@ def _attachments(results_bytes: bytes, attestation: bytes | None, data: Certific
     return atts
 
 
+def _rejudge_problems(run_dir: Path, results: dict[str, Any], decl: bytes | None,
+                      f: str) -> list[Problem]:
+    """results.json is never the source of truth: re-judge the evidence and compare."""
+    from conformance.report.rejudge import differences, rejudge
+
+    again = rejudge(run_dir, json.loads(decl) if decl is not None else None)
+    problems = [Problem(f"re-judging the evidence: {p}", file=f,
+                        hint="certify only what `tokencert run` and `tokencert review` wrote")
+                for p in again.problems]
+    if again.results is not None:
+        problems += [Problem(f"results.json differs from the verdicts its evidence gives: {d}",
+                             file=f, hint="results.json was edited; recompute it with "
+                             "`tokencert results RUN_DIR` and record reviews with "
+                             "`tokencert review`") for d in differences(results,
+                                                                         again.results)[:20]]
+    return problems
+
+
+def _key_problems(signing: Signing, demo: bool) -> list[Problem]:
+    if demo and not is_demo(signing.cert):
+        return [Problem("certify --demo refuses an accredited evaluator key", hint="a DEMO "
+                        "certificate is signed with a DEMO PKI's key (`pki init-ca --demo`)")]
+    if not demo and is_demo(signing.cert):
+        return [Problem("the evaluator key belongs to a DEMO PKI", hint="a certificate is "
+                        "signed with an accredited evaluator key")]
+    if not demo and signing.timestamper is None:
+        return [Problem("a certificate needs a trusted RFC 3161 timestamp", hint="pass "
+                        "--pki DIR (the body's `pki init-tsa`) or --tsa-url")]
+    return []
+
+
 def certify(run_dir: Path, signing: Signing, out_dir: Path, registry: Registry,
-            demo: bool = False, now: datetime | None = None) -> Certified:
+            demo: bool = False, now: datetime | None = None, body: Body | None = None,
+            declaration: Path | None = None) -> Certified:
     from conformance.certificate.render import render_pdf
     from conformance.certificate.sign import sign_pdf
 
     results, raw = load_results(run_dir)
+    f = str(run_dir / "results.json")
     pre = check_run(results, run_dir / "results.json")
     problems = list(pre.problems)
     if results.get("demo") and not demo:
         problems.append(Problem("the run was a demo run", json_path="$.demo",
                                 hint="pass --demo to issue a demo certificate"))
+    problems += _key_problems(signing, demo)
+    if body is not None and body.demo != demo:
+        problems.append(Problem(f"the body's PKI is {'a' if body.demo else 'not a'} DEMO PKI",
+                                hint="DEMO certificates come from a DEMO PKI only"))
+    decl = declaration_copy(run_dir, (), declaration)
+    if decl is None and not demo:
+        problems.append(Problem("no candidate declaration for the bundle", hint="pass "
+                                "--candidate (the declaration the run used)"))
+    if not pre.problems:
+        problems += _rejudge_problems(run_dir, results, decl, f)
     if problems or (pre.waived and not demo):
         raise CertificateError(f"certify refuses {run_dir}", problems + list(
             () if demo else pre.waived))
@@ -131,19 +178,22 @@ def certify(run_dir: Path, signing: Signing, out_dir: Path, registry: Registry,
     check_signer(signing, issued)
     until = add_months(issued, pre.profile.validity_months)
     number = registry.allocate(results["spec"]["edition"], issued.year, {
-        "candidate": results["candidate"], "issued_at": _iso(issued), "demo": demo})
-    data = CertificateData(number, "certificate", _iso(issued), _iso(issued), _iso(until), demo)
+        "candidate": results["candidate"], "issued_at": _iso(issued), "demo": demo},
+        prefix=body.prefix if body else None)
+    data = CertificateData(number, "certificate", _iso(issued), _iso(issued), _iso(until), demo,
+                           body.to_json() if body else None)
     bundle = build_bundle(run_dir, results, raw, data, signing.key, signing.cert,
-                          signing.chain)
-    view = build_view(results, load_catalog(), data, evaluator_of(signing.cert), bundle.digest)
+                          signing.chain, declaration=declaration)
+    view = build_view(results, load_catalog(), data, evaluator_of(signing.cert), bundle.digest,
+                      json.loads(decl) if decl is not None else None)
     pdf = render_pdf(view, _attachments(raw, bundle.attestation, data, bundle.digest))
     signed = sign_pdf(pdf, signing.key, signing.cert, signing.chain, signing.crl,
-                      signing.trust_root)
+                      signing.trust_root, timestamper=signing.timestamper)
     out_dir.mkdir(parents=True, exist_ok=True)
     pdf_path, zip_path = out_dir / f"{number}.pdf", out_dir / f"{number}.bundle.zip"
     zip_path.write_bytes(bundle.data)
     pdf_path.write_bytes(signed)
-    registry.complete(number, bundle_digest=bundle.digest,
+    registry.complete(number, bundle_digest=bundle.digest, valid_until=_iso(until),
                       pdf_sha256=hashlib.sha256(signed).hexdigest())
     return Certified(number, pdf_path, zip_path, bundle.digest, demo, pre.waived)
 

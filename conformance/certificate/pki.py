@@ -20,13 +20,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from conformance._core.clock import SystemClock
 from conformance._core.errors import CertificateError, InputError, Problem
+from conformance.bundle.oids import DEMO_POLICY, DOCUMENT_SIGNING, is_demo
 
-DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 CA_KEY, CA_CERT, INDEX, CRL = "ca.key.pem", "ca.cert.pem", "index.json", "crl.pem"
 MIN_PASSPHRASE = 8
 
@@ -37,7 +37,8 @@ def _check_passphrase(passphrase: bytes) -> None:
                          [Problem("passphrase too short", hint="use a longer passphrase")])
 
 
-def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> None:
+def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+                      passphrase: bytes) -> None:
     """PKCS#8 PEM, encrypted, created 0600 (never in clear, never world-readable)."""
     _check_passphrase(passphrase)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -49,6 +50,15 @@ def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: b
 
 
 def load_private_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
+    key = load_any_private_key(path, passphrase)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise InputError(f"{path} is not an ECDSA key", [Problem("unsupported key type",
+                                                                 file=str(path))])
+    return key
+
+
+def load_any_private_key(path: Path, passphrase: bytes
+                         ) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -64,9 +74,9 @@ def load_private_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKe
         raise InputError(f"cannot decrypt {path}", [Problem(
             "wrong passphrase or damaged key", file=str(path),
             hint="check the passphrase environment variable")]) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise InputError(f"{path} is not an ECDSA key", [Problem("unsupported key type",
-                                                                 file=str(path))])
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise InputError(f"{path} is not an ECDSA or RSA key", [Problem(
+            "unsupported key type", file=str(path))])
     return key
 
 
@@ -122,9 +132,17 @@ class Pki:
         tmp.replace(self.root / INDEX)
 
 
+def demo_policy() -> x509.CertificatePolicies:
+    """The DEMO marking every certificate of a demo PKI carries."""
+    return x509.CertificatePolicies([x509.PolicyInformation(DEMO_POLICY, [
+        "tokencert DEMO PKI: not a certification body, not an accredited evaluator"])])
+
+
 def init_ca(root: Path, passphrase: bytes, name: str = "tokencert Certification Body Root",
-            org: str = "tokencert", years: int = 20, now: datetime | None = None) -> Pki:
-    """Create the root CA (ECDSA P-384) in ``root``; refuse to overwrite one."""
+            org: str = "tokencert", years: int = 20, now: datetime | None = None,
+            demo: bool = False) -> Pki:
+    """Create the root CA (ECDSA P-384) in ``root``; refuse to overwrite one. ``demo``
+    marks it (and everything it issues) with the DEMO policy."""
     if (root / CA_KEY).exists() or (root / CA_CERT).exists():
         raise CertificateError(f"{root} already holds a CA", [Problem(
             "refusing to overwrite an existing CA", file=str(root),
@@ -134,7 +152,7 @@ def init_ca(root: Path, passphrase: bytes, name: str = "tokencert Certification 
     key = ec.generate_private_key(ec.SECP384R1())
     subject = _name(name, org)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
+    builder = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
@@ -145,8 +163,10 @@ def init_ca(root: Path, passphrase: bytes, name: str = "tokencert Certification 
                                      key_agreement=False, key_cert_sign=True, crl_sign=True,
                                      encipher_only=False, decipher_only=False), critical=True)
         .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA384())
     )
+    if demo:
+        builder = builder.add_extension(demo_policy(), critical=False)
+    cert = builder.sign(key, hashes.SHA384())
     root.mkdir(parents=True, exist_ok=True)
     write_private_key(root / CA_KEY, key, passphrase)
     (root / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -173,7 +193,7 @@ def issue_evaluator(pki: Pki, ca_passphrase: bytes, out_dir: Path, key_passphras
     start = not_before or SystemClock().utc_now() - timedelta(minutes=5)
     key = ec.generate_private_key(ec.SECP256R1())
     serial = x509.random_serial_number()
-    cert = (
+    builder = (
         x509.CertificateBuilder().subject_name(_name(name, org)).issuer_name(ca_cert.subject)
         .public_key(key.public_key()).serial_number(serial)
         .not_valid_before(start).not_valid_after(start + timedelta(days=days))
@@ -190,8 +210,10 @@ def issue_evaluator(pki: Pki, ca_passphrase: bytes, out_dir: Path, key_passphras
                        critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
             ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
-        .sign(ca_key, hashes.SHA384())
     )
+    if is_demo(ca_cert):
+        builder = builder.add_extension(demo_policy(), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA384())
     out_dir.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = out_dir / "evaluator.key.pem", out_dir / "evaluator.cert.pem"
     write_private_key(key_path, key, key_passphrase)

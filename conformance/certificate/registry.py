@@ -1,4 +1,5 @@
-"""The local registry of certificate numbers: ``HQTS-2026.1-YYYY-NNNNNN``.
+"""The local registry of certificate numbers: ``PREFIX-HQTS-2026.1-YYYY-NNNNNN`` (the body's
+prefix, from its ``body.json``, keeps two bodies' numbers apart).
 
 One JSON file, updated under an exclusive file lock and replaced atomically (write a
 temporary file, then rename), so two concurrent ``certify`` never get the same number.
@@ -59,11 +60,12 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 class Registry:
     path: Path
 
-    def allocate(self, edition: str, year: int, record: dict[str, Any]) -> str:
+    def allocate(self, edition: str, year: int, record: dict[str, Any],
+                 prefix: str | None = None) -> str:
         """Reserve the next number of ``year`` and record ``record`` under it."""
         with _locked(self.path):
             data = _read(self.path)
-            key = f"{prefix_for(edition)}-{year:04d}"
+            key = (f"{prefix}-" if prefix else "") + f"{prefix_for(edition)}-{year:04d}"
             n = int(data["counters"].get(key, 0)) + 1
             if n > 999_999:
                 raise InputError(f"registry {self.path}: numbers of {key} exhausted")
@@ -81,6 +83,11 @@ class Registry:
                 if entry["number"] == number:
                     entry.update(fields)
             _write(self.path, data)
+
+    def find(self, number: str) -> dict[str, Any] | None:
+        """The registry entry of ``number`` (None: never issued here)."""
+        return next((e for e in self.entries() if e.get("number") == number
+                     and e.get("bundle_digest")), None)
 
     def entries(self) -> list[dict[str, Any]]:
         issued: list[dict[str, Any]] = _read(self.path)["issued"]

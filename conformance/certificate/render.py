@@ -69,7 +69,7 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(view: dict[str, Any], watermark: str | None) -> str:
-    qr_text = f"{view['cert']['number']}\n{view['bundle_digest'] or ''}".strip()
+    qr_text = str(view.get("register_link") or view["cert"]["number"]).strip()
     return _environment().get_template("certificate.html.j2").render(
         v=view, watermark=watermark, qr_svg=qr_svg(qr_text), font_css=font_css())
 

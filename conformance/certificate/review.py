@@ -19,9 +19,9 @@ from conformance._core.canonical import canonical_bytes
 from conformance._core.clock import utc_now_iso
 from conformance._core.errors import InputError, Problem
 from conformance._core.schema import validate_data
+from conformance.report.rejudge import apply_review
 
 VERDICTS = ("pass", "fail")
-OUTCOMES = ("pass", "fail", "inconclusive", "not_applicable", "manual")
 
 
 def load_results(run_dir: Path) -> tuple[dict[str, Any], bytes]:
@@ -48,25 +48,6 @@ def write_results(run_dir: Path, data: dict[str, Any]) -> None:
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80] or "attachment"
-
-
-def _recount(results: dict[str, Any]) -> None:
-    """Refresh outcome counts in the summary, keeping the shape the run wrote."""
-    summary = results["summary"]
-    reqs = results["requirements"]
-
-    def counts(rs: list[dict[str, Any]], old: Any) -> dict[str, int]:
-        keys = [k for k in (old or {}) if k != "total"] or list(OUTCOMES)
-        out = {k: sum(1 for r in rs if r["outcome"] == k) for k in dict.fromkeys(
-            [*keys, *(r["outcome"] for r in rs)])}
-        if isinstance(old, dict) and "total" in old:
-            out["total"] = len(rs)
-        return out
-
-    summary["counts"] = counts(reqs, summary.get("counts"))
-    for cat, entry in (summary.get("per_category") or {}).items():
-        if isinstance(entry, dict) and isinstance(entry.get("counts"), dict):
-            entry["counts"] = counts([r for r in reqs if r["category"] == cat], entry["counts"])
 
 
 def record_review(run_dir: Path, requirement_id: str, verdict: str, note: str,
@@ -109,15 +90,7 @@ def record_review(run_dir: Path, requirement_id: str, verdict: str, note: str,
         fh.write(data)
     rel = path.relative_to(run_dir).as_posix()
     review = {**record, "evidence": rel, "sha256": hashlib.sha256(data).hexdigest()}
-    entry["outcome"] = verdict
-    entry["level"] = "L3" if verdict == "pass" else None
-    entry["reason"] = "evaluator_review"
-    entry["detail"] = note
-    entry["levels"] = {lv: {"outcome": verdict, "reason": "evaluator_review"}
-                       for lv in ("L1", "L2", "L3")}
-    entry["evidence"] = sorted({*entry.get("evidence", []), rel})
-    entry["review"] = review
-    _recount(results)
+    apply_review(results, review)
     problems = validate_data("results", results, str(run_dir / "results.json"))
     if problems:
         raise InputError("the reviewed results would violate their schema", problems)

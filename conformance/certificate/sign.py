@@ -1,5 +1,6 @@
 """Sign the rendered PDF with pyHanko: a PAdES certification signature (DocMDP: no
-changes allowed), B-B, or B-LT with the chain and the CRL embedded when a CRL is given."""
+changes allowed), B-B, or B-LT with the chain and the CRL embedded when a CRL is given;
+B-T with an RFC 3161 signature timestamp when a time stamper is given."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from conformance._core.errors import CertificateError, Problem
 
@@ -32,12 +34,39 @@ def _asn1_cert(cert: x509.Certificate) -> object:
     return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+def _asn1_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> object:
+    from asn1crypto import keys
+
+    return keys.PrivateKeyInfo.load(key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+
+
+def local_timestamper(key: rsa.RSAPrivateKey, cert: x509.Certificate,
+                      chain: Sequence[x509.Certificate] = (),
+                      fixed: datetime | None = None) -> object:
+    """The body's own RFC 3161 time-stamping authority, in process (``pki init-tsa``).
+    ``fixed`` pins its clock (tests only)."""
+    from pyhanko.sign.timestamps import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    return DummyTimeStamper(tsa_cert=_asn1_cert(cert), tsa_key=_asn1_key(key),
+                            certs_to_embed=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+                                [_asn1_cert(c) for c in chain]), fixed_dt=fixed)
+
+
+def remote_timestamper(url: str) -> object:
+    """An external RFC 3161 authority reached over HTTP(S) (``certify --tsa-url``)."""
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    return HTTPTimeStamper(url)
+
+
 def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
              chain: Sequence[x509.Certificate] = (), crl: x509.CertificateRevocationList |
              None = None, trust_root: x509.Certificate | None = None,
-             policy: SigningPolicy | None = None) -> bytes:
+             policy: SigningPolicy | None = None, timestamper: object = None) -> bytes:
     """The signed PDF (one incremental update, plus the DSS revision for B-LT)."""
-    from asn1crypto import keys
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.sign.fields import SigSeedSubFilter
@@ -47,9 +76,7 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
 
     pol = policy or SigningPolicy()
     # The key stays in memory: converted, never written.
-    pk = keys.PrivateKeyInfo.load(key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    pk = _asn1_key(key)
     others = [_asn1_cert(c) for c in chain]
     signer = signers.SimpleSigner(signing_cert=_asn1_cert(cert), signing_key=pk,
                                   cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
@@ -74,7 +101,8 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        signers.PdfSigner(meta, signer=signer).sign_pdf(writer, output=out)
+        signers.PdfSigner(meta, signer=signer, timestamper=timestamper  # type: ignore[arg-type]
+                          ).sign_pdf(writer, output=out)
     except SigningError as exc:
         raise CertificateError(f"signing failed: {exc}", [Problem(
             str(exc), hint="check the evaluator certificate, its chain and the CRL")]) from None

@@ -23,6 +23,8 @@ class Evaluator:
 def _fmt(value: Any, unit: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if unit == "ratio" and isinstance(value, int | float):
+        return f"{value * 100:.2f} %"  # rates as percentages
     if isinstance(value, float):
         value = f"{value:.4g}"
     unit = {"ratio": "", "count": ""}.get(unit, unit)
@@ -42,9 +44,9 @@ def key_figures(results: dict[str, Any], limit: int = 6) -> list[dict[str, str]]
         m = ms[0]
         bound = ""
         if m.get("upper") is not None:
-            bound = f"≤ {_fmt(m['upper'], m['unit'])} (95% bound)"
+            bound = f"≤ {_fmt(m['upper'], m['unit'])} (upper 95% bound decides)"
         elif m.get("lower") is not None:
-            bound = f"≥ {_fmt(m['lower'], m['unit'])} (95% bound)"
+            bound = f"≥ {_fmt(m['lower'], m['unit'])} (lower 95% bound decides)"
         out.append({"id": rid, "metric": f"{m['metric']} {m['stat']}",
                     "value": _fmt(m["value"], m["unit"]), "bound": bound,
                     "n": str(m["n"]) if m.get("n") is not None else ""})
@@ -53,8 +55,40 @@ def key_figures(results: dict[str, Any], limit: int = 6) -> list[dict[str, str]]
     return out
 
 
+def scope(results: dict[str, Any], declaration: dict[str, Any] | None) -> list[list[str]]:
+    """The conditions the levels hold under: (label, value) rows."""
+    cand = results["candidate"]
+    rows = [["Models", ", ".join(cand["models"])], ["Endpoint", cand["base_url"]]]
+    if declaration is not None:
+        perf = declaration.get("performance", {})
+        rows.append(["Declared concurrency", str(perf.get("declared_concurrency", "—"))])
+        rows.append(["Declared capacity", f"{perf.get('output_tokens_per_s', '—')} output "
+                     "tokens/s"])
+        limits = declaration.get("limits", {})
+        if limits:
+            rows.append(["Declared limits", ", ".join(f"{k} {v}" for k, v in
+                                                      sorted(limits.items()))])
+        gov = declaration.get("data_governance", {})
+        if "DATA-001" in gov:
+            rows.append(["Region (DATA-001)", str(gov["DATA-001"].get("statement", ""))])
+    reviewed = [r["id"] for r in results["requirements"]
+                if r.get("method") == "manual" and r.get("outcome") in ("pass", "fail")]
+    rows.append(["Statements reviewed", ", ".join(reviewed) or "none"])
+    if results.get("only"):
+        rows.append(["Selection", f"only {results['only']} (partial run)"])
+    return rows
+
+
+def register_link(cert: CertificateData, bundle_digest: str | None) -> str:
+    """What the QR code holds: the body's public register entry, number and digest."""
+    base = str((cert.body or {}).get("register_url") or "")
+    query = f"number={cert.number}" + (f"&digest={bundle_digest}" if bundle_digest else "")
+    return f"{base.rstrip('?')}?{query}" if base else f"{cert.number}\n{bundle_digest or ''}"
+
+
 def build_view(results: dict[str, Any], catalog: Catalog, cert: CertificateData,
-               evaluator: Evaluator | None, bundle_digest: str | None) -> dict[str, Any]:
+               evaluator: Evaluator | None, bundle_digest: str | None,
+               declaration: dict[str, Any] | None = None) -> dict[str, Any]:
     cats = category_levels(results["requirements"])
     titles = {c.id: c.title for c in catalog.categories}
     levels = dict(catalog.levels)
@@ -97,6 +131,9 @@ def build_view(results: dict[str, Any], catalog: Catalog, cert: CertificateData,
         "counts": counts,
         "figures": key_figures(results),
         "evaluator": evaluator,
+        "body": cert.body,
+        "scope": scope(results, declaration),
+        "register_link": register_link(cert, bundle_digest),
         "bundle_digest": bundle_digest,
         "run": {"started_at": results["started_at"], "finished_at": results["finished_at"],
                 "tls": results["transport"].get("tls_version")},

@@ -12,8 +12,27 @@ from conformance.cli.console import err, out, print_json
 from conformance.cli.passphrase import passphrase
 
 
+def _timestamper(tsa_dir: Path | None, tsa_url: str | None, tsa_pass_env: str | None,
+                 ) -> object:
+    if tsa_dir is not None and tsa_url is not None:
+        raise InputError("give either --tsa-dir or --tsa-url, not both")
+    if tsa_url is not None:
+        from conformance.certificate.sign import remote_timestamper
+
+        return remote_timestamper(tsa_url)
+    if tsa_dir is None:
+        return None
+    from conformance.certificate.pki import Pki
+    from conformance.certificate.roles import tsa
+    from conformance.certificate.sign import local_timestamper
+
+    pki = Pki(tsa_dir)
+    key, cert = tsa(pki, passphrase(tsa_pass_env, "TSA key", flag="--tsa-passphrase-env"))
+    return local_timestamper(key, cert, [pki.ca_cert()])
+
+
 def _signing(key: Path, cert: Path, chain: list[Path], crl: Path | None,
-             pass_env: str | None) -> object:
+             pass_env: str | None, timestamper: object = None) -> object:
     from cryptography import x509
 
     from conformance.certificate import Signing, load_cert, load_certs, load_private_key
@@ -27,7 +46,8 @@ def _signing(key: Path, cert: Path, chain: list[Path], crl: Path | None,
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read CRL {crl} ({exc})") from None
     return Signing(load_private_key(key, passphrase(pass_env, "evaluator key")),
-                   load_cert(cert), tuple(certs), crl_obj, roots[0] if roots else None)
+                   load_cert(cert), tuple(certs), crl_obj, roots[0] if roots else None,
+                   timestamper)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,26 +65,40 @@ def register(app: typer.Typer) -> None:
         demo: bool = typer.Option(False, "--demo", help="Issue a DEMO certificate: "
                                   "watermarked on every page, `demo: true` in the signed data."),
         registry: Path | None = typer.Option(None, "--registry", help="Certificate number "
-                                             "registry (default OUT/registry.json)."),
+                                             "registry (default PKI/registry.json with --pki, "
+                                             "else OUT/registry.json)."),
+        candidate: Path | None = typer.Option(None, "--candidate", help="The declaration the "
+                                              "run used (bundled, redacted; the plan is "
+                                              "re-derived from it)."),
+        pki_dir: Path | None = typer.Option(None, "--pki", help="The body's PKI directory: "
+                                            "body.json (name, accreditation, number prefix, "
+                                            "register URL), registry.json and the TSA key."),
+        tsa_url: str | None = typer.Option(None, "--tsa-url", help="An external RFC 3161 "
+                                           "time-stamping authority instead of the body's."),
+        tsa_pass_env: str | None = typer.Option(None, "--tsa-passphrase-env", metavar="NAME",
+                                                help="Variable holding the TSA key passphrase "
+                                                "(with --pki)."),
         self_assessment: bool = typer.Option(False, "--self-assessment", help="Render the "
                                              "self-assessment PDF instead (key optional)."),
         pass_env: str | None = typer.Option(None, "--passphrase-env", metavar="NAME",
                                             help="Variable holding the key passphrase."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Issue a signed certificate and evidence bundle for a complete run, or refuse
-        with every reason (incomplete run, foreign catalog, plain http, saturated client,
-        undecided manual requirements, no level).
+        """Issue a signed, timestamped certificate and evidence bundle for a complete run,
+        or refuse with every reason (incomplete run, foreign catalog, plain http, saturated
+        client, undecided manual requirements, no level, results.json that the evidence
+        does not reproduce).
 
         Examples:
 
         \b
-          tokencert certify run1 --key keys/jane/evaluator.key.pem \\
+          tokencert certify run1 --candidate candidate.yaml --pki pki \\
+              --tsa-passphrase-env TC_TSA_PASS --key keys/jane/evaluator.key.pem \\
               --cert keys/jane/evaluator.cert.pem --chain pki/ca.cert.pem --crl pki/crl.pem \\
               --passphrase-env TC_EV_PASS --out cert1
-          tokencert certify run1 --demo --key keys/jane/evaluator.key.pem \\
-              --cert keys/jane/evaluator.cert.pem --chain pki/ca.cert.pem --crl pki/crl.pem \\
-              --passphrase-env TC_EV_PASS --out cert1 --json
+          tokencert certify run1 --demo --candidate candidate.yaml \\
+              --key demo-keys/evaluator.key.pem --cert demo-keys/evaluator.cert.pem \\
+              --chain demo-pki/ca.cert.pem --passphrase-env TC_EV_PASS --out cert1 --json
           tokencert certify run1 --self-assessment --out self-assessment.pdf
         """
         from conformance.certificate import Registry, certify, render_self_assessment
@@ -85,10 +119,19 @@ def register(app: typer.Typer) -> None:
             raise InputError("certify needs --key and --cert", [Problem(
                 "missing evaluator key material",
                 hint="issue them with `tokencert pki issue-evaluator`")])
-        signing = _signing(key, cert, chain, crl, pass_env)
+        body = None
+        if pki_dir is not None:
+            from conformance.certificate.roles import load_body
+
+            body = load_body(pki_dir)
+        stamper = _timestamper(pki_dir if tsa_url is None and (
+            pki_dir is not None and (pki_dir / "tsa.cert.pem").is_file()) else None, tsa_url,
+            tsa_pass_env)
+        signing = _signing(key, cert, chain, crl, pass_env, stamper)
         assert isinstance(signing, Signing)
-        result = certify(run_dir, signing, out_dir, Registry(registry or out_dir /
-                                                             "registry.json"), demo=demo)
+        reg = registry or (pki_dir / "registry.json" if pki_dir else out_dir / "registry.json")
+        result = certify(run_dir, signing, out_dir, Registry(reg), demo=demo, body=body,
+                         declaration=candidate)
         if json_out:
             print_json({"number": result.number, "pdf": str(result.pdf),
                         "bundle": str(result.bundle), "bundle_digest": result.bundle_digest,

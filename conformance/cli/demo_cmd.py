@@ -97,6 +97,8 @@ def register(app: typer.Typer) -> None:
             out.print(f"[bold {style}]verification: {escape(result.bottom_line)}[/]",
                       highlight=False)
             out.print(f"check it again: tokencert verify {result.certificate_pdf} --bundle "
-                      f"{result.bundle} --trust {result.trust_root}", highlight=False)
+                      f"{result.bundle} --trust {result.trust_root} --crl {result.crl} "
+                      f"--status {result.trust_root.parent / 'status.json'} --allow-demo",
+                      highlight=False)
         sys.stdout.flush()
         raise typer.Exit(EXIT_OK if result.valid else EXIT_FAILED)

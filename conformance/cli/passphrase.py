@@ -11,7 +11,10 @@ import typer
 from conformance._core.errors import InputError, Problem
 
 
-def passphrase(env: str | None, what: str, confirm: bool = False) -> bytes:
+def passphrase(env: str | None, what: str, confirm: bool = False,
+               flag: str = "--passphrase-env") -> bytes:
+    """The passphrase from ``env``, else a prompt; ``flag`` is the option that names the
+    variable (used in the hint)."""
     if env:
         value = os.environ.get(env)
         if value is None:
@@ -22,7 +25,7 @@ def passphrase(env: str | None, what: str, confirm: bool = False) -> bytes:
     if not sys.stdin.isatty():
         raise InputError(f"no passphrase for the {what}", [Problem(
             "stdin is not a terminal, so no prompt is possible",
-            hint="name an environment variable with --passphrase-env")])
+            hint=f"name an environment variable with {flag}")])
     value = typer.prompt(f"Passphrase for the {what}", hide_input=True,
                          confirmation_prompt=confirm)
     return str(value).encode("utf-8")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from conformance._core.errors import InputError, Problem
@@ -39,33 +40,57 @@ def register(app: typer.Typer) -> None:
         pdf: Path = typer.Argument(..., help="The certificate PDF."),
         trust: Path = typer.Option(..., "--trust", help="The certification body's root "
                                    "certificate (PEM) you trust."),
-        bundle: Path | None = typer.Option(None, "--bundle", help="The evidence bundle zip."),
-        crl: Path | None = typer.Option(None, "--crl", help="A current CRL (else the one "
-                                        "embedded at signing is used)."),
-        status: Path | None = typer.Option(None, "--status", help="The signed certificate "
-                                           "status list (status.json)."),
-        at: str | None = typer.Option(None, "--at", help="Check validity at this time "
-                                      "(ISO 8601; default now)."),
+        bundle: Path | None = typer.Option(None, "--bundle", help="The evidence bundle zip "
+                                           "(re-judged unless --no-rejudge)."),
+        crl: list[Path] = typer.Option([], "--crl", help="A current CRL of the body, fetched "
+                                       "by you (the one embedded at signing proves the state "
+                                       "at signing only). Repeatable."),
+        status: list[Path] = typer.Option([], "--status", help="The body's signed status "
+                                          "list (status.json), fresh. Repeatable: the highest "
+                                          "sequence decides."),
+        at: str | None = typer.Option(None, "--at", help="Check at this time (ISO 8601; "
+                                      "default now)."),
+        no_rejudge: bool = typer.Option(False, "--no-rejudge", help="Skip re-judging the "
+                                        "bundle's evidence (faster; reported as not checked)."),
+        allow_demo: bool = typer.Option(False, "--allow-demo", help="Accept a DEMO "
+                                        "certificate as what it is (exit 0 if all else holds)."),
+        accept: list[str] = typer.Option([], "--accept-unchecked", metavar="WHAT",
+                                         help="Accept these facts unchecked (groups: "
+                                         "revocation, status, time, bundle, rejudge, or fact "
+                                         "names; comma-separated or repeated)."),
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Verify a certificate offline: signature intact and covering the whole file,
-        trusted and unrevoked evaluator, attestation, bundle against manifest and PDF,
-        validity period, status list. Exit 0 valid, 1 invalid, 2 usage error.
+        trusted timestamp, trusted and unrevoked evaluator, attestation, bundle against
+        manifest and PDF, verdicts re-judged from the evidence, validity period, status
+        list. Exit 0 valid, 1 invalid or not fully checked, 2 usage error.
 
         Examples:
 
         \b
-          tokencert verify cert1/HQTS-2026.1-2026-000001.pdf \\
-              --bundle cert1/HQTS-2026.1-2026-000001.bundle.zip --trust pki/ca.cert.pem
-          tokencert verify cert1/HQTS-2026.1-2026-000001.pdf --trust pki/ca.cert.pem \\
-              --crl pki/crl.pem --status pki/status.json --json
+          tokencert verify cert1/TCB-HQTS-2026.1-2026-000001.pdf \\
+              --bundle cert1/TCB-HQTS-2026.1-2026-000001.bundle.zip --trust pki/ca.cert.pem \\
+              --crl pki/crl.pem --status pki/status.json
+          tokencert verify cert1/TCB-HQTS-2026.1-2026-000001.pdf --trust pki/ca.cert.pem \\
+              --accept-unchecked bundle,revocation,status --json
         """
         from conformance.verify import load_trust_root, verify_certificate
+        from conformance.verify.report import expand_accepted
 
+        try:
+            accepted = expand_accepted(accept)
+        except ValueError as exc:
+            raise InputError(f"--accept-unchecked: {exc}", [Problem(
+                "unknown name", hint="e.g. --accept-unchecked revocation,status")]) from None
+        for p in status:
+            if not p.is_file():
+                raise InputError(f"cannot read status list {p}", [Problem(
+                    "file not found", file=str(p))])
         report = verify_certificate(
             _read(pdf, "certificate"), load_trust_root(trust),
             _read(bundle, "bundle") if bundle else None,
-            [_read(crl, "CRL")] if crl else None, status, _when(at))
+            [_read(c, "CRL") for c in crl], status, _when(at), rejudge=not no_rejudge,
+            allow_demo=allow_demo, accepted=accepted)
         if json_out:
             print_json(report.to_json())
         else:
@@ -74,9 +99,9 @@ def register(app: typer.Typer) -> None:
             for col in ("Fact", "Status", "Detail"):
                 table.add_column(col, overflow="fold")
             for f in report.ordered():
-                table.add_row(f.name, f"[{_STYLE[f.status]}]{f.status}[/]", f.detail)
+                table.add_row(f.name, f"[{_STYLE[f.status]}]{f.status}[/]", escape(f.detail))
             out.print(table)
             style = "green" if report.valid else "red"
-            out.print(f"[bold {style}]{report.bottom_line}[/]", highlight=False)
+            out.print(f"[bold {style}]{escape(report.bottom_line)}[/]", highlight=False)
         if not report.valid:
             raise typer.Exit(1)

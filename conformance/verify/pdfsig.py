@@ -20,7 +20,9 @@ class PdfFacts:
     attachments: dict[str, bytes] = field(default_factory=dict)
     signer: x509.Certificate | None = None
     certs: list[x509.Certificate] = field(default_factory=list)
-    signed_at: datetime | None = None
+    signed_at: datetime | None = None  # self-reported: proves nothing
+    trusted_at: datetime | None = None  # the RFC 3161 timestamp's time, when trusted
+    tsa: x509.Certificate | None = None
     crls: list[bytes] = field(default_factory=list)
 
 
@@ -60,6 +62,19 @@ def _dss_crls(root: Any) -> list[bytes]:
         return []
 
 
+def _tst_time(signer_info: Any) -> datetime | None:
+    """The (not yet validated) time of the signature's first RFC 3161 token."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    try:
+        for tst in extract_tst_data_iter(signer_info, signed=False):
+            when: datetime = tst["encap_content_info"]["content"].parsed["gen_time"].native
+            return when
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+    return None
+
+
 def read_pdf(data: bytes, trust_root: x509.Certificate, report: VerifyReport) -> PdfFacts:
     from asn1crypto import x509 as ax509
     from pyhanko.pdf_utils.misc import PdfError
@@ -88,16 +103,22 @@ def read_pdf(data: bytes, trust_root: x509.Certificate, report: VerifyReport) ->
     facts.certs = [x509.load_der_x509_certificate(c.chosen.dump())
                    for c in sig.signed_data["certificates"]]
     facts.signed_at = sig.self_reported_timestamp
+    claimed = _tst_time(sig.signer_info)
     root = ax509.Certificate.load(_der(trust_root))
     others = [ax509.Certificate.load(_der(c)) for c in facts.certs]
+    # The signer is judged at the timestamp's time (never the self-reported one); the
+    # timestamp itself against the same root, now.
     vc = ValidationContext(trust_roots=[root], other_certs=others, allow_fetching=False,
-                           moment=facts.signed_at, revocation_mode="soft-fail")
+                           moment=claimed, revocation_mode="soft-fail")
+    ts_vc = ValidationContext(trust_roots=[root], allow_fetching=False,
+                              revocation_mode="soft-fail")
     usage = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
                                 match_all_key_usages=True)
     try:
-        st = validate_pdf_signature(sig, vc, key_usage_settings=usage)
+        st = validate_pdf_signature(sig, vc, ts_validation_context=ts_vc,
+                                    key_usage_settings=usage)
     except Exception as exc:  # a malformed signature is a failed fact, not a crash
-        report.set("signature_intact", False, f"signature unreadable ({exc})")
+        report.set("signature_intact", False, f"signature unreadable ({type(exc).__name__})")
         return facts
     report.set("signature_intact", bool(st.intact and st.valid),
                "intact" if st.intact and st.valid else "the signed bytes were altered")
@@ -112,7 +133,33 @@ def read_pdf(data: bytes, trust_root: x509.Certificate, report: VerifyReport) ->
         f"content was added after the signature (incremental update; modification level "
         f"{getattr(st.modification_level, 'name', '?')})")
     report.set("covers_whole_file", whole, detail)
+    when = f" at {claimed.isoformat()}" if claimed else ""
     report.set("chain_trusted", bool(st.trusted),
-               "chains to the trust root" if st.trusted else
-               f"does not chain to the trust root ({st.trust_problem_indic or 'untrusted'})")
+               f"chains to the trust root{when}" if st.trusted else
+               f"does not chain to the trust root{when} "
+               f"({st.trust_problem_indic or 'untrusted'})")
+    _timestamp(st.timestamp_validity, claimed, facts, report)
     return facts
+
+
+def _timestamp(tv: Any, claimed: datetime | None, facts: PdfFacts,
+               report: VerifyReport) -> None:
+    from asn1crypto import x509 as ax509
+
+    if tv is None:
+        report.set("trusted_time", None, "no RFC 3161 timestamp on the signature (the "
+                   "signing time is only self-reported)")
+        return
+    tsa_cert = getattr(tv, "signing_cert", None)
+    if isinstance(tsa_cert, ax509.Certificate):
+        facts.tsa = x509.load_der_x509_certificate(tsa_cert.dump())
+    ok = bool(tv.intact and tv.valid and tv.trusted) and tv.timestamp == claimed
+    if not ok:
+        why = ("the timestamp token does not verify" if not (tv.intact and tv.valid) else
+               "the timestamping authority does not chain to the trust root"
+               if not tv.trusted else "the timestamp's time is inconsistent")
+        report.set("trusted_time", False, why)
+        return
+    facts.trusted_at = tv.timestamp
+    report.set("trusted_time", True, f"timestamped {tv.timestamp.isoformat()} by "
+               + (facts.tsa.subject.rfc4514_string() if facts.tsa else "the body's TSA"))

@@ -7,14 +7,16 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from conformance.bundle.oids import DOCUMENT_SIGNING
 from conformance.verify.report import VerifyReport
-
-DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 
 def check_validity(cert: x509.Certificate, at: datetime | None, report: VerifyReport) -> None:
+    """Validity at the *trusted* signing time (the RFC 3161 timestamp); the signature's
+    self-reported time proves nothing and is never used here."""
     if at is None:
-        report.set("signer_valid_at_signing", None, "the signature carries no signing time")
+        report.set("signer_valid_at_signing", None, "no trusted timestamp: the signing time "
+                   "is only self-reported")
         return
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
     if at > na:
@@ -63,15 +65,45 @@ def _load_crl(data: bytes) -> x509.CertificateRevocationList | None:
 
 
 def check_revocation(cert: x509.Certificate, issuers: list[x509.Certificate],
-                     crls: list[bytes], source: str, at: datetime,
+                     given: list[bytes], embedded: list[bytes], at: datetime,
                      report: VerifyReport) -> None:
+    """Only a CRL the verifier supplies, fresh at ``at``, proves the evaluator certificate is
+    not revoked now; the CRL embedded at signing proves the state at signing only (a
+    revocation it shows still fails)."""
     issuer = next((c for c in issuers if c.subject == cert.issuer), None)
-    if not crls:
-        report.set("signer_not_revoked", None, "no CRL given (--crl) or embedded")
-        return
     if issuer is None:
         report.set("signer_not_revoked", False, "the certificate's issuer is unknown")
         return
+    emb = _usable(embedded, issuer)
+    if _revoked(cert, emb, "embedded", report):
+        return
+    if not given:
+        report.set("signer_not_revoked", None, "no current CRL given (--crl); the embedded "
+                   "CRL proves the state at signing only" if emb else "no CRL given (--crl)")
+        return
+    usable = _usable(given, issuer)
+    if not usable:
+        report.set("signer_not_revoked", False,
+                   f"no given CRL is signed by the issuer {issuer.subject.rfc4514_string()}")
+        return
+    if _revoked(cert, usable, "given", report):
+        return
+    newest = max(usable, key=lambda c: c.last_update_utc)
+    if newest.next_update_utc is None or newest.next_update_utc < at:
+        report.set("signer_not_revoked", False, f"stale CRL: the given CRL of "
+                   f"{newest.last_update_utc.isoformat()} was due for renewal "
+                   f"{newest.next_update_utc}; fetch the current one")
+        return
+    if newest.last_update_utc > at:
+        report.set("signer_not_revoked", False, "the given CRL is dated after the "
+                   f"verification time {at.isoformat()}")
+        return
+    report.set("signer_not_revoked", True,
+               f"not on the given CRL of {newest.last_update_utc.date()} (fresh until "
+               f"{newest.next_update_utc.date()})")
+
+
+def _usable(crls: list[bytes], issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
     usable = []
     for data in crls:
         crl = _load_crl(data)
@@ -83,11 +115,12 @@ def check_revocation(cert: x509.Certificate, issuers: list[x509.Certificate],
             ok = False
         if ok:
             usable.append(crl)
-    if not usable:
-        report.set("signer_not_revoked", False,
-                   f"no CRL signed by the issuer {issuer.subject.rfc4514_string()} ({source})")
-        return
-    for crl in usable:
+    return usable
+
+
+def _revoked(cert: x509.Certificate, crls: list[x509.CertificateRevocationList], source: str,
+             report: VerifyReport) -> bool:
+    for crl in crls:
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
             try:
@@ -98,9 +131,5 @@ def check_revocation(cert: x509.Certificate, issuers: list[x509.Certificate],
             report.set("signer_not_revoked", False,
                        f"evaluator certificate revoked on {entry.revocation_date_utc.date()}"
                        f"{why} ({source} CRL)")
-            return
-    newest = max(usable, key=lambda c: c.last_update_utc)
-    stale = newest.next_update_utc is not None and newest.next_update_utc < at
-    report.set("signer_not_revoked", True,
-               f"not on the {source} CRL of {newest.last_update_utc.date()}"
-               + (" (that CRL is past its next update)" if stale else ""))
+            return True
+    return False

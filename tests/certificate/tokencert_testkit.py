@@ -1,13 +1,17 @@
-"""Synthesized run directories and a throw-away PKI for certificate / bundle / verify tests.
+"""Run directories and a throw-away PKI for certificate / bundle / verify tests.
 
-The run directory is what `tokencert run` writes: results.json (valid against its schema),
-evidence files (treated as opaque) and the declaration used (from spec/templates).
+``make_run_dir`` synthesizes what `tokencert run` writes (results.json valid against its
+schema, opaque evidence): enough for the bundle and preflight tests, never re-judged.
+``real_run`` makes one real quick run (a few requirements, reference service) per test
+process: certify re-judges it, so every issued test certificate comes from real evidence.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from typing import Any
 from conformance._core import resources
 from conformance.certificate import Pki, Signing, init_ca, issue_evaluator, load_cert
 from conformance.certificate.pki import load_private_key, make_crl
+from conformance.certificate.roles import Body, load_body
 from conformance.spec import load_catalog, load_profile
 
 PASS = b"correct horse battery staple"
@@ -99,6 +104,53 @@ def decide_manual(run: Path, verdict: str = "pass") -> None:
                           now="2026-11-21T09:00:00Z")
 
 
+ONLY = "API-001,API-002,API-007,DATA-001"
+_REAL: list[tuple[Path, Path]] = []
+
+
+def real_run() -> tuple[Path, Path]:
+    """(run directory, declaration) of one real `tokencert run` (quick profile, a few
+    requirements, the reference service over TLS), made once per test process."""
+    if _REAL:
+        return _REAL[0]
+    import atexit
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from conformance.reference import ReferenceService
+
+    base = Path(tempfile.mkdtemp(prefix="tokencert-testkit-"))
+    atexit.register(shutil.rmtree, base, True)
+    with ReferenceService.start(tls=True, workdir=base / "reference",
+                                sim_config={"tpot_ms": 2.0, "base_ttft_ms": 20.0}) as svc:
+        p = subprocess.run(
+            [sys.executable, "-m", "conformance", "run", "--candidate",
+             str(svc.declaration_path), "--profile", "quick", "--out", str(base / "run"),
+             "--only", ONLY], env={**os.environ, **svc.env}, capture_output=True, text=True,
+            timeout=300, check=False)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        decl = svc.declaration_path
+    _REAL.append((base / "run", decl))
+    return _REAL[0]
+
+
+def copy_real_run(root: Path) -> Path:
+    """A fresh copy of the real run under ``root/run``, its manual item reviewed."""
+    import shutil
+
+    src, _ = real_run()
+    run = root / "run"
+    shutil.copytree(src, run)
+    from conformance.certificate import record_review
+
+    record_review(run, "DATA-001", "pass", "DATA-001: hosting contract checked",
+                  reviewer="tester", now="2026-11-21T09:00:00Z")
+    return run
+
+
 @dataclass
 class TestPki:
     pki: Pki
@@ -107,24 +159,60 @@ class TestPki:
     crl_path: Path
     key_path: Path
     cert_path: Path
+    demo: bool = False
 
     @property
     def ca_cert_path(self) -> Path:
         return self.pki.ca_cert_path
 
+    @property
+    def body(self) -> Body:
+        return load_body(self.root)
+
+    def timestamper(self, fixed: datetime | None = None) -> object:
+        from conformance.certificate.roles import tsa
+        from conformance.certificate.sign import local_timestamper
+
+        key, cert = tsa(self.pki, PASS)
+        return local_timestamper(key, cert, [self.pki.ca_cert()], fixed)
+
+    def status(self, action: str = "publish", number: str = "",
+               now: datetime | None = None, days: int = 7) -> Path:
+        """Apply ``action`` to the status list (publish: re-sign) and return a copy of the
+        list as it is now (status-<sequence>.json)."""
+        import shutil
+
+        from conformance.certificate.roles import status_signer
+        from conformance.certificate.statuslist import update
+
+        key, cert = status_signer(self.pki, PASS)
+        new = update(self.root / "status.json", action, number, key, cert, [], "test",
+                     now=now, days=days)
+        copy = self.root / f"status-{new['sequence']}.json"
+        shutil.copy(self.root / "status.json", copy)
+        return copy
+
 
 def make_pki(root: Path, days: int = 730, not_before: datetime | None = None,
-             name: str = "Dr. Evaluator 评估员") -> TestPki:
-    pki = init_ca(root / "pki", PASS)
+             name: str = "Dr. Evaluator 评估员", demo: bool = False) -> TestPki:
+    from conformance.certificate.roles import init_status_signer, init_tsa, write_body
+
+    pki = init_ca(root / "pki", PASS, demo=demo)
+    write_body(root / "pki", Body("Test Certification Body 认证机构", "TEST-ACC-0001", "TCT",
+                                  "https://register.example.test/", demo))
     issued = issue_evaluator(pki, PASS, root / "pki" / "evaluator", PASS, name=name,
                              org="Example Lab 实验室", days=days, not_before=not_before)
+    init_tsa(pki, PASS, PASS)
+    init_status_signer(pki, PASS, PASS)
     crl_path = make_crl(pki, PASS)
     from cryptography import x509
 
     crl = x509.load_pem_x509_crl(crl_path.read_bytes())
     signing = Signing(load_private_key(issued.key_path, PASS), load_cert(issued.cert_path),
                       (pki.ca_cert(),), crl, pki.ca_cert())
-    return TestPki(pki, signing, root / "pki", crl_path, issued.key_path, issued.cert_path)
+    tp = TestPki(pki, signing, root / "pki", crl_path, issued.key_path, issued.cert_path, demo)
+    tp.signing = replace(signing, timestamper=tp.timestamper())
+    return tp
 
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -138,17 +226,41 @@ class Issued:
     pdf: Path
     bundle: Path
     number: str
+    declaration: Path
+
+
+@contextmanager
+def certification_gate_open() -> Iterator[None]:
+    """certify as if the quick run were a complete certification run: its refusals that a
+    demo waives (profile not eligible, partial selection) are dropped. The gate itself is
+    tested in test_preflight; the documents made here are what verify tests need."""
+    import importlib
+    from unittest import mock
+
+    from conformance.certificate.preflight import Preflight, check_run
+
+    def open_gate(results: dict[str, Any], path: Path) -> Preflight:
+        pre = check_run(results, path)
+        return Preflight(pre.problems, (), pre.profile)
+
+    mod = importlib.import_module("conformance.certificate.certify")
+    with mock.patch.object(mod, "check_run", open_gate):
+        yield
 
 
 def issue(root: Path, demo: bool = False, pki: TestPki | None = None,
-          results: dict[str, Any] | None = None, now: datetime | None = None) -> Issued:
-    """A certified run: synthesized run dir, manual items reviewed, certify."""
+          now: datetime | None = None, run: Path | None = None,
+          signing: Signing | None = None) -> Issued:
+    """A certified real run (manual item reviewed): DEMO with a DEMO PKI, else a
+    certificate by an accredited test PKI (gate opened, see certification_gate_open)."""
     from conformance.certificate import Registry, certify
 
     root.mkdir(parents=True, exist_ok=True)
-    run = make_run_dir(root, results)
-    decide_manual(run)
-    pki = pki or make_pki(root)
-    c = certify(run, pki.signing, root / "out", Registry(root / "registry.json"), demo=demo,
-                now=now)
-    return Issued(run, pki, c.pdf, c.bundle, c.number)
+    run = run or copy_real_run(root)
+    pki = pki or make_pki(root, demo=demo)
+    _, decl = real_run()
+    with certification_gate_open() if not demo else nullcontext():
+        c = certify(run, signing or pki.signing, root / "out",
+                    Registry(root / "pki" / "registry.json"), demo=demo, now=now,
+                    body=pki.body, declaration=decl)
+    return Issued(run, pki, c.pdf, c.bundle, c.number, decl)
