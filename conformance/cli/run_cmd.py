@@ -54,8 +54,8 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
                 ray_address: str | None = None, ray_workers: int | None = None) -> list[str]:
     suites = resources.test_suites_dir()
     args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
-            "-p", "no:cacheprovider", "-q", "--no-header", "-o", "junit_family=xunit2",
-            f"--junitxml={junit}", "--tokencert-candidate", str(candidate),
+            "-p", "no:cacheprovider", "-q", "--no-header",
+            "--tokencert-junit", str(junit), "--tokencert-candidate", str(candidate),
             "--tokencert-profile", profile, "--tokencert-out", str(out_dir)]
     if only:
         args += ["--tokencert-only", only]
