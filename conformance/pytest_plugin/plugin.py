@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from conformance._core.errors import RunError, TokencertError
+from conformance.plan.duration import expect_plan
 from conformance.pytest_plugin.progress import PhaseProgress
 from conformance.pytest_plugin.session import Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
@@ -94,8 +95,15 @@ class TokencertPlugin:
         self.doc: dict[str, Any] | None = None
         capman = config.pluginmanager.get_plugin("capturemanager")
         suspend = getattr(capman, "global_and_fixture_disabled", None)
-        self.progress = PhaseProgress(suspend=suspend)
+        self.progress = PhaseProgress(
+            suspend=suspend,
+            expected=expect_plan(session.plan, session.declaration.performance))
         session.progress = self.progress
+        self.n_items = 0
+        self.item_index = 0
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.progress.start()  # the plain line's ticker (no terminal only)
 
     # -- collection ---------------------------------------------------------------------
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
@@ -125,6 +133,7 @@ class TokencertPlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+        self.n_items = len(items)
         covered = {r for it in keep for r in requirement_ids(it)}
         for pr in s.plan.requirements:
             req = s.catalog.get(pr.id)
@@ -134,6 +143,10 @@ class TokencertPlugin:
                             "this automated requirement"))
 
     # -- running ----------------------------------------------------------------------------
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.item_index += 1
+        self.progress.test_started(self.item_index, self.n_items)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         ids = requirement_ids(item)
