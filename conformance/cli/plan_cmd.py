@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from conformance.cli.console import out, print_json
+from conformance.cli.console import out, print_json, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
                       f"~{human_duration(e.duration_s)}", str(ph.streams),
                       f"{ph.chunks_per_s:,.0f}", f"{ph.bytes_per_s:,.0f}", str(ph.workers),
                       ph.limited_by)
-        out.print(t)
+        table_console().print(t)
         out.print(f"expected duration: ~{human_duration(total)} of load phases (at the "
                   "declared capacity; a slower service takes longer), plus the protocol "
                   "and security probes", highlight=False)
