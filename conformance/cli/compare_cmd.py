@@ -11,7 +11,7 @@ from rich.table import Table
 
 from conformance._core.errors import InputError, Problem
 from conformance._core.schema import validate_data
-from conformance.cli.console import out, print_json
+from conformance.cli.console import out, print_json, table_console
 from conformance.report.compare import compare
 
 
@@ -65,15 +65,16 @@ def register(app: typer.Typer) -> None:
             else:
                 table = Table(title="Changes")
                 for col in ("ID", "Obligation", "Before", "After", "Direction", "Moved"):
-                    table.add_column(col, overflow="fold")
+                    table.add_column(col, no_wrap=col in ("ID", "Obligation", "Direction"))
                 for c in cmp.changes:
                     moved = "; ".join(
-                        f"{m.metric} {m.stat}: {m.before:g} → {m.after:g} {m.unit} ({m.basis})"
+                        f"{m.metric} {m.stat}: {m.before:g} → {m.after:g} {m.unit}, "
+                        f"{m.change_text()} ({m.basis})"
                         for m in c.measurements if m.before is not None and m.after is not None
                     )
                     style = {"worse": "red", "better": "green"}.get(c.direction, "")
                     table.add_row(c.id, c.obligation, c.before, c.after,
                                   f"[{style}]{c.direction}[/]" if style else c.direction, moved)
-                out.print(table)
+                table_console().print(table)
         if cmp.regressions:
             raise typer.Exit(1)

@@ -21,3 +21,11 @@ def print_json(data: Any) -> None:
 def progress_enabled() -> bool:
     """Live progress only when a person watches: stdout and stderr both terminals."""
     return err.is_terminal and out.is_terminal
+
+
+def table_console() -> Console:
+    """Where to print a table: the terminal (rich wraps cells at spaces to fit it), or, in a
+    pipe or a file, a console without a width limit, so no cell is wrapped at 80 columns."""
+    if out.is_terminal:
+        return out
+    return Console(file=sys.stdout, soft_wrap=True, width=100_000)

@@ -1,5 +1,6 @@
-"""``tokencert plan``: the phases a run will send and the client load each puts on the
-instrument, with the number of load workers (processes or Ray workers) it needs."""
+"""``tokencert plan``: the phases a run will send, how long each is expected to take, and
+the client load each puts on the instrument, with the number of load workers (processes or
+Ray workers) it needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from conformance.cli.console import out, print_json
+from conformance.cli.console import out, print_json, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -36,24 +37,36 @@ def register(app: typer.Typer) -> None:
         """
         from conformance.declaration import load_declaration
         from conformance.plan import build_plan
+        from conformance.plan.duration import expect_plan, human_duration, total_seconds
         from conformance.plan.load import estimate
         from conformance.spec import load_catalog, load_profile
 
         decl = load_declaration(candidate)
         p = build_plan(load_catalog(catalog), load_profile(profile), decl, only)
         est = estimate(p, decl)
+        expected = {e.phase: e for e in expect_plan(p, decl.performance)}
+        total = total_seconds(tuple(expected.values()))
         if as_json:
             print_json({"profile": p.profile, "candidate": decl.public_summary(),
-                        **est.to_json()})
+                        **est.to_json(),
+                        "duration": {"expected_s": round(total, 1),
+                                     "phases": [e.to_json() for e in expected.values()]}})
             return
-        t = Table(title=f"client load — {p.profile} profile")
-        for col in ("Phase", "Strategy", "Streams", "Chunks/s", "Bytes/s", "Workers",
-                    "Limited by"):
-            t.add_column(col, justify="left" if col in ("Phase", "Strategy") else "right")
+        t = Table(title=f"phases and client load — {p.profile} profile")
+        for col in ("Phase", "Strategy", "Requests", "Expected", "Streams", "Chunks/s",
+                    "Bytes/s", "Workers", "Limited by"):
+            t.add_column(col, justify="left" if col in ("Phase", "Strategy") else "right",
+                         no_wrap=True)
         for ph in est.phases:
-            t.add_row(ph.phase, ph.strategy, str(ph.streams), f"{ph.chunks_per_s:,.0f}",
-                      f"{ph.bytes_per_s:,.0f}", str(ph.workers), ph.limited_by)
-        out.print(t)
+            e = expected[ph.phase]
+            t.add_row(ph.phase, ph.strategy, f"~{e.requests:,}",
+                      f"~{human_duration(e.duration_s)}", str(ph.streams),
+                      f"{ph.chunks_per_s:,.0f}", f"{ph.bytes_per_s:,.0f}", str(ph.workers),
+                      ph.limited_by)
+        table_console().print(t)
+        out.print(f"expected duration: ~{human_duration(total)} of load phases (at the "
+                  "declared capacity; a slower service takes longer), plus the protocol "
+                  "and security probes", highlight=False)
         cap = est.chunks_per_s_per_process
         out.print(f"one client process: {cap:,.0f} chunks/s measured, planned at "
                   f"{est.utilisation:.0%}; at most {est.streams_per_loop} streams per loop",

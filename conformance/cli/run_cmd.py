@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from conformance._core import resources
 from conformance._core.errors import InputError, Problem, RunError
@@ -109,8 +108,8 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
                 ray_address: str | None = None, ray_workers: int | None = None) -> list[str]:
     suites = resources.test_suites_dir()
     args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
-            "-p", "no:cacheprovider", "-q", "--no-header", "-o", "junit_family=xunit2",
-            f"--junitxml={junit}", "--tokencert-candidate", str(candidate),
+            "-p", "no:cacheprovider", "-q", "--no-header",
+            "--tokencert-junit", str(junit), "--tokencert-candidate", str(candidate),
             "--tokencert-profile", profile, "--tokencert-out", str(out_dir),
             "--tokencert-no-preflight"]  # run_suite has checked the service already
     if only:
@@ -232,43 +231,17 @@ def exit_code(doc: dict[str, Any]) -> int:
     return EXIT_FAILED if must_failed(doc) else EXIT_OK
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool) or v is None:
-        return str(v).lower()
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+def show(doc: dict[str, Any], as_json: bool, fmt: str = "table", failed: bool = False
+         ) -> None:
+    """The verdicts on stdout: a text table (words never split: at the terminal's width,
+    or at its natural width in a pipe), Markdown, CSV or JSON (conformance.report.table)."""
+    from conformance.report.table import render
 
-
-def table(doc: dict[str, Any]) -> Table:
-    t = Table(title=f"{doc['candidate']['name']} — {doc['spec']['edition']} "
-              f"({doc['profile']['id']} profile)", show_lines=False)
-    for col in ("Requirement", "Oblig.", "Outcome", "Level", "Reason", "Measured"):
-        t.add_column(col, overflow="fold")
-    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
-    for r in doc["requirements"]:
-        ms = r["measurements"][:2]
-        measured = "; ".join(
-            f"{m['stat']}({m['metric']})={_fmt(m['value'])}"
-            + (f" [{_fmt(m.get('lower'))}, {_fmt(m.get('upper'))}]"
-               if m.get("lower") is not None or m.get("upper") is not None else "")
-            + (f" n={m['n']}" if m.get("n") is not None else "") for m in ms)
-        c = colour.get(r["outcome"], "dim")
-        t.add_row(r["id"], r["obligation"], f"[{c}]{r['outcome']}[/]", r["level"] or "-",
-                  r["reason"] or "", measured)
-    return t
-
-
-def show(doc: dict[str, Any], as_json: bool) -> None:
-    if as_json:
+    fmt = "json" if as_json else fmt
+    if fmt == "json" and not failed:
         print_json(doc)
         return
-    out.print(table(doc))
-    s = doc["summary"]
-    verdict = f"level {s['level']}" if s["level"] else "no level"
-    out.print(f"[bold]{verdict}[/] — certified: {str(s['certified']).lower()}"
-              + (f" ({s['reason']})" if s.get("reason") else "")
-              + f" — run {doc['status']}", highlight=False)
+    sys.stdout.write(render(doc, fmt, failed, out.width if out.is_terminal else None))
 
 
 def register(app: typer.Typer) -> None:
@@ -318,7 +291,12 @@ def register(app: typer.Typer) -> None:
     @app.command("results")
     def results_cmd(
         run_dir: Path = typer.Argument(..., help="A run directory written by `tokencert run`."),
-        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON "
+                                     "(same as --format json)."),
+        fmt: str = typer.Option("table", "--format",
+                                help="table | md | csv | json. The table never splits a word."),
+        failed: bool = typer.Option(False, "--failed",
+                                    help="Show only the requirements that failed."),
     ) -> None:
         """Print the verdict table again, recomputed from the saved evidence (no re-run).
         Exit codes as for `run`.
@@ -327,12 +305,19 @@ def register(app: typer.Typer) -> None:
 
         \b
           tokencert results run1
+          tokencert results run1 --failed
+          tokencert results run1 --format md > results.md
+          tokencert results run1 --format csv --failed
           tokencert results run1 --json
         """
         from conformance.report import results
+        from conformance.report.table import FORMATS
 
+        if fmt not in FORMATS:
+            raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}", [Problem(
+                f"unknown format {fmt!r}", hint="use --format table, md, csv or json")])
         if (run_dir / results.RESULTS).exists():
             results.read(run_dir)  # a truncated or corrupt results.json: say so (exit 2)
         doc = results.compute(run_dir)
-        show(doc, as_json)
+        show(doc, as_json, fmt, failed)
         raise typer.Exit(exit_code(doc))

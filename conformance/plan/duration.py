@@ -1,14 +1,17 @@
-"""How long a run takes: the expected and the longest duration of each phase, and the run
-deadline derived from them. Pure arithmetic on the plan and the declaration (no I/O).
+"""How long a run takes: the expected duration of each planned phase (for `tokencert plan`
+and the progress line), the longest a phase may take, and the run deadline derived from them.
 
-*Expected* assumes the service delivers what it declares: each stream produces
-``output_tokens_per_s / declared_concurrency`` tokens per second. *Maximum* assumes the
-worst a live service can do within the per-request deadline (``PhasePlan.timeout_s``):
-every request of a request-bounded phase runs to the deadline; a duration-bounded phase
-runs its duration, its observation window and one last deadline. The run deadline adds an
-allowance for the probes the requirement tests send outside the load phases. A run past
-its deadline stops as incomplete (exit 3), its evidence kept and resumable.
+Pure arithmetic on the plan and the declared capacity (no I/O). *Expected*: a request takes
+``ASSUMED_TTFT_S`` plus its output tokens at one stream's share of the declared capacity; a
+phase with a duration takes that duration plus one request to drain; a phase with a request
+count takes its rounds of requests (or its arrival schedule, if slower). *Maximum*: the worst a
+live service can do within the per-request deadline (``PhasePlan.timeout_s``): every request of
+a request-bounded phase runs to the deadline; a duration-bounded phase runs its duration, its
+observation window and one last deadline. The run deadline adds an allowance for the probes
+the requirement tests send outside the load phases. A run past its deadline stops as
+incomplete (exit 3), its evidence kept and resumable.
 """
+
 
 from __future__ import annotations
 
@@ -16,33 +19,86 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from conformance.declaration.models import Declaration
+from conformance.declaration.models import Declaration, Performance
 from conformance.plan.model import PhasePlan, Plan
 
-# the requests a phase without a count or a duration sends (metering corpus, caching
-# repeats): the metering corpus holds about 40 prompts; a repeat sends each again
-UNCOUNTED_REQUESTS = 48
-# probes a requirement test may send outside the load phases, each to its deadline
-PROBES_PER_REQUIREMENT = 4
-# fixed overhead of a run: starting pytest, loading the tokenizer, building prompts
-SETUP_S = 60.0
-DEFAULT_OUTPUT_TOKENS = 100
+ASSUMED_TTFT_S = 0.5  # the declaration states no TTFT; the L2 p50 region
+BURST_INTERVAL_S = 1.0  # the burst arrival's spacing (conformance.pytest_plugin.phases)
 
 
 @dataclass(frozen=True)
-class PhaseDuration:
+class PhaseExpectation:
     phase: str
-    requests: int  # requests the phase is expected to send
-    expected_s: float
-    maximum_s: float
+    requests: int  # expected to be sent
+    duration_s: float  # expected wall time
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def request_seconds(pp: PhasePlan, perf: Performance) -> float:
+    """One request's expected end-to-end time at the declared per-stream token rate."""
+    per_stream_tps = perf.output_tokens_per_s / max(1, perf.declared_concurrency)
+    out = max(1, pp.output_tokens or 100)
+    return ASSUMED_TTFT_S + out / max(per_stream_tps, 1e-9)
+
+
+def expect_phase(pp: PhasePlan, perf: Performance) -> PhaseExpectation:
+    e2e = request_seconds(pp, perf)
+    conc = max(1, pp.concurrency)
+    if pp.strategy == "sequential":
+        conc = 1
+    if pp.duration_s is not None:
+        if pp.rate_rps is not None and pp.strategy in ("constant", "poisson"):
+            rps = pp.rate_rps
+        else:
+            rps = conc / e2e
+            if pp.rate_rps is not None:
+                rps = min(rps, pp.rate_rps)
+        duration = pp.duration_s + e2e + (pp.observe_s or 0.0)
+        return PhaseExpectation(pp.name, max(1, math.ceil(pp.duration_s * rps)), duration)
+    n = pp.requests if pp.requests is not None else conc * max(1, pp.repeats)
+    if pp.strategy == "burst":
+        duration = (math.ceil(n / conc) - 1) * BURST_INTERVAL_S + e2e
+    else:
+        duration = math.ceil(n / conc) * e2e
+        if pp.rate_rps is not None:
+            duration = max(duration, n / pp.rate_rps)
+    return PhaseExpectation(pp.name, n, duration + (pp.observe_s or 0.0))
+
+
+def expect_plan(plan: Plan, perf: Performance) -> tuple[PhaseExpectation, ...]:
+    """Each planned phase's expectation, in plan order (phases run one after another)."""
+    return tuple(expect_phase(pp, perf) for pp in plan.phases.values())
+
+
+def total_seconds(phases: tuple[PhaseExpectation, ...]) -> float:
+    return sum(p.duration_s for p in phases)
+
+
+def human_duration(seconds: float) -> str:
+    """``42 s``, ``7 min 05 s``, ``24 h 01 min``: never a bare number of seconds past 90."""
+    s = max(0, round(seconds))
+    if s < 90:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 90:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"
+
+# the requests a phase without a count or a duration sends at most (metering corpus, repeats)
+UNCOUNTED_REQUESTS = 48
+# probes a requirement test may send outside the load phases, each to its deadline
+PROBES_PER_REQUIREMENT = 4
+# fixed overhead of a run: starting pytest, loading the tokenizer, building prompts
+SETUP_S = 60.0
+
+
 @dataclass(frozen=True)
 class RunDuration:
-    phases: tuple[PhaseDuration, ...]
+    expected: tuple[PhaseExpectation, ...]
+    maximum_s: tuple[float, ...]  # the longest each phase may take, in plan order
     probes_maximum_s: float  # the allowance for requirement probes outside the phases
     expected_s: float
     deadline_s: float  # the run stops (incomplete, exit 3) when it runs past this
@@ -50,44 +106,28 @@ class RunDuration:
     def to_json(self) -> dict[str, Any]:
         return {"expected_s": self.expected_s, "deadline_s": self.deadline_s,
                 "probes_maximum_s": self.probes_maximum_s,
-                "phases": [p.to_json() for p in self.phases]}
+                "phases": [dict(e.to_json(), maximum_s=m)
+                           for e, m in zip(self.expected, self.maximum_s, strict=True)]}
 
 
-def _request_s(pp: PhasePlan, decl: Declaration) -> float:
-    """One request's expected duration at the declared per-stream rate."""
-    perf = decl.performance
-    per_stream = perf.output_tokens_per_s / max(1, perf.declared_concurrency)
-    return (pp.output_tokens or DEFAULT_OUTPUT_TOKENS) / max(per_stream, 1e-9)
-
-
-def phase_duration(pp: PhasePlan, decl: Declaration) -> PhaseDuration:
-    """Expected and longest duration of one planned phase."""
-    conc = max(1, pp.concurrency)
+def phase_maximum_s(pp: PhasePlan) -> float:
+    """The longest one planned phase may take against a live service."""
     observe = pp.observe_s or 0.0
-    one = _request_s(pp, decl)
     if pp.duration_s is not None:
-        rps = pp.rate_rps if pp.rate_rps is not None else conc / max(one, 1e-9)
-        n = math.ceil(pp.duration_s * rps)
-        expected = pp.duration_s + observe + min(one, pp.timeout_s)
-        maximum = pp.duration_s + observe + pp.timeout_s
-        return PhaseDuration(pp.name, n, round(expected, 1), round(maximum, 1))
+        return pp.duration_s + observe + pp.timeout_s
     n = (pp.requests if pp.requests is not None else UNCOUNTED_REQUESTS) * max(1, pp.repeats)
-    waves = math.ceil(n / conc)
-    expected = waves * min(one, pp.timeout_s)
-    if pp.rate_rps is not None:
-        expected = max(expected, n / pp.rate_rps)
-    if pp.strategy == "burst":
-        expected = max(expected, float(waves))  # one burst per second
-    maximum = waves * pp.timeout_s + (n / pp.rate_rps if pp.rate_rps else 0.0) + observe
-    return PhaseDuration(pp.name, n, round(expected + observe, 1), round(maximum, 1))
+    waves = math.ceil(n / max(1, pp.concurrency))
+    return waves * pp.timeout_s + (n / pp.rate_rps if pp.rate_rps else 0.0) + observe
 
 
 def run_duration(plan: Plan, decl: Declaration, timeout_s: float) -> RunDuration:
-    """Every phase's duration and the run deadline. ``timeout_s``: the per-request deadline
-    (``plan.build.request_timeout``) for the probes sent outside the load phases."""
-    phases = tuple(phase_duration(pp, decl) for pp in plan.phases.values())
+    """Every phase's expected and longest duration and the run deadline. ``timeout_s``: the
+    per-request deadline (``plan.build.request_timeout``) for the probes sent outside the load
+    phases."""
+    expected = expect_plan(plan, decl.performance)
+    maximum = tuple(round(phase_maximum_s(pp), 1) for pp in plan.phases.values())
     tests = sum(1 for r in plan.requirements if r.applicable)
     probes = tests * PROBES_PER_REQUIREMENT * timeout_s
-    expected = SETUP_S + sum(p.expected_s for p in phases)
-    deadline = SETUP_S + sum(p.maximum_s for p in phases) + probes
-    return RunDuration(phases, round(probes, 1), round(expected, 1), round(deadline, 1))
+    return RunDuration(expected, maximum, round(probes, 1),
+                       round(SETUP_S + total_seconds(expected), 1),
+                       round(SETUP_S + sum(maximum) + probes, 1))

@@ -12,12 +12,14 @@ the traceback kept as evidence — tests record, they do not assert verdicts.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conformance._core.errors import RunError, TokencertError
+from conformance.plan.duration import expect_plan
 from conformance.pytest_plugin.progress import PhaseProgress
 from conformance.pytest_plugin.session import CandidateUnreachable, Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
@@ -46,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="Ray load workers per phase (default: one per node)")
     g.addoption("--tokencert-no-preflight", action="store_true", default=False,
                 help="skip the preflight (tokencert run has done it before starting pytest)")
+    g.addoption("--tokencert-junit", metavar="PATH", default=None,
+                help="write a JUnit XML file with one test case per requirement, "
+                "decided by its verdict")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,11 +94,20 @@ class TokencertPlugin:
         self.skipped: set[str] = set()
         self.untested: list[str] = []
         self.outcomes: dict[str, str] = {}
+        self.outcomes_known: set[str] = set()  # requirement tests that ran
         self.results_path: Path | None = None
+        self.doc: dict[str, Any] | None = None
         capman = config.pluginmanager.get_plugin("capturemanager")
         suspend = getattr(capman, "global_and_fixture_disabled", None)
-        self.progress = PhaseProgress(suspend=suspend)
+        self.progress = PhaseProgress(
+            suspend=suspend,
+            expected=expect_plan(session.plan, session.declaration.performance))
         session.progress = self.progress
+        self.n_items = 0
+        self.item_index = 0
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.progress.start()  # the plain line's ticker (no terminal only)
 
     # -- collection ---------------------------------------------------------------------
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
@@ -123,6 +137,7 @@ class TokencertPlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+        self.n_items = len(items)
         covered = {r for it in keep for r in requirement_ids(it)}
         for pr in s.plan.requirements:
             req = s.catalog.get(pr.id)
@@ -132,12 +147,17 @@ class TokencertPlugin:
                             "this automated requirement"))
 
     # -- running ----------------------------------------------------------------------------
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.item_index += 1
+        self.progress.test_started(self.item_index, self.n_items)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         ids = requirement_ids(item)
         if ids:
             item.user_properties.append(("requirements", ",".join(ids)))  # JUnit view
         if ids and item.nodeid not in self.skipped:
+            self.outcomes_known.add(item.nodeid)
             self.session.start_test(item.nodeid, ids)
 
     @pytest.hookimpl(wrapper=True)
@@ -167,7 +187,18 @@ class TokencertPlugin:
                 self.session.end_test(item.nodeid, outcome)
         return report
 
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> Any:
+        """A requirement test that ran without crashing has *recorded* evidence; whether
+        the requirement passed is its verdict's report (``tokencert::ID``), not this."""
+        if report.when == "call" and report.passed and report.nodeid in self.outcomes_known:
+            return "recorded", ".", "RECORDED"
+        v = getattr(report, "tokencert_verdict", None)
+        if v is not None and v.get("outcome") == "fail" and v.get("obligation") != "MUST":
+            return SHOULD_FAILED, "f", ("FAILED (SHOULD)", {"yellow": True})
+        return None
+
     # -- end ----------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml and terminal summary
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from conformance.report import results
 
@@ -177,14 +208,89 @@ class TokencertPlugin:
         self.session.finish("complete" if complete else "incomplete")
         doc = results.compute(self.session.options.out)
         self.results_path = results.write(self.session.options.out, doc)
+        self.doc = doc
+        if interrupted:
+            return
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:  # the verdicts' letters on a line of their own
+            tr.ensure_newline()
+            tr.write_sep("-", "tokencert: one result per requirement (its verdict)")
+        for rep in verdict_reports(doc):
+            self.config.hook.pytest_runtest_logreport(report=rep)
+        junit = self.config.getoption("tokencert_junit")
+        if junit:
+            from conformance.report import junit as junit_view
+
+            junit_view.write(Path(junit), doc)
+        if results.must_failed(doc) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         tr = terminalreporter
+        if self.doc is not None:
+            head, *lines = verdict_summary(self.doc)
+            tr.write_sep("-", head)
+            for line in lines:
+                tr.write_line(line)
         if self.untested:
             tr.write_sep("-", "tokencert: automated requirements with no test")
             tr.write_line(", ".join(self.untested))
         if self.results_path is not None:
             tr.write_sep("-", f"tokencert: results in {self.results_path}")
+
+
+VERDICT_NODE = "tokencert::{}"
+SHOULD_FAILED = "SHOULD failed"
+
+
+def verdict_reports(doc: Mapping[str, Any]) -> list[pytest.TestReport]:
+    """One pytest report per requirement, decided by its verdict (as in the JUnit view):
+    a MUST fail is ``failed``; inconclusive, not applicable and manual are ``skipped`` with
+    the reason; a SHOULD fail is ``passed`` in pytest's terms (it never fails the run) and
+    counted as "SHOULD failed" in the summary."""
+    from conformance.report.junit import cause, details, junit_outcome
+
+    out = []
+    for r in doc.get("requirements", []):
+        nodeid = VERDICT_NODE.format(r["id"])
+        kind = junit_outcome(r)
+        longrepr: Any = None
+        if kind == "failed" and r.get("obligation") != "MUST":
+            kind = "passed"
+        elif kind == "failed":
+            longrepr = f"{cause(r)}\n{details(r)}"
+        elif kind == "skipped":
+            longrepr = ("tokencert", None, f"Skipped: {r['id']} {cause(r)}")
+        rep = pytest.TestReport(nodeid, ("tokencert", None, r["id"]), {r["id"]: 1}, kind,
+                                longrepr, "call", user_properties=[
+                                    ("obligation", r.get("obligation")),
+                                    ("outcome", r.get("outcome")), ("level", r.get("level"))])
+        rep.tokencert_verdict = r  # type: ignore[attr-defined]
+        out.append(rep)
+    return out
+
+
+def verdict_summary(doc: Mapping[str, Any]) -> list[str]:
+    """The verdicts for the terminal: a header, then each failed requirement with its
+    cause, then a count of the rest."""
+    from collections import Counter
+
+    from conformance.report.junit import cause
+
+    reqs = list(doc.get("requirements", []))
+    s = doc.get("summary", {})
+    level = f"level {s['level']}" if s.get("level") else "no level"
+    lines = [f"tokencert verdicts: {level}, run {doc.get('status')}"
+             + (f" ({s['reason']})" if s.get("reason") else "")]
+    for obligation in ("MUST", "SHOULD"):
+        for r in reqs:
+            if r.get("outcome") == "fail" and (r.get("obligation") == "MUST") == (
+                    obligation == "MUST"):
+                lines.append(f"  {obligation} FAILED {r['id']}: {cause(r, 160)}")
+    counts = Counter(str(r.get("outcome")) for r in reqs)
+    lines.append("  " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(
+        counts.items())))
+    return lines
 
 
 def _trace(call: pytest.CallInfo[None]) -> str:

@@ -22,6 +22,18 @@ class MeasurementChange:
     after: float | None
     significant: bool
     basis: str  # "bounds disjoint", "bounds overlap", "no bounds: relative change x%"
+    absolute: float | None = None  # after - before
+    relative: float | None = None  # (after - before) / |before|; None when before is 0
+
+    def change_text(self) -> str:
+        """``+1000 ms (+66.7%)``; a base of 0 has no relative change: ``+3 (new; base 0)``,
+        ``0`` to ``0`` never reaches here (no change)."""
+        if self.absolute is None:
+            return "n/a"
+        unit = f" {self.unit}" if self.unit and self.unit not in ("bool", "ratio") else ""
+        rel = (f"{self.relative:+.1%}" if self.relative is not None
+               else "new; relative n/a: base 0")
+        return f"{self.absolute:+.4g}{unit} ({rel})"
 
 
 @dataclass(frozen=True)
@@ -92,15 +104,22 @@ def _measurement_changes(a: dict[str, Any], b: dict[str, Any],
         if va == vb:
             continue
         la, ua, lb, ub = p.get("lower"), p.get("upper"), m.get("lower"), m.get("upper")
+        absolute = float(vb - va)
+        rel = absolute / abs(va) if va else None
         if None not in (la, ua, lb, ub):
             disjoint = ub < la or lb > ua
             out.append(MeasurementChange(key[0], key[1], m.get("unit", ""), va, vb, disjoint,
-                                         "bounds disjoint" if disjoint else "bounds overlap"))
+                                         "bounds disjoint" if disjoint else "bounds overlap",
+                                         absolute, rel))
+        elif rel is None:  # from 0 to something: new, always worth showing
+            out.append(MeasurementChange(key[0], key[1], m.get("unit", ""), va, vb, True,
+                                         "no bounds: new (base 0, relative change n/a)",
+                                         absolute, None))
         else:
-            rel = abs(vb - va) / abs(va) if va else float("inf")
             out.append(MeasurementChange(key[0], key[1], m.get("unit", ""), va, vb,
-                                         rel > rel_threshold,
-                                         f"no bounds: relative change {rel:.1%}"))
+                                         abs(rel) > rel_threshold,
+                                         f"no bounds: relative change {rel:+.1%}",
+                                         absolute, rel))
     return out
 
 

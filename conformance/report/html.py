@@ -162,7 +162,7 @@ def build_plots(data: ReportData, catalog: Catalog) -> dict[str, str]:
                                      "TTFT (ms)", window_s=_window(times)),
     }
     by_conc: dict[int, list[RequestRecord]] = defaultdict(list)
-    for phase in ("scaling", "sustained"):
+    for phase in SCALING_PHASES:
         conc = data.concurrency.get(phase)
         for r in data.records.get(phase, []):
             if conc is not None and r.ok:
@@ -178,12 +178,40 @@ def build_plots(data: ReportData, catalog: Catalog) -> dict[str, str]:
     out["metering"] = plots.error_histogram(
         data.metering_errors, "Prompt-token metering error by language",
         "(reported − reference) / reference")
-    counts: Counter[str] = Counter()
-    for recs in data.records.values():
-        for r in recs:
-            counts[r.error or (str(r.status) if r.status is not None else "none")] += 1
-    out["status"] = plots.status_breakdown(dict(counts), "Responses by status / error class")
+    counts, provoked = status_counts(data.records)
+    out["status"] = plots.status_breakdown(counts, "Responses by status / error class",
+                                           provoked)
     return out
+
+
+# phases whose probes provoke refusals on purpose: the overload burst (429), the security
+# probes (401 without a key, 400/413 for bad input), the protocol probes (400 for bad JSON
+# or an over-long prompt); a 4xx there is the expected answer, a 5xx never is
+PROVOKING_PHASES = ("burst", "security", "protocol")
+# phases run at different concurrency with the sustained phase's workload, low to high
+SCALING_PHASES = ("scaling", "sweep", "sustained")
+
+
+def status_counts(records: Mapping[str, list[RequestRecord]]
+                  ) -> tuple[dict[str, int], list[str]]:
+    """Responses by class (``200``, ``429 provoked (burst)``, ``500``, ``timeout``) and the
+    classes that are provoked refusals."""
+    counts: Counter[str] = Counter()
+    provoked: set[str] = set()
+    for phase, recs in records.items():
+        base = phase.split("-", 1)[0]
+        for r in recs:
+            if r.error:
+                counts[r.error] += 1
+                continue
+            if r.status is None:
+                continue  # not a request (a phase marker)
+            key = str(r.status)
+            if 400 <= r.status < 500 and base in PROVOKING_PHASES:
+                key = f"{r.status} provoked ({base})"
+                provoked.add(key)
+            counts[key] += 1
+    return dict(counts), sorted(provoked)
 
 
 def _fmt_measurement(m: Mapping[str, Any]) -> str:
@@ -237,7 +265,10 @@ def render_html(run_dir: Path, catalog: Catalog | None = None) -> str:
         by_cat[r["category"]].append(r)
     sustained = data.records.get("sustained", [])
     template = env.get_template(TEMPLATE)
+    from conformance.report.triage import fix_first, profile_expectation
+
     context = dict(
+        fix_first=fix_first(data.results), expectation=profile_expectation(data.results),
         results=data.results, categories=[c for c in catalog.categories if c.id in by_cat],
         by_cat=by_cat, thresholds=thresholds, titles=titles, plots=build_plots(data, catalog),
         tool_version=__version__, n_records=sum(len(v) for v in data.records.values()),

@@ -86,3 +86,22 @@ def run_dir(tmp_path: Path) -> Path:
                                  "metric": metric, "shape": "observations",
                                  "observations": obs}) + "\n")
     return tmp_path
+
+
+@pytest.fixture
+def failing_doc() -> dict[str, Any]:
+    """Synthetic results with a MUST failure (API-002, a missing [DONE]) and an
+    inconclusive MUST (PERF-002, too few samples)."""
+    doc = synthetic_results(level=None)
+    for r in doc["requirements"]:
+        if r["id"] == "API-002":
+            r.update(outcome="fail", level=None, reason="threshold_not_met",
+                     detail="3 of 3 do not hold; first: stream did not end with data: [DONE]",
+                     measurements=[{"metric": "stream_conformant", "stat": "all",
+                                    "value": False, "unit": "bool", "n": 3}])
+        if r["id"] == "PERF-002":
+            r.update(outcome="inconclusive", level=None, reason="insufficient_samples",
+                     detail="38 samples < 299 required at L1",
+                     measurements=[{"metric": "tpot_ms", "stat": "p99", "value": 9.1384,
+                                    "lower": 9.13, "upper": None, "n": 38, "unit": "ms"}])
+    return doc

@@ -74,3 +74,21 @@ def test_cli_exit_codes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
     (tmp_path / "c" / "results.json").write_text("{not json")
     res = cli("compare", str(tmp_path / "a"), str(tmp_path / "c"))
     assert res.code == 2 and "results.json:1:2" in res.err
+
+
+def test_change_from_zero_is_new_never_inf(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    a = _results([_req("STAB-001", "pass", "L1", 0.0)], "L1")
+    b = _results([_req("STAB-001", "pass", "L1", 3.0)], "L1")
+    ch = compare(a, b).changes[0].measurements[0]
+    assert (ch.absolute, ch.relative, ch.significant) == (3.0, None, True)
+    assert "inf" not in ch.basis and "new" in ch.change_text()
+    c = _results([_req("STAB-001", "pass", "L1", 4.0)], "L1")
+    ch = compare(b, c).changes[0].measurements[0]
+    assert ch.absolute == 1.0 and ch.relative is not None and abs(ch.relative - 1 / 3) < 1e-9
+    assert ch.change_text() == "+1 ms (+33.3%)"
+    for name, doc in (("a", a), ("b", b)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    res = cli("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert "inf" not in res.out and "new" in res.out and "+3 ms" in res.out
+    js = cli("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json")
+    assert json.loads(js.out)["changes"][0]["measurements"][0]["relative"] is None

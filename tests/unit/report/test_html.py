@@ -21,7 +21,7 @@ def test_report_is_self_contained_with_plots(run_dir: Path) -> None:
     assert "参考令牌服务 &lt;b&gt;" in html and "示例云 &amp; Co" in html
     assert "PERF-001" in html and "ttft_ms p99: 180 ms [150, 210] (n=400)" in html
     assert "Self-assessment" in html
-    assert "TTFT (ms)" in html and "L1 limit 5000" in html
+    assert "TTFT (ms)" in html and "L1 p99 limit 5000" in html
     # every plot has its data (an empty plot is an SVG too): the scaling plot reads the
     # planned concurrency of each phase, the metering plot METER's count observations
     assert "no scaling data" not in html and "no metering data" not in html
