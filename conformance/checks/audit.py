@@ -47,6 +47,7 @@ class Delivery:
     reasoning: str = ""
     logprobs: tuple[bytes, ...] | None = None
     explicit_bytes: bool = True
+    content: str | None = None  # the content as sent, beside the logprobs (not redacted)
 
 
 def _entries(lp: Any) -> list[tuple[bytes, bool]] | None:
@@ -81,9 +82,10 @@ def _docs(rec: RequestRecord, want_logprobs: bool) -> Iterable[dict[str, Any]]:
     parsed only where they mention either: the hot fields are already decoded)."""
     if rec.body is not None:
         raw = [rec.body]
+    elif want_logprobs and any(_LOGPROBS.search(e.data) for e in rec.events):
+        raw = [e.data for e in rec.events]  # the content the entries must spell, too
     else:
-        raw = [e.data for e in rec.events
-               if b"reasoning" in e.data or (want_logprobs and _LOGPROBS.search(e.data))]
+        raw = [e.data for e in rec.events if b"reasoning" in e.data]
     for r in raw:
         try:
             doc = json.loads(r)
@@ -95,20 +97,24 @@ def _docs(rec: RequestRecord, want_logprobs: bool) -> Iterable[dict[str, Any]]:
 
 def delivery(rec: RequestRecord, want_logprobs: bool = True) -> Delivery:
     reasoning: list[str] = []
+    content: list[str] = []
     entries: list[tuple[bytes, bool]] | None = None
     for doc in _docs(rec, want_logprobs):
         choices = doc.get("choices")
         ch = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(ch, dict):
             continue
-        reasoning.append(_reasoning(ch.get("delta") if rec.body is None else ch.get("message")))
+        part = ch.get("delta") if rec.body is None else ch.get("message")
+        reasoning.append(_reasoning(part))
+        c = part.get("content") if isinstance(part, dict) else None
+        content.append(c if isinstance(c, str) else "")
         got = _entries(ch.get("logprobs")) if want_logprobs else None
         if got is not None:
             entries = (entries or []) + got
     if entries is None:
         return Delivery("".join(reasoning))
     return Delivery("".join(reasoning), tuple(b for b, _ in entries),
-                    all(x for _, x in entries))
+                    all(x for _, x in entries), "".join(content))
 
 
 @dataclass(frozen=True)
@@ -164,16 +170,26 @@ def requested_cap(rec: RequestRecord) -> int | None:
     return None
 
 
+def _subsequence(part: bytes, whole: bytes) -> bool:
+    """Whether ``part`` is ``whole`` with some bytes left out (entries missing, none added)."""
+    it = iter(whole)
+    return all(b in it for b in part)
+
+
 def _check_logprobs(d: Delivery, text_bytes: bytes, vocab: Vocabulary | None
                     ) -> tuple[int | None, list[str], list[str]]:
     """(exact content count or None, problems, notes) from the logprob entries."""
     entries = d.logprobs or ()
     joined = b"".join(entries)
+    if d.content is not None:
+        text_bytes = d.content.encode("utf-8")  # as sent (the record's text is redacted)
     if joined != text_bytes:
-        if d.explicit_bytes:
-            return None, [f"{len(entries)} logprob entries concatenate to {len(joined)} bytes, "
-                          f"not to the {len(text_bytes)} bytes of the delivered text"], []
-        return None, [], ["logprob tokens without `bytes` do not spell the text: unused"]
+        if d.explicit_bytes and (len(joined) > len(text_bytes)
+                                 or not _subsequence(joined, text_bytes)):
+            return None, [f"{len(entries)} logprob entries concatenate to {len(joined)} bytes "
+                          f"that are not the {len(text_bytes)} bytes of the delivered text"], []
+        return None, [], ["the logprob entries do not spell the whole text (some missing, "
+                          "or without `bytes`): not used"]
     if any(not e for e in entries):
         return None, [f"{sum(1 for e in entries if not e)} empty logprob entries (a token "
                       "decodes to at least one byte)"], []
