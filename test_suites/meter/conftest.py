@@ -25,12 +25,9 @@ import pytest
 
 from conformance.checks.metering import ProbePolicy
 from conformance.run.client import ChatParams
-from conformance.run.corpora import MeteringCase, metering_cases
+from conformance.run.corpora import MeteringCase, metering_schedule
 from conformance.run.records import RequestRecord
 
-CUT_TOKENS = 8        # responses cut at the cap (finish_reason: length)
-OPEN_TOKENS = 96      # room to stop naturally
-OPEN_EVERY = 4        # one probe in four is open, the others are cut
 SEND_CONCURRENCY = 4  # the metering phase's default
 
 Send = Callable[..., list[RequestRecord]]
@@ -126,13 +123,6 @@ def phase_settings(plan: Any, name: str) -> tuple[int, int, int]:
     return ph.seed, max(1, ph.concurrency), max(1, ph.repeats)
 
 
-def is_cut(index: int, repeat: int, case: MeteringCase) -> bool:
-    """Whether a probe is cut by a small ``max_tokens``: three in four (rotating over the
-    repeats, so every case is also sent open), and every long prompt. A cut answer's count
-    is exact by construction — settled evidence without logprobs."""
-    return case.lang == "long" or (index + repeat) % OPEN_EVERY != 0
-
-
 def variant(case: MeteringCase, repeat: int, seed: int) -> tuple[dict[str, str], ...]:
     """The case's messages for ``repeat``: the corpus itself first, then a fresh variant per
     repeat (a seeded tag before the last user message), so no cache can answer a repeat."""
@@ -150,20 +140,16 @@ def metering_run(send_concurrent, tokenizer, declaration, plan, probe_policy) ->
     seed, conc, repeats = phase_settings(plan, "metering")
     extra = sampling_extra(declaration, seed)
     cap_max = declaration.model.max_output_tokens
-    cases = metering_cases()
-    planned: list[tuple[MeteringCase, int]] = []
+    schedule = metering_schedule(repeats)
     reqs: list[tuple[str, ChatParams]] = []
-    for r in range(repeats):
-        for i, case in enumerate(cases):
-            mt = min(CUT_TOKENS if is_cut(i, r, case) else OPEN_TOKENS, cap_max)
-            tag = f"corpus-{case.id}" + (f"-r{r}" if r else "")
-            planned.append((case, r))
-            reqs.append((tag, ChatParams(
-                messages=variant(case, r, seed), max_tokens=mt, stream=True,
-                extra={**extra, "stream_options": {"include_usage": True}})))
+    for sp in schedule:
+        tag = f"corpus-{sp.case.id}" + (f"-r{sp.repeat}" if sp.repeat else "")
+        reqs.append((tag, ChatParams(
+            messages=variant(sp.case, sp.repeat, seed), max_tokens=min(sp.max_tokens, cap_max),
+            stream=True, extra={**extra, "stream_options": {"include_usage": True}})))
     recs = send_concurrent(reqs, phase="metering", concurrency=conc,
                            retries=probe_policy.retries,
                            wait_max_s=probe_policy.retry_wait_max_s)
-    probes = [Probe(c, p, tokenizer.count_messages(p.messages), rec, r)
-              for (c, r), (_, p), rec in zip(planned, reqs, recs, strict=True)]
+    probes = [Probe(sp.case, p, tokenizer.count_messages(p.messages), rec, sp.repeat)
+              for sp, (_, p), rec in zip(schedule, reqs, recs, strict=True)]
     return MeteringRun(probes, extra)
