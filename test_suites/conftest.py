@@ -121,3 +121,34 @@ def run_records(evidence) -> Callable[[], list[RequestRecord]]:  # type: ignore[
         return [r for ph in ev.phases.values() for r in ph.records(evidence.root)]
 
     return load
+
+
+@pytest.fixture(scope="session")
+def vocabulary(tokenizer):  # type: ignore[no-untyped-def]
+    """The declared vocabulary as bytes (METER-003's logprob and chunk checks, and the
+    longest token: the byte bound per token of every audited count)."""
+    from conformance.run.tokenize.vocab import Vocabulary
+
+    return Vocabulary.of(tokenizer.tokenizer)
+
+
+@pytest.fixture(scope="session")
+def audit(tokenizer, declaration, vocabulary):  # type: ignore[no-untyped-def]
+    """``audit(record)`` → the auditor's :class:`~conformance.checks.audit.AuditedCount` of
+    one response's completion tokens (cached per record id): what TPOT, throughput and
+    billing figures use instead of the service's own ``completion_tokens``."""
+    from conformance.checks.audit import audit_completion
+
+    m = declaration.model
+    seen: dict[str, object] = {}
+
+    def one(rec: RequestRecord):  # type: ignore[no-untyped-def]
+        a = seen.get(rec.request_id)
+        if a is None:
+            a = seen[rec.request_id] = audit_completion(
+                rec, tokenizer.tokenizer.count, vocabulary, logprobs=m.features.logprobs,
+                one_token_per_chunk=m.features.one_token_per_chunk,
+                eos_counted=m.eos_counted)
+        return a
+
+    return one

@@ -65,18 +65,28 @@ class WorkloadCost:
                 if per_m is not None else None}
 
 
-def workload_costs(records: Iterable[tuple[str, RequestRecord]],
-                   pricing: Pricing) -> list[WorkloadCost]:
-    """BILL-002: cost per request summed per workload, and effective cost per 1M output."""
+def workload_costs(records: Iterable[tuple[str, RequestRecord]], pricing: Pricing,
+                   audited: Mapping[str, int] | None = None) -> list[WorkloadCost]:
+    """BILL-002: cost per request summed per workload, and effective cost per 1M output.
+    ``audited``: record id → the auditor's completion count, priced instead of the
+    service's ``completion_tokens`` where given."""
     acc: dict[str, list[Any]] = {}
     for workload, r in records:
         if not r.ok or not isinstance(r.usage, dict):
             continue
+        u = _audited_usage(r, audited)
         a = acc.setdefault(workload, [0, Decimal(0), 0])
         a[0] += 1
-        a[1] += cost(r.usage, pricing)
-        a[2] += int(r.usage.get("completion_tokens", 0))
+        a[1] += cost(u, pricing)
+        a[2] += int(u.get("completion_tokens", 0))
     return [WorkloadCost(w, n, t, o) for w, (n, t, o) in sorted(acc.items())]
+
+
+def _audited_usage(r: RequestRecord, audited: Mapping[str, int] | None) -> dict[str, Any]:
+    u = dict(r.usage or {})
+    if audited is not None and r.request_id in audited:
+        u["completion_tokens"] = audited[r.request_id]
+    return u
 
 
 def load_export(path: Path, fmt: str) -> list[dict[str, Any]]:
@@ -182,12 +192,14 @@ def index_rows(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
     return idx
 
 
-def costs_reported(records: Iterable[tuple[str, RequestRecord]],
-                   pricing: Pricing) -> list[Observation]:
+def costs_reported(records: Iterable[tuple[str, RequestRecord]], pricing: Pricing,
+                   audited: Mapping[str, int] | None = None) -> list[Observation]:
     """BILL-002: for each workload, the cost of every successful request (metered usage x
     declared prices, exact decimals) and the effective cost per 1M output tokens. A
     successful response without usable usage cannot be billed from: the workload fails.
-    ``records``: ``(workload, record)`` for the chat completions that must carry usage."""
+    ``records``: ``(workload, record)`` for the chat completions that must carry usage.
+    ``audited``: record id → the auditor's completion count: every figure is priced on it,
+    the service's own figure shown beside it (``*_reported``)."""
     m = "cost_reported"
     per: dict[str, list[RequestRecord]] = {}
     for w, r in records:
@@ -203,10 +215,17 @@ def costs_reported(records: Iterable[tuple[str, RequestRecord]],
                     for k in ("prompt_tokens", "completion_tokens")):
                 missing.append(r.request_id)
                 continue
-            costs[r.request_id] = str(cost(u, pricing))
-        wc = workload_costs(((w, r) for r in recs if r.request_id in costs), pricing)
+            costs[r.request_id] = str(cost(_audited_usage(r, audited), pricing))
+        billable = [(w, r) for r in recs if r.request_id in costs]
+        wc = workload_costs(billable, pricing, audited)
         summary = wc[0].to_json(pricing.currency) if wc else {"workload": w, "requests": 0}
         data = {**summary, "cost_per_request": costs}
+        if audited is not None:
+            rep = workload_costs(billable, pricing)
+            data["counts"] = "auditor's completion counts"
+            if rep:
+                data["total_reported"] = str(rep[0].total)
+                data["output_tokens_reported"] = rep[0].output_tokens
         if missing:
             out.append(failed(m, f"{w}: {len(missing)} of {len(recs)} successful responses "
                               f"carry no usage to bill from (first: {missing[0]})",
@@ -219,7 +238,8 @@ def costs_reported(records: Iterable[tuple[str, RequestRecord]],
 
 
 def cached_price_applied(rec: RequestRecord, rows: list[dict[str, Any]],
-                         pricing: Pricing) -> Observation:
+                         pricing: Pricing, tolerance: Decimal = Decimal("0.0001")
+                         ) -> Observation:
     """METER-008 with a billing export: the charge for a response with cached tokens equals
     usage x price with the cached tokens at the cached-input price."""
     m = "caching_ok"
@@ -230,7 +250,7 @@ def cached_price_applied(rec: RequestRecord, rows: list[dict[str, Any]],
     expected = cost(rec.usage, pricing)
     for row in billed:  # billed more than once is BILL-003's finding, not this one
         charge = Decimal(str(row.get("charge") or "0"))
-        if abs(charge - expected) > expected * Decimal("0.0001"):
+        if abs(charge - expected) > expected * tolerance:
             full = cost({**rec.usage, "prompt_tokens_details": {"cached_tokens": 0}}, pricing)
             why = " (the full input price)" if charge == full else ""
             return failed(m, f"charged {charge}{why}, cached-price cost {expected}",

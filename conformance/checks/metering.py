@@ -2,19 +2,23 @@
 
 Reference counts come from the declared tokenizer over the declared chat template; nothing
 is calibrated, so a constant offset (a hidden system prompt) shows up as an error.
-Delivered completion tokens use the strongest evidence the service offers (outline,
-METER-003): per-token logprobs, then one-token-per-chunk streaming, then re-tokenisation only
-as a bound — a mismatch re-tokenisation alone cannot settle is undecided, never a failure.
+Delivered completion tokens are the auditor's own count (``conformance.checks.audit``):
+byte-exact logprobs of the declared vocabulary, one-token-per-chunk streaming, the cut of
+``max_tokens``, else re-tokenisation only as a bound — a mismatch re-tokenisation alone
+cannot settle is undecided, never a failure; evidence that contradicts the text is one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.checks.audit import AuditedCount
+from conformance.checks.audit import requested_cap as requested_cap
 from conformance.checks.findings import Observation, failed, passed, undecided
 from conformance.run.records import RequestRecord
+from conformance.spec.models import Requirement
 
 
 def _ev(rec: RequestRecord) -> tuple[str, ...]:
@@ -44,58 +48,38 @@ def prompt_count(rec: RequestRecord, reference: int, lang: str = "") -> list[Obs
     ]
 
 
-@dataclass(frozen=True)
-class DeliveredCount:
-    """How many completion tokens were delivered, and how sure we are."""
-
-    exact: int | None          # known exactly (logprobs / one token per chunk)
-    retokenized: int | None    # canonical re-encoding of the text (a bound, not proof)
-    text_bytes: int
-    basis: str
-
-
-def delivered_tokens(rec: RequestRecord, count_text: Callable[[str], int], *,
-                     logprobs: bool, one_token_per_chunk: bool) -> DeliveredCount:
-    text = rec.text or ""
-    nbytes = len(text.encode("utf-8"))
-    retok = count_text(text) if text else 0
-    if logprobs and rec.logprob_tokens is not None:
-        return DeliveredCount(rec.logprob_tokens, retok, nbytes, "logprobs")
-    if one_token_per_chunk and rec.stream and rec.content_chunks:
-        return DeliveredCount(len(rec.content_chunks), retok, nbytes, "one token per chunk")
-    return DeliveredCount(None, retok, nbytes, "re-tokenisation (bound only)")
-
-
-def completion_count(rec: RequestRecord, delivered: DeliveredCount, eos_counted: bool,
-                     max_token_bytes: int = 64) -> Observation:
-    """METER-003: completion_tokens against the tokens actually delivered."""
+def completion_count(rec: RequestRecord, a: AuditedCount) -> Observation:
+    """METER-003: completion_tokens against the auditor's count of what was delivered
+    (:func:`conformance.checks.audit.audit_completion`)."""
     m = "completion_exact"
-    reported = _int(rec.usage, "completion_tokens")
+    reported = a.reported
+    data = {"field": "completion_tokens", **a.to_json()}
     if reported is None:
-        return failed(m, "usage.completion_tokens missing", evidence=_ev(rec))
-    eos = 1 if eos_counted and rec.finish_reason == "stop" else 0
-    data = {"field": "completion_tokens", "reported": reported, "basis": delivered.basis,
-            "delivered": delivered.exact, "retokenized": delivered.retokenized}
-    if delivered.exact is not None:
-        ok = reported in (delivered.exact + eos, delivered.exact) if eos else \
-            reported == delivered.exact
-        return Observation(m, ok, detail=f"reported {reported}, delivered {delivered.exact} "
-                           f"({delivered.basis})", evidence=_ev(rec), data=data)
-    # Re-tokenisation is only a bound: each generated token decodes to >= 1 byte (byte-level
-    # BPE) and to at most ``max_token_bytes`` bytes.
-    upper = delivered.text_bytes + eos + 1
-    lower = -(-delivered.text_bytes // max_token_bytes)
-    if reported > upper or reported < lower:
-        return failed(m, f"reported {reported} tokens for {delivered.text_bytes} bytes of text: "
-                      f"impossible (bounds {lower}..{upper})", evidence=_ev(rec), data=data)
-    if delivered.retokenized is not None and reported in (delivered.retokenized,
-                                                         delivered.retokenized + eos):
-        return passed(m, f"reported {reported} = re-tokenised count", evidence=_ev(rec),
+        return failed(m, "usage.completion_tokens missing", evidence=_ev(rec), data=data)
+    if a.problems:
+        return failed(m, "the response's own evidence contradicts the delivered text: "
+                      + "; ".join(a.problems), evidence=_ev(rec), data=data)
+    if a.cut_at is not None and reported != a.cut_at:
+        return failed(m, f"cut by max_tokens {a.cut_at} (finish_reason length) but reports "
+                      f"{reported} completion tokens", evidence=_ev(rec), data=data)
+    hidden = a.hidden_reasoning
+    claim = reported - hidden  # the part the delivered text must account for
+    shown = f"reported {reported}" + (f" ({hidden} hidden reasoning, unauditable)"
+                                      if hidden else "")
+    if a.exact is not None:
+        ok = claim in (a.exact, a.exact - a.eos)
+        return Observation(m, ok, detail=f"{shown}, delivered {a.exact} ({a.basis})",
+                           evidence=_ev(rec), data=data)
+    if claim > a.upper or claim < a.lower - a.eos:
+        return failed(m, f"{shown} for {len((rec.text or '').encode())} bytes of text: "
+                      f"impossible (bounds {a.lower}..{a.upper})", evidence=_ev(rec),
                       data=data)
+    if claim in (a.retokenized, a.retokenized + a.eos):
+        return passed(m, f"{shown} = re-tokenised count", evidence=_ev(rec), data=data)
     return undecided(m, "unsettled_by_retokenization",
-                     f"reported {reported}, re-tokenised {delivered.retokenized}: a model may "
-                     "emit non-canonical token sequences; declare logprobs or "
-                     "one-token-per-chunk streaming to settle it", evidence=_ev(rec), data=data)
+                     f"{shown}, re-tokenised {a.retokenized}: a model may emit non-canonical "
+                     "token sequences; declare logprobs or one-token-per-chunk streaming, or "
+                     "cut answers by max_tokens, to settle it", evidence=_ev(rec), data=data)
 
 
 def billing_bias(rec: RequestRecord, prompt_reference: int,
@@ -111,21 +95,23 @@ def billing_bias(rec: RequestRecord, prompt_reference: int,
 
 
 def stream_usage_equal(streamed: RequestRecord, plain: RequestRecord) -> Observation:
-    """METER-004: usage of a streamed and a non-streamed twin request agree."""
+    """METER-004: usage of a streamed and a non-streamed twin request agree — prompt_tokens
+    on every pair; completion and total tokens where the two texts are identical (a batched
+    service need not be bitwise deterministic, and the prompt does not depend on it)."""
     m = "stream_usage_equal"
     ev = (streamed.request_id, plain.request_id)
     if not (streamed.ok and plain.ok):
         return failed(m, f"twin request failed ({streamed.status}/{plain.status})", evidence=ev)
-    if (streamed.text or "") != (plain.text or ""):
-        return undecided(m, "nondeterministic",
-                         "texts differ at temperature 0 with a seed: the service is not "
-                         "deterministic, so usage cannot be compared", evidence=ev)
-    keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    same_text = (streamed.text or "") == (plain.text or "")
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens") if same_text \
+        else ("prompt_tokens",)
     a = {k: _int(streamed.usage, k) for k in keys}
     b = {k: _int(plain.usage, k) for k in keys}
+    data = {"texts_identical": same_text, "compared": list(keys)}
     if a != b:
-        return failed(m, f"stream usage {a} != non-stream usage {b}", evidence=ev)
-    return passed(m, evidence=ev)
+        return failed(m, f"stream usage {a} != non-stream usage {b}", evidence=ev, data=data)
+    return passed(m, "" if same_text else "texts differ: prompt_tokens compared only",
+                  evidence=ev, data=data)
 
 
 def usage_consistent(rec: RequestRecord) -> Observation:
@@ -190,19 +176,18 @@ def caching(first: RequestRecord, repeat: RequestRecord, has_cached_price: bool)
     return passed(m, f"{cached} of {p} prompt tokens cached", evidence=ev)
 
 
-def completion_reference(rec: RequestRecord, delivered: DeliveredCount,
-                         eos_counted: bool) -> int | None:
-    """METER-002's reference completion count: the delivered count where it is known exactly
-    (plus the end-of-sequence token where the declaration says it is billed and generation
-    stopped); the re-tokenised count only where it settles the report (equal to it). ``None``
-    when the delivered count is not known: that response gives no bias sample."""
-    eos = 1 if eos_counted and rec.finish_reason == "stop" else 0
-    if delivered.exact is not None:
-        return delivered.exact + eos
-    reported = _int(rec.usage, "completion_tokens")
-    if delivered.retokenized is not None and reported in (delivered.retokenized,
-                                                         delivered.retokenized + eos):
-        return reported
+def completion_reference(a: AuditedCount) -> int | None:
+    """METER-002's reference completion count: the auditor's settled count (plus reasoning
+    the service reports but never shows, which cannot be audited and is taken as reported);
+    the re-tokenised count only where it settles the report (equal to it). ``None`` when
+    neither settles it, or when the evidence contradicts the text: no bias sample."""
+    if a.problems or a.reported is None:
+        return None
+    hidden = a.hidden_reasoning
+    if a.exact is not None:
+        return a.exact + hidden
+    if a.reported - hidden in (a.retokenized, a.retokenized + a.eos):
+        return a.reported
     return None
 
 
@@ -232,19 +217,44 @@ def usage_expected(rec: RequestRecord) -> bool:
     return isinstance(opts, dict) and opts.get("include_usage") is True
 
 
-def requested_cap(rec: RequestRecord) -> int | None:
-    """The ``max_tokens`` (or ``max_completion_tokens``) the request set, if any."""
-    body = _body(rec)
-    for key in ("max_completion_tokens", "max_tokens"):
-        v = body.get(key)
-        if isinstance(v, int) and not isinstance(v, bool):
-            return v
-    return None
-
-
 def metered(rec: RequestRecord, *fields: str) -> bool:
     """A successful response whose usage carries ``fields`` as integers: what a count check
     can judge. Failed requests are STAB's concern and missing usage METER-005's; a count
     check skips them (and says which) rather than count them as miscounts."""
     return rec.ok and all(_int(rec.usage, f) is not None
                           for f in (fields or ("prompt_tokens",)))
+
+
+@dataclass(frozen=True)
+class ProbePolicy:
+    """How audit probes are retried and how many may stay unanswered (catalog
+    ``parameters``: ``probe_retries``, ``probe_retry_wait_max_s``, ``max_unanswered_share``)."""
+
+    retries: int = 2
+    retry_wait_max_s: float = 30.0
+    max_unanswered_share: float = 0.05
+
+    @classmethod
+    def of(cls, req: Requirement) -> ProbePolicy:
+        return cls(int(req.param("probe_retries")), req.param("probe_retry_wait_max_s"),
+                   req.param("max_unanswered_share"))
+
+
+def unanswered(metric: str, records: Sequence[RequestRecord], planned: int,
+               policy: ProbePolicy, *fields: str) -> tuple[list[Observation], list[str]]:
+    """Audit probes still refused, failed or without the usage ``fields`` after the retries
+    (instrument failures aside: they say nothing about the service).
+
+    Returns (observations to add, ids left out). Up to the catalog's share they are left
+    out and listed; beyond it every one is a failed observation of ``metric``: a service
+    cannot pass an audit by refusing the probes that would expose it."""
+    bad = [r for r in records if not r.instrument_failed and not metered(r, *fields)]
+    ids = [r.request_id for r in bad]
+    if not bad or len(bad) <= policy.max_unanswered_share * max(planned, 1):
+        return [], ids
+    share = f"{len(bad)} of {planned} audit probes unanswered after {policy.retries + 1} tries"
+    return [failed(metric, f"{share} (allowed {policy.max_unanswered_share:.0%}): "
+                   f"{r.request_id} ended {r.status or r.error}"
+                   + (" without usage" if r.ok else ""),
+                   reason="unanswered_probe", evidence=_ev(r),
+                   data={"status": r.status, "error": r.error}) for r in bad], []

@@ -9,19 +9,26 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from conformance._core.errors import InputError, Problem
 from conformance.cli.console import out, print_json, table_console
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
-        candidate: Path = typer.Option(..., "--candidate", help="The candidate declaration."),
+        candidate: Path | None = typer.Option(
+            None, "--candidate", help="The candidate declaration (with --levels: default "
+            "a perfect service, the reference service's declaration with every feature)."),
         profile: str = typer.Option("quick", "--profile",
                                     help="quick | standard | certification, or a YAML path."),
         only: str | None = typer.Option(None, "--only",
                                         help="Requirement ids/globs, e.g. 'PERF-*,API-001'."),
         catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory."),
         as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
+        levels: bool = typer.Option(False, "--levels", help=(
+            "Instead of the client load: the highest level the profile can demonstrate for "
+            "each automated requirement of a perfect service (its planned samples and "
+            "duration judged against each level's minimum evidence and bounds).")),
     ) -> None:
         """Estimate the client load of each phase of a run (streams in flight, content
         chunks/s, bytes/s) against one client process's measured capacity
@@ -34,6 +41,7 @@ def register(app: typer.Typer) -> None:
         \b
           tokencert plan --candidate candidate.yaml --profile certification
           tokencert plan --candidate candidate.yaml --profile standard --json
+          tokencert plan --profile certification --levels
         """
         from conformance.declaration import load_declaration
         from conformance.plan import build_plan
@@ -41,6 +49,13 @@ def register(app: typer.Typer) -> None:
         from conformance.plan.load import estimate
         from conformance.spec import load_catalog, load_profile
 
+        if levels:
+            _levels(candidate, profile, only, catalog, as_json)
+            return
+        if candidate is None:
+            raise InputError("--candidate is required (except with --levels)",
+                             [Problem("no --candidate", hint="tokencert plan --candidate "
+                                      "candidate.yaml --profile quick")])
         decl = load_declaration(candidate)
         p = build_plan(load_catalog(catalog), load_profile(profile), decl, only)
         est = estimate(p, decl)
@@ -77,3 +92,36 @@ def register(app: typer.Typer) -> None:
                       "with that many free cores)", highlight=False)
         else:
             out.print("one client process is enough for this run", highlight=False)
+
+
+def _levels(candidate: Path | None, profile: str, only: str | None, catalog: Path | None,
+            as_json: bool) -> None:
+    """``tokencert plan --levels``: the highest level each requirement can show."""
+    import tempfile
+
+    from conformance.declaration import load_declaration
+    from conformance.reference.declare import perfect_declaration
+    from conformance.report.reach import reach
+    from conformance.spec import load_catalog, load_profile
+
+    with tempfile.TemporaryDirectory(prefix="tokencert-levels-") as tmp:
+        path = candidate or perfect_declaration(Path(tmp))
+        decl = load_declaration(path)
+    prof = load_profile(profile)
+    rows = reach(load_catalog(catalog), prof, decl, only)
+    who = "a perfect service" if candidate is None else str(candidate)
+    if as_json:
+        print_json({"profile": prof.id, "service": who, "requirements":
+                    [r.to_json() for r in rows]})
+        return
+    t = Table(title=f"highest level demonstrable — {prof.id} profile, {who}")
+    for col in ("Requirement", "Obligation", "Level", "Samples", "Duration", "Evidence",
+                "Next level blocked by"):
+        t.add_column(col, justify="right" if col in ("Samples", "Duration") else "left",
+                     overflow="fold")
+    for r in rows:
+        p = r.planned
+        dur = f"{p.duration_s:,.0f} s" if p and p.duration_s else ""
+        t.add_row(r.id, r.obligation, r.level or ("—" if r.outcome == "pass" else r.outcome),
+                  f"{p.samples:,}" if p else "", dur, p.source if p else "", r.blocker or "")
+    out.print(t)

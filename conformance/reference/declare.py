@@ -110,3 +110,21 @@ def write_declaration(path: Path, data: dict[str, Any]) -> None:
     tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
                    encoding="utf-8")
     tmp.replace(path)
+
+
+def perfect_declaration(workdir: Path) -> Path:
+    """The reference service's declaration with every feature on (prompt caching, logprobs,
+    one token per chunk, seed, stop sequences, TLS, a second tenant, a billing export): the
+    "perfect service" ``tokencert plan --levels`` sizes a profile for. Written under
+    ``workdir``; nothing is started."""
+    from conformance.reference.build_tokenizer import TEMPLATE_PATH, TOKENIZER_PATH
+
+    features = {"prompt_caching": True, "logprobs": True, "one_token_per_chunk": True,
+                "seed": True, "stop_sequences": True, "deterministic": True}
+    data = declaration_data(ReferenceConfig(), base_url="https://127.0.0.1:8443/v1",
+                            engine="sim", tokenizer_path=TOKENIZER_PATH,
+                            template_path=TEMPLATE_PATH, features=features,
+                            defects=ActiveDefects(), billing_export=workdir / "billing.csv")
+    path = workdir / "perfect-candidate.yaml"
+    write_declaration(path, data)
+    return path

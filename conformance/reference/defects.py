@@ -79,6 +79,12 @@ REGISTRY: tuple[Defect, ...] = (
        1, "tokens"),
     _D("completion_inflated", "METER-003",
        "completion_tokens reports PARAM more tokens than were delivered", 2, "tokens"),
+    _D("padded_logprobs", "METER-003",
+       "responses that ask for logprobs get PARAM padding entries (copies of the last one) "
+       "and completion_tokens counts them", 2, "entries"),
+    _D("inflated_length_cut", "METER-003",
+       "an answer cut by max_tokens reports max_tokens + PARAM completion tokens", 2,
+       "tokens"),
     _D("stream_usage_differs", "METER-004",
        "streamed usage reports one completion token more than the same request unstreamed"),
     _D("inconsistent_usage", "METER-005", "total_tokens is not prompt + completion"),
@@ -86,6 +92,9 @@ REGISTRY: tuple[Defect, ...] = (
        "a response cut by max_tokens reports max_tokens + 1 completion tokens"),
     _D("tokenizer_substitution", "METER-007",
        "prompts are counted after NFKC and whitespace folding (a different tokenizer)"),
+    _D("refused_audit_probes", "METER-007",
+       "probe-like requests (max_tokens 1) are refused — 429 with Retry-After or 500, "
+       "the same prompt always alike — for a PARAM share of the prompts", 0.5, "share"),
     _D("cache_never_hits", "METER-008",
        "prompt caching is declared but cached_tokens is always 0"),
     _D("incomplete_price_list", "BILL-001",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import re
 import time
@@ -119,6 +121,20 @@ def billed_prompt(gw: ServiceState, rendered: str, ids: list[int]) -> int:
     return count
 
 
+def refuse_probe(gw: ServiceState, tenant: Tenant, p: ChatParams, share: float) -> None:
+    """refused_audit_probes: a gaming vendor refuses the probes that would expose it, the
+    same prompt always the same way (retrying does not help): a 429 with Retry-After that
+    looks like rate limiting, or a 500."""
+    h = int(hashlib.sha256(json.dumps(p.messages, sort_keys=True).encode()).hexdigest(), 16)
+    if (h % 1000) / 1000.0 >= share:
+        return
+    if h % 2:
+        raise ApiError(500, "The server had an error while processing your request.",
+                       "server_error")
+    raise too_many(gw, tenant, Refusal("Rate limit reached for requests.",
+                                       "rate_limit_exceeded", 1.0))
+
+
 def hidden_tokens(gw: ServiceState, n: int) -> list[int]:
     """``n`` token ids of the hidden system prompt (repeated as needed): a hidden prefix of
     an exact length, evaluated by the engine and billed."""
@@ -133,6 +149,10 @@ def usage_for(gw: ServiceState, p: ChatParams, prompt: int, cached: int, finish:
         completion += int(d.param("completion_inflated"))
     if "bill_beyond_cap" in d and finish.reason == "length" and p.max_tokens is not None:
         completion = p.max_tokens + 1
+    if "inflated_length_cut" in d and finish.reason == "length" and p.max_tokens is not None:
+        completion = p.max_tokens + int(d.param("inflated_length_cut"))
+    if "padded_logprobs" in d and p.logprobs:
+        completion += int(d.param("padded_logprobs"))
     if "stream_usage_differs" in d and stream:
         completion += 1
     return Usage(prompt, completion, cached, 1 if "inconsistent_usage" in d else 0)
@@ -161,6 +181,8 @@ async def chat_completions(gw: ServiceState, request: Request, tenant: Tenant) -
     if not gw.accepts_model(p.model):
         raise ApiError(404, f"The model '{p.model}' does not exist or you do not have access "
                        "to it.", code="model_not_found", param="model")
+    if "refused_audit_probes" in d and p.max_tokens == 1:
+        refuse_probe(gw, tenant, p, d.param("refused_audit_probes"))
     msgs: list[dict[str, Any]] = p.messages
     if "hidden_system_prompt" in d:
         msgs = [{"role": "system", "content": HIDDEN_SYSTEM_PROMPT}, *msgs]
@@ -251,6 +273,8 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                        "engine_error") from None
     finally:
         await slot.release()
+    if "padded_logprobs" in d and lps:
+        lps += [lps[-1]] * int(d.param("padded_logprobs"))
     usage = usage_for(gw, p, prompt, cached, finish, stream=False)
     _settle(gw, tenant, body_id, p.model, usage, rid)
     out = completion_body(body_id, model_out, "".join(texts), finish.reason,
@@ -284,7 +308,7 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     d = gw.defects
     created = int(time.time())
     cut_after = max(req.max_tokens // 2, 1) if ("truncated_streams" in d and n % 50 == 0) else 0
-    finish, count = Finish("stop", 0), 0
+    finish, count, last_lp = Finish("stop", 0), 0, None
     try:
         yield sse(chunk(body_id, model_out, created, {"role": "assistant", "content": ""}))
         async with contextlib.aclosing(_events(gw, req)) as events:
@@ -295,9 +319,14 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                 count += 1
                 lp = ({"content": [logprob_entry(ev.text, ev.logprob)]}
                       if p.logprobs and ev.logprob is not None else None)
+                last_lp = lp or last_lp
                 yield sse(chunk(body_id, model_out, created, {"content": ev.text}, None, lp))
                 if cut_after and count >= cut_after:
                     return
+        if "padded_logprobs" in d and last_lp is not None:
+            pad = last_lp["content"] * int(d.param("padded_logprobs"))
+            yield sse(chunk(body_id, model_out, created, {"content": ""}, None,
+                            {"content": pad}))
         yield sse(chunk(body_id, model_out, created, {}, finish.reason))
         usage = usage_for(gw, p, prompt, cached, finish, stream=True)
         if p.include_usage and "no_stream_usage" not in d:

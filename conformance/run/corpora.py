@@ -54,6 +54,34 @@ def metering_cases() -> list[MeteringCase]:
     return [MeteringCase(e["id"], e["lang"], _expand(e)) for e in _load("metering")["entries"]]
 
 
+CUT_TOKENS = 8      # max_tokens of a probe cut by it (finish_reason: length)
+OPEN_TOKENS = 96    # room to stop naturally
+OPEN_EVERY = 4      # one probe in four is open, the others are cut
+
+
+@dataclass(frozen=True)
+class MeteringProbeSpec:
+    """One planned metering probe: a corpus case in one repeat, cut by a small
+    ``max_tokens`` or open. A cut answer holds exactly ``max_tokens`` tokens: settled
+    evidence for METER-002/003 without logprobs (and METER-006 needs answers at the cap)."""
+
+    case: MeteringCase
+    repeat: int
+    cut: bool
+
+    @property
+    def max_tokens(self) -> int:
+        return CUT_TOKENS if self.cut else OPEN_TOKENS
+
+
+def metering_schedule(repeats: int) -> list[MeteringProbeSpec]:
+    """The corpus ``repeats`` times: three probes in four cut (rotating over the repeats,
+    so every case is also sent open), every long prompt cut."""
+    cases = metering_cases()
+    return [MeteringProbeSpec(c, r, c.lang == "long" or (i + r) % OPEN_EVERY != 0)
+            for r in range(max(1, repeats)) for i, c in enumerate(cases)]
+
+
 @dataclass(frozen=True)
 class FingerprintCase:
     id: str

@@ -98,8 +98,11 @@ class RequestRecord:
             return sum(n for _, _, n in self.content_chunks)
         return None
 
-    def tpot_ms(self) -> float | None:
-        ttft, e2e, n = self.ttft_ms(), self.e2e_ms(), self.output_tokens()
+    def tpot_ms(self, tokens: int | None = None) -> float | None:
+        """(E2E - TTFT) / (tokens - 1); ``tokens``: the auditor's count of the output tokens
+        (``conformance.checks.audit``), else the service's ``completion_tokens``."""
+        ttft, e2e = self.ttft_ms(), self.e2e_ms()
+        n = tokens if tokens is not None else self.output_tokens()
         if ttft is None or e2e is None or n is None or n < 2:
             return None
         return (e2e - ttft) / (n - 1)

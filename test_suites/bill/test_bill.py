@@ -8,6 +8,7 @@ its own so that a run selecting only BILL has something to bill.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -45,18 +46,21 @@ def _workload(plan, r):  # type: ignore[no-untyped-def]
 
 @pytest.mark.requirement("BILL-002")
 @pytest.mark.run_late(2)
-def test_cost_per_workload(billing_probes, run_records, record, plan, declaration):  # type: ignore[no-untyped-def]
+def test_cost_per_workload(billing_probes, run_records, record, plan, declaration, audit):  # type: ignore[no-untyped-def]
     recs = [(_workload(plan, r), r) for r in run_records() if metering.usage_expected(r)]
-    record.observations("cost_reported", billing.costs_reported(recs, declaration.pricing))
+    # the auditor's completion counts price every request beside the service's figures
+    record.observations("cost_reported", billing.costs_reported(
+        recs, declaration.pricing, audited={r.request_id: audit(r).audited
+                                            + audit(r).hidden_reasoning for _, r in recs}))
 
 
 @pytest.mark.requirement("BILL-003")
 @pytest.mark.run_late(2)
 def test_billing_export_reconciles(billing_probes, run_records, record, declaration,  # type: ignore[no-untyped-def]
-                                   tokenizer):
+                                   audit, requirement):
     exp = declaration.billing_export
     recs = run_records()
-    delivered = _delivered(recs, declaration, tokenizer)
+    delivered = _delivered(recs, audit)
     wanted = [r for r in recs if r.ok and metering.is_chat(r) and isinstance(r.usage, dict)]
     deadline = time.monotonic() + EXPORT_WAIT_S
     while True:
@@ -65,23 +69,21 @@ def test_billing_export_reconciles(billing_probes, run_records, record, declarat
         if all(billing.rows_for(r, idx) for r in wanted) or time.monotonic() > deadline:
             break
         time.sleep(0.25)
+    tol = Decimal(str(requirement.param("charge_tolerance")))
     record.observations("reconciled", billing.reconcile(recs, rows, declaration.pricing,
-                                                        delivered=delivered),
+                                                        tolerance=tol, delivered=delivered),
                         detail={"export": str(exp.path), "rows": len(rows)})
 
 
-def _delivered(recs, declaration, tokenizer):  # type: ignore[no-untyped-def]
-    """Record id → completion tokens it may be billed for, where the delivered count is known
-    exactly (logprobs / one token per chunk, as declared); the EOS token where declared."""
-    m = declaration.model
+def _delivered(recs, audit):  # type: ignore[no-untyped-def]
+    """Record id → the most completion tokens it may be billed for: the auditor's settled
+    count (logprobs, one token per chunk, the cut of max_tokens; the EOS token where
+    declared), plus reasoning reported but never shown (unauditable, taken as reported)."""
     out = {}
     for r in recs:
         if not (r.ok and metering.is_chat(r)):
             continue
-        d = metering.delivered_tokens(r, tokenizer.tokenizer.count,
-                                      logprobs=m.features.logprobs,
-                                      one_token_per_chunk=m.features.one_token_per_chunk)
-        if d.exact is not None:
-            out[r.request_id] = d.exact + (1 if m.eos_counted and r.finish_reason == "stop"
-                                           else 0)
+        a = audit(r)
+        if a.exact is not None and not a.problems:
+            out[r.request_id] = a.exact + a.hidden_reasoning
     return out

@@ -1,50 +1,82 @@
-"""Shared METER probes: the multilingual metering corpus, sent once per session.
+"""Shared METER probes: the multilingual metering corpus, sent ``metering.repeats`` times
+per session (the corpus itself, then a fresh seeded variant of every prompt per repeat).
 
 Every corpus request asks for what makes the strongest evidence the declaration offers:
 streamed with usage (``stream_options.include_usage``), per-token ``logprobs`` where
 declared, temperature 0 and a fixed seed (where declared) so that METER-004's non-streamed
-twins can be compared. Half of the requests are cut by a small ``max_tokens`` (METER-006
-needs responses at the cap), half may stop on their own (``finish_reason: stop``, where a
-declared EOS token is billed). The reference prompt count is the declared tokenizer over
-the declared chat template — nothing calibrated.
+twins can be compared. Three in four requests are cut by a small ``max_tokens`` (an answer
+cut by it holds exactly ``max_tokens`` tokens: settled evidence for METER-002/003 without
+logprobs, and METER-006 needs responses at the cap), the others may stop on their own
+(``finish_reason: stop``, where a declared EOS token is billed). A probe refused or failed
+is retried (catalog ``probe_retries``) and then counts against its requirement. The
+reference prompt count is the declared tokenizer over the declared chat template — nothing
+calibrated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from conformance.checks.metering import ProbePolicy
 from conformance.run.client import ChatParams
-from conformance.run.corpora import MeteringCase, metering_cases
+from conformance.run.corpora import MeteringCase, metering_schedule
 from conformance.run.records import RequestRecord
 
-CUT_TOKENS = 8        # responses cut at the cap (finish_reason: length)
-OPEN_TOKENS = 96      # room to stop naturally
 SEND_CONCURRENCY = 4  # the metering phase's default
 
 Send = Callable[..., list[RequestRecord]]
 
 
+def _retry_wait(rec: RequestRecord, attempt: int, cap_s: float) -> float:
+    """Seconds to wait before retrying ``rec``: its Retry-After (seconds) where given, else
+    a short back-off; never more than the catalog's cap."""
+    ra = rec.headers.get("retry-after", "")
+    try:
+        wait = float(ra) if ra else float(attempt)
+    except ValueError:
+        wait = float(attempt)
+    return max(0.0, min(wait, cap_s))
+
+
+@pytest.fixture(scope="session")
+def probe_policy(catalog) -> ProbePolicy:  # type: ignore[no-untyped-def]
+    """Retries and the unanswered share the catalog allows the shared metering probes."""
+    return ProbePolicy.of(catalog.get("METER-001"))
+
+
 @pytest.fixture(scope="session")
 def send_concurrent(client, evidence) -> Send:  # type: ignore[no-untyped-def]
-    """``send_concurrent([(tag, ChatParams)], phase=..., concurrency=4, seq0=0)``: chat
-    requests with up to ``concurrency`` in flight; each becomes the evidence record
-    ``<phase>-<tag>``. Returns the records in request order."""
+    """``send_concurrent([(tag, ChatParams)], phase=..., concurrency=4, seq0=0, retries=0)``:
+    chat requests with up to ``concurrency`` in flight; each becomes the evidence record
+    ``<phase>-<tag>``. A probe refused or failed is sent again up to ``retries`` times
+    (``<phase>-<tag>-retryK``, after its Retry-After, capped at ``wait_max_s``), every try
+    kept as evidence. Returns the last try of each probe, in request order."""
 
     def send(requests: Sequence[tuple[str, ChatParams]], *, phase: str,
-             concurrency: int = SEND_CONCURRENCY, seq0: int = 0) -> list[RequestRecord]:
+             concurrency: int = SEND_CONCURRENCY, seq0: int = 0, retries: int = 0,
+             wait_max_s: float = 30.0) -> list[RequestRecord]:
         async def go() -> list[RequestRecord]:
             gate = asyncio.Semaphore(max(1, concurrency))
             async with client.async_client() as c:
                 async def one(i: int, tag: str, p: ChatParams) -> RequestRecord:
-                    async with gate:
-                        rec: RequestRecord = await c.chat(p, request_id=f"{phase}-{tag}",
-                                                          phase=phase, seq=seq0 + i)
-                    evidence.request(rec)
+                    rec: RequestRecord | None = None
+                    for k in range(retries + 1):
+                        if rec is not None:
+                            await asyncio.sleep(_retry_wait(rec, k, wait_max_s))
+                        rid = f"{phase}-{tag}" + (f"-retry{k}" if k else "")
+                        async with gate:
+                            rec = await c.chat(p, request_id=rid, phase=phase,
+                                               seq=seq0 + i + 100_000 * k)
+                        evidence.request(rec)
+                        if rec.ok:
+                            break
+                    assert rec is not None
                     return rec
                 return list(await asyncio.gather(
                     *(one(i, t, p) for i, (t, p) in enumerate(requests))))
@@ -62,6 +94,7 @@ class Probe:
     params: ChatParams
     reference: int   # declared tokenizer over the declared chat template
     record: RequestRecord
+    repeat: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,26 +115,41 @@ def sampling_extra(declaration: Any, seed: int) -> dict[str, Any]:
     return extra
 
 
-def phase_settings(plan: Any, name: str) -> tuple[int, int]:
-    """(seed, concurrency) of a plan phase, with defaults when the phase is not planned."""
+def phase_settings(plan: Any, name: str) -> tuple[int, int, int]:
+    """(seed, concurrency, repeats) of a plan phase, with defaults when it is not planned."""
     ph = plan.phase(name)
-    return (ph.seed, max(1, ph.concurrency)) if ph is not None else (0, SEND_CONCURRENCY)
+    if ph is None:
+        return 0, SEND_CONCURRENCY, 1
+    return ph.seed, max(1, ph.concurrency), max(1, ph.repeats)
+
+
+def variant(case: MeteringCase, repeat: int, seed: int) -> tuple[dict[str, str], ...]:
+    """The case's messages for ``repeat``: the corpus itself first, then a fresh variant per
+    repeat (a seeded tag before the last user message), so no cache can answer a repeat."""
+    msgs = [dict(m) for m in case.messages]
+    if repeat == 0:
+        return tuple(msgs)
+    tag = random.Random(f"{seed}:{case.id}:{repeat}").getrandbits(32)
+    last = max(i for i, m in enumerate(msgs) if m.get("role") == "user")
+    msgs[last]["content"] = f"[v{repeat}-{tag:08x}] {msgs[last]['content']}"
+    return tuple(msgs)
 
 
 @pytest.fixture(scope="session")
-def metering_run(send_concurrent, tokenizer, declaration, plan) -> MeteringRun:  # type: ignore[no-untyped-def]
-    seed, conc = phase_settings(plan, "metering")
+def metering_run(send_concurrent, tokenizer, declaration, plan, probe_policy) -> MeteringRun:  # type: ignore[no-untyped-def]
+    seed, conc, repeats = phase_settings(plan, "metering")
     extra = sampling_extra(declaration, seed)
     cap_max = declaration.model.max_output_tokens
-    cases = metering_cases()
+    schedule = metering_schedule(repeats)
     reqs: list[tuple[str, ChatParams]] = []
-    for i, case in enumerate(cases):
-        cut = i % 2 == 0 or case.lang == "long"
-        mt = min(CUT_TOKENS if cut else OPEN_TOKENS, cap_max)
-        reqs.append((f"corpus-{case.id}", ChatParams(
-            messages=case.messages, max_tokens=mt, stream=True,
-            extra={**extra, "stream_options": {"include_usage": True}})))
-    recs = send_concurrent(reqs, phase="metering", concurrency=conc)
-    probes = [Probe(c, p, tokenizer.count_messages(c.messages), r)
-              for c, (_, p), r in zip(cases, reqs, recs, strict=True)]
+    for sp in schedule:
+        tag = f"corpus-{sp.case.id}" + (f"-r{sp.repeat}" if sp.repeat else "")
+        reqs.append((tag, ChatParams(
+            messages=variant(sp.case, sp.repeat, seed), max_tokens=min(sp.max_tokens, cap_max),
+            stream=True, extra={**extra, "stream_options": {"include_usage": True}})))
+    recs = send_concurrent(reqs, phase="metering", concurrency=conc,
+                           retries=probe_policy.retries,
+                           wait_max_s=probe_policy.retry_wait_max_s)
+    probes = [Probe(sp.case, p, tokenizer.count_messages(p.messages), rec, sp.repeat)
+              for sp, (_, p), rec in zip(schedule, reqs, recs, strict=True)]
     return MeteringRun(probes, extra)

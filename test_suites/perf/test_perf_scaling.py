@@ -14,16 +14,21 @@ from conformance.stats import quantile, quantile_ratio
 from conformance.verdicts import health_from_json
 
 
-def _tpot(phase):  # type: ignore[no-untyped-def]
-    return [r for r in phase.measured if r.ok and r.tpot_ms() is not None]
+def _tpot(phase, audit):  # type: ignore[no-untyped-def]
+    """(record, TPOT ms, audited output tokens): the auditor's count, not the service's."""
+    out = []
+    for r in phase.measured:
+        if r.ok and (t := r.tpot_ms(n := audit(r).audited)) is not None:
+            out.append((r, float(t), n))
+    return out
 
 
 @pytest.mark.requirement("PERF-006")
-def test_scaling(sustained_phase, load_runner, record, catalog, requirement, plan):  # type: ignore[no-untyped-def]
-    alone = _tpot(load_runner("scaling"))
-    loaded = _tpot(sustained_phase)
-    num = [float(r.tpot_ms()) for r in loaded]
-    den = [float(r.tpot_ms()) for r in alone]
+def test_scaling(sustained_phase, load_runner, record, catalog, requirement, plan, audit):  # type: ignore[no-untyped-def]
+    alone = _tpot(load_runner("scaling"), audit)
+    loaded = _tpot(sustained_phase, audit)
+    num = [t for _, t, _ in loaded]
+    den = [t for _, t, _ in alone]
     est = quantile_ratio(num, den, 0.5, catalog.confidence)
     sp, sc = plan.phase("sustained"), plan.phase("scaling")
     detail = {
@@ -42,7 +47,7 @@ def test_scaling(sustained_phase, load_runner, record, catalog, requirement, pla
         return
     # a client delay d moves a stream's TPOT by at most d / (tokens - 1): the ratio limit R
     # corresponds to R x TPOT-alone x (tokens - 1) ms of lag (2% of it tolerated)
-    fewest = min((r.output_tokens() or 2 for r in loaded), default=2)
+    fewest = min((n for _, _, n in loaded), default=2)
     alone_p50 = float(detail["tpot_p50_alone_ms"] or 0.0)
     lag_ms = {lvl: float(conds[0].value) * alone_p50 * max(1, fewest - 1)
               for lvl, conds in requirement.thresholds.items()}
@@ -51,7 +56,7 @@ def test_scaling(sustained_phase, load_runner, record, catalog, requirement, pla
     lower = est.lower if est.lower is not None else 0.0
     m = record.value("scaling_ratio", est.point, lower=lower, upper=est.upper, n=est.n,
                      phase="sustained", duration_s=sustained_phase.outcome.duration_s,
-                     evidence=[r.request_id for r in alone], lag_sensitive_ms=lag_ms,
+                     evidence=[r.request_id for r, _, _ in alone], lag_sensitive_ms=lag_ms,
                      detail=detail)
     # lag in the single-stream phase inflates the denominator (in the service's favour)
     h = load_runner("scaling").outcome.health

@@ -1,13 +1,16 @@
 """PERF-001..005 from the one shared sustained-load phase at the declared concurrency.
 
 Tests record per-request samples (with the request id behind each) and leave every
-comparison with a limit to the verdict stage.
+comparison with a limit to the verdict stage. Output tokens (TPOT, goodput, throughput) are
+the auditor's count (``audit``), never the service's own ``completion_tokens``: an
+over-count must not improve a performance verdict.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from conformance.checks.audit import audited_events
 from conformance.checks.latency import largest_limit, ttft_samples
 from conformance.stats import throughput
 
@@ -28,14 +31,23 @@ def test_ttft(sustained_phase, record, thresholds, plan):  # type: ignore[no-unt
 
 
 @pytest.mark.requirement("PERF-002")
-def test_tpot(sustained_phase, record):  # type: ignore[no-untyped-def]
-    recs = [r for r in _ok(sustained_phase) if r.tpot_ms() is not None]
+def test_tpot(sustained_phase, record, audit):  # type: ignore[no-untyped-def]
+    # output tokens are the auditor's count, never the service's own completion_tokens
+    recs = [(r, n) for r in _ok(sustained_phase)
+            if r.tpot_ms(n := audit(r).audited) is not None]
     # TPOT averages the gaps of a stream: a client delay reaches it divided by (tokens - 1)
-    fewest = min((r.output_tokens() or 2 for r in recs), default=2)
-    record.samples("tpot_ms", [r.tpot_ms() for r in recs],
-                   evidence=[r.request_id for r in recs], phase=PHASE,
+    fewest = min((n for _, n in recs), default=2)
+    record.samples("tpot_ms", [r.tpot_ms(n) for r, n in recs],
+                   evidence=[r.request_id for r, _ in recs], phase=PHASE,
                    duration_s=sustained_phase.outcome.duration_s,
-                   lag_scale=1.0 / max(1, fewest - 1))
+                   lag_scale=1.0 / max(1, fewest - 1),
+                   detail=_counts([audit(r) for r, _ in recs]))
+
+
+def _counts(audited):  # type: ignore[no-untyped-def]
+    """The auditor's output-token total beside the service's (shown, never used)."""
+    return {"output_tokens_audited": sum(a.audited for a in audited),
+            "output_tokens_reported": sum(a.reported or 0 for a in audited)}
 
 
 @pytest.mark.requirement("PERF-003")
@@ -47,7 +59,7 @@ def test_longest_stall(sustained_phase, record):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.requirement("PERF-004")
-def test_goodput(sustained_phase, record, catalog):  # type: ignore[no-untyped-def]
+def test_goodput(sustained_phase, record, catalog, audit):  # type: ignore[no-untyped-def]
     # the level's TTFT and TPOT limits come from PERF-001/PERF-002 in the catalog
     def limit(rid: str, level: str) -> float:
         conds = catalog.get(rid).thresholds[level]
@@ -58,7 +70,7 @@ def test_goodput(sustained_phase, record, catalog):  # type: ignore[no-untyped-d
         ttft_max, tpot_max = limit("PERF-001", level), limit("PERF-002", level)
         trials = []
         for r in recs:
-            ttft, tpot = r.ttft_ms(), r.tpot_ms()
+            ttft, tpot = r.ttft_ms(), r.tpot_ms(audit(r).audited) if r.ok else None
             good = r.ok and ttft is not None and tpot is not None \
                 and ttft <= ttft_max and tpot <= tpot_max
             trials.append((bool(good), r.request_id))
@@ -69,11 +81,11 @@ def test_goodput(sustained_phase, record, catalog):  # type: ignore[no-untyped-d
 
 
 @pytest.mark.requirement("PERF-005")
-def test_capacity(sustained_phase, record, declaration, requirement):  # type: ignore[no-untyped-def]
+def test_capacity(sustained_phase, record, declaration, requirement, audit):  # type: ignore[no-untyped-def]
     recs = _ok(sustained_phase)
     declared = float(declaration.performance.output_tokens_per_s)
     sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]
-    events = [(t, float(n)) for r in recs for t, _, n in r.content_chunks]
+    events = audited_events(recs, audit)
     if len(sent) < 2 or not events:
         record.value("capacity_ratio", None, n=0, phase=PHASE,
                      detail={"why": "no completed streams to measure"})
@@ -88,7 +100,7 @@ def test_capacity(sustained_phase, record, declaration, requirement):  # type: i
     m = record.value("capacity_ratio", ratio, lower=lower, upper=upper, n=wm.n,
                      duration_s=tp.span_s, phase=PHASE,
                      detail={"tokens_per_s": tp.per_s, "declared_tokens_per_s": declared,
-                             "window_s": 1.0})
+                             "window_s": 1.0, **_counts([audit(r) for r in recs])})
     health = sustained_phase.outcome.health
     l1 = float(requirement.thresholds["L1"][0].value)
     if health.get("reasons") and (lower is None or lower < l1):

@@ -136,11 +136,13 @@ GROUPED: tuple[tuple[str, ...], ...] = (
     ("slow_tokens", "incomplete_price_list"),  # every token slow / the declaration's prices
     # a usage figure of successful answers / error answers, bad input, transport, overload
     ("cjk_overcount", "completion_inflated", "stack_traces"),
-    ("cjk_off_by_one", "crash_on_bad_input"),
+    ("cjk_off_by_one", "crash_on_bad_input", "padded_logprobs"),  # prompt / completion
     ("hidden_system_prompt", "crash_on_nul_byte"),
     ("hidden_token", "plain_http"),
     ("stream_usage_differs", "5xx_under_load"),
     ("inconsistent_usage", "no_retry_after"),
+    # length-cut answers' counts / probe-like (max_tokens 1) requests refused
+    ("inflated_length_cut", "refused_audit_probes"),
 )
 CI_GROUPS: tuple[tuple[str, ...], ...] = GROUPED + tuple(
     (d.name,) for d in REGISTRY if all(d.name not in g for g in GROUPED))

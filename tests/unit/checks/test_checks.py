@@ -115,37 +115,40 @@ def test_meter001_hidden_system_prompt_is_not_calibrated_away() -> None:
 
 
 def test_meter003_evidence_hierarchy() -> None:
+    from conformance.checks.audit import audit_completion
+
     def count(text: str) -> int:
         return len(text.split())
 
     r = stream([chunk("a")], usage={"completion_tokens": 3}, text="one two three",
                content_chunks=[(1, "one", 1), (2, " two", 1), (3, " three", 1)],
-               finish_reason="length")
-    d = metering.delivered_tokens(r, count, logprobs=False, one_token_per_chunk=True)
-    assert d.basis == "one token per chunk" and metering.completion_count(r, d, False).ok
+               finish_reason="stop")
+    a = audit_completion(r, count, None, one_token_per_chunk=True)
+    assert a.basis.startswith("one token per chunk") and metering.completion_count(r, a).ok
     r.usage = {"completion_tokens": 4}
-    assert metering.completion_count(r, d, False).ok is False
+    a = audit_completion(r, count, None, one_token_per_chunk=True)
+    assert metering.completion_count(r, a).ok is False
     # re-tokenisation only: a plausible mismatch is undecided, an impossible one fails
-    d = metering.delivered_tokens(r, count, logprobs=False, one_token_per_chunk=False)
-    o = metering.completion_count(r, d, False)
+    a = audit_completion(r, count, None)
+    o = metering.completion_count(r, a)
     assert o.ok is None and o.reason == "unsettled_by_retokenization"
     r.usage = {"completion_tokens": 500}
-    assert metering.completion_count(r, d, False).ok is False
-    r.logprob_tokens, r.usage = 3, {"completion_tokens": 3}
-    d = metering.delivered_tokens(r, count, logprobs=True, one_token_per_chunk=False)
-    assert d.basis == "logprobs" and metering.completion_count(r, d, False).ok
+    assert metering.completion_count(r, audit_completion(r, count, None)).ok is False
 
 
-def test_meter004_nondeterminism_is_inconclusive() -> None:
+def test_meter004_prompt_tokens_on_every_twin_completion_where_texts_match() -> None:
     u = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
     a = rec(usage=u, text="same")
     b = rec(usage=u, text="same")
     assert metering.stream_usage_equal(a, b).ok
     b2 = rec(usage={**u, "completion_tokens": 4, "total_tokens": 9}, text="same")
     assert metering.stream_usage_equal(a, b2).ok is False
-    c = rec(usage=u, text="different")
+    # texts differ (a batched service): prompt_tokens still judged, completion not
+    c = rec(usage={**u, "completion_tokens": 4, "total_tokens": 9}, text="different")
     o = metering.stream_usage_equal(a, c)
-    assert o.ok is None and o.reason == "nondeterministic"
+    assert o.ok is True and o.data["compared"] == ["prompt_tokens"]
+    d = rec(usage={**u, "prompt_tokens": 6, "total_tokens": 9}, text="different")
+    assert metering.stream_usage_equal(a, d).ok is False
 
 
 def test_meter005_006() -> None:

@@ -52,14 +52,17 @@ def test_requested_cap() -> None:
 
 
 def test_completion_reference_uses_only_settled_counts() -> None:
-    r = chat(usage={**U, "completion_tokens": 11}, finish="stop")
-    exact = metering.DeliveredCount(10, 12, 40, "logprobs")
-    assert metering.completion_reference(r, exact, eos_counted=False) == 10
-    assert metering.completion_reference(r, exact, eos_counted=True) == 11  # EOS billed
-    retok_equal = metering.DeliveredCount(None, 11, 40, "re-tokenisation (bound only)")
-    assert metering.completion_reference(r, retok_equal, eos_counted=False) == 11
-    unsettled = metering.DeliveredCount(None, 9, 40, "re-tokenisation (bound only)")
-    assert metering.completion_reference(r, unsettled, eos_counted=False) is None
+    from conformance.checks.audit import AuditedCount
+
+    def a(exact: int | None, retok: int, reported: int = 11, eos: int = 0,
+          problems: tuple[str, ...] = ()) -> AuditedCount:
+        return AuditedCount(reported, exact, 1, 41, retok, "x", eos, problems=problems)
+
+    assert metering.completion_reference(a(10, 12)) == 10
+    assert metering.completion_reference(a(11, 12, eos=1)) == 11  # EOS billed
+    assert metering.completion_reference(a(None, 11)) == 11       # re-tokenised = reported
+    assert metering.completion_reference(a(None, 9)) is None      # unsettled
+    assert metering.completion_reference(a(10, 10, problems=("forged",))) is None
 
 
 def test_one_token_bias_is_visible() -> None:

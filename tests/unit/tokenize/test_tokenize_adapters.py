@@ -119,3 +119,24 @@ def test_unknown_kind_and_missing_or_wrong_files(tmp_path: Path) -> None:
         load_tokenizer(TokenizerRef("hf", junk))
     with pytest.raises(DeclarationError, match="unknown tokenizer kind"):
         load_tokenizer(TokenizerRef("bpe", junk))
+
+
+def test_vocabulary_bytes_spell_every_encoding(hf: Tokenizer, tiktoken_file: Path,
+                                               sp_file: Path) -> None:
+    """The declared vocabulary as bytes (METER-003's logprob/chunk check and byte bound):
+    for each kind, the bytes of the tokens of an encoding concatenate to the text."""
+    from conformance.run.tokenize.vocab import Vocabulary, token_bytes
+
+    toks = [hf, load_tokenizer(TokenizerRef("tiktoken", tiktoken_file, GPT2_PATTERN)),
+            load_tokenizer(TokenizerRef("sentencepiece", sp_file))]
+    for tok in toks:
+        table = token_bytes(tok)
+        vocab = Vocabulary.of(tok)
+        for text in SAMPLES[:5]:
+            ids = tok.encode(text)
+            spelled = b"".join(table[i] for i in ids)
+            # SentencePiece normalises whitespace and adds a leading space (its dummy prefix)
+            want = tok.decode(ids).encode()
+            assert spelled in (want, b" " + want), (tok.kind, text)
+            assert all(table[i] in vocab for i in ids)
+        assert vocab.max_token_bytes == max(len(b) for b in table)
