@@ -125,6 +125,7 @@ def perfect_declaration(workdir: Path) -> Path:
                             engine="sim", tokenizer_path=TOKENIZER_PATH,
                             template_path=TEMPLATE_PATH, features=features,
                             defects=ActiveDefects(), billing_export=workdir / "billing.csv")
+    (workdir / "billing.csv").touch()  # declared documents must exist; sizing reads none
     path = workdir / "perfect-candidate.yaml"
     write_declaration(path, data)
     return path
