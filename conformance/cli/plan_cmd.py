@@ -4,11 +4,18 @@ instrument, with the number of load workers (processes or Ray workers) it needs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from conformance.cli.console import out, print_json
+
+if TYPE_CHECKING:
+    from conformance.declaration.models import Declaration
+    from conformance.plan import Plan
+    from conformance.plan.load import LoadEstimate
+    from conformance.plan.probes import ProbeLoad
 
 
 def register(app: typer.Typer) -> None:
@@ -42,9 +49,10 @@ def register(app: typer.Typer) -> None:
         decl = load_declaration(candidate)
         p = build_plan(load_catalog(catalog), load_profile(profile), decl, only)
         est = estimate(p, decl)
+        probes = _probes(p, decl, catalog, est)
         if as_json:
             print_json({"profile": p.profile, "candidate": decl.public_summary(),
-                        **est.to_json()})
+                        **est.to_json(), "probes": [x.to_json() for x in probes]})
             return
         t = Table(title=f"client load — {p.profile} profile")
         for col in ("Phase", "Strategy", "Streams", "Chunks/s", "Bytes/s", "Workers",
@@ -64,3 +72,22 @@ def register(app: typer.Typer) -> None:
                       "with that many free cores)", highlight=False)
         else:
             out.print("one client process is enough for this run", highlight=False)
+        for x in probes:
+            rate = f", {x.rate_rps:g} requests/s" if x.rate_rps is not None else ""
+            fits = ("one client process can reach it" if x.one_process
+                    else f"needs {x.processes} client processes")
+            out.print(f"{x.requirement} probe: {x.what}{rate}; {fits}", highlight=False)
+
+
+def _probes(p: Plan, decl: Declaration, catalog_dir: Path | None, est: LoadEstimate
+            ) -> list[ProbeLoad]:
+    """The refusal probes of the plan (STAB-003's burst, SEC-005's rate) and the client
+    rate each needs (conformance.plan.probes)."""
+    from conformance.plan.probes import probe_loads
+    from conformance.spec import load_catalog
+
+    burst = p.phase("burst")
+    return probe_loads(load_catalog(catalog_dir), decl,
+                       burst.concurrency if burst is not None else None,
+                       est.chunks_per_s_per_process, est.utilisation,
+                       tuple(r.id for r in p.requirements if r.applicable))

@@ -86,6 +86,7 @@ def _requirement(raw: dict[str, Any], source: SourceRef) -> Requirement:
         review=Review(rv.get("declaration_key"), rv.get("guidance")) if rv else None,
         references=tuple(raw.get("references", ())),
         module=raw.get("module", "core"),
+        parameters=dict(raw.get("parameters", {})),
         source=source,
     )
 

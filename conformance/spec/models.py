@@ -93,11 +93,20 @@ class Requirement:
     review: Review | None = None
     references: tuple[str, ...] = ()
     module: str = "core"
+    parameters: Mapping[str, float | int | bool | str] = field(default_factory=dict)
     source: SourceRef | None = field(default=None, compare=False)
 
     @property
     def automated(self) -> bool:
         return self.method == "automated"
+
+    def param(self, name: str) -> float:
+        """A numeric policy value of the catalog (``parameters``); a missing one is a bug of
+        the catalog edition, reported by name."""
+        v = self.parameters.get(name)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise KeyError(f"{self.id}: the catalog gives no numeric parameter {name!r}")
+        return float(v)
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -157,6 +166,8 @@ class Requirement:
             }
         if self.references:
             out["references"] = list(self.references)
+        if self.parameters:
+            out["parameters"] = dict(self.parameters)
         return out
 
 

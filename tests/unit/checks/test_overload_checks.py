@@ -36,10 +36,21 @@ def test_server_error_counts_5xx_and_no_answer_not_client_faults() -> None:
     assert ov.server_error(rec(503)) is True
     assert ov.server_error(rec(500)) is True
     assert ov.server_error(rec(429)) is False
-    assert ov.server_error(rec(200)) is False
+    assert ov.server_error(rec(200, content_type="text/event-stream")) is False
+    assert ov.server_error(rec(200, content_type="application/json; charset=utf-8")) is False
     assert ov.server_error(rec(None, "reset")) is True
     assert ov.server_error(rec(None, "timeout")) is True
     assert ov.server_error(rec(None, "client_error")) is None
+
+
+def test_a_2xx_that_is_not_an_answer_is_a_server_failure() -> None:
+    # 200 text/html (a sign-in page, a misrouted proxy) is not an answer of the dialect
+    html = rec(200, "garbage", content_type="text/html; charset=utf-8")
+    assert ov.server_error(html) is True and "text/html" in (ov.failure(html) or "")
+    assert ov.server_error(rec(200)) is True  # no content type at all
+    # JSON/SSE that does not decode, or a stream cut short
+    assert ov.server_error(rec(200, "garbage", content_type="text/event-stream")) is True
+    assert ov.server_error(rec(200, "reset", content_type="text/event-stream")) is True
 
 
 def _obs(ttfts: list[float], t0_s: float = 1.0, gap_s: float = 0.5) -> list[tuple[int, float, str]]:
