@@ -73,6 +73,31 @@ def failure(rec: RequestRecord) -> str | None:
     return None
 
 
+def refusals_judged(records: Sequence[RequestRecord], min_refusals: int
+                    ) -> list[Observation]:
+    """STAB-003's ``refusal_well_formed``, one observation per burst request: a 429 must say
+    when to retry (:func:`refusal_actionable`); an answer that is not a refusal holds it
+    trivially (``burst_5xx_*`` judges it). Fewer than ``min_refusals`` refusals add one
+    undecided observation (``insufficient_samples``): a burst that provoked nothing has
+    shown nothing about refusals, and the requirement can never pass on it."""
+    out: list[Observation] = []
+    refused = 0
+    for r in records:
+        if r.status == 429:
+            refused += 1
+            out.append(refusal_actionable(r))
+        else:
+            what = f"status {r.status}" if r.status is not None else f"no answer ({r.error})"
+            out.append(Observation("refusal_well_formed", True, detail=f"not refused ({what})",
+                                   evidence=(r.request_id,)))
+    if refused < min_refusals:
+        out.append(Observation(
+            "refusal_well_formed", None, reason="insufficient_samples",
+            detail=f"the burst of {len(records)} requests drew {refused} refusals (429), "
+                   f"fewer than the {min_refusals} needed to judge them"))
+    return out
+
+
 def server_error(rec: RequestRecord) -> bool | None:
     """Whether the burst request ended in a server failure (:func:`failure`). None for a
     fault on the client's side (client_error, a load worker lost mid-request)."""

@@ -112,21 +112,9 @@ def test_graceful_overload(overload, record, requirement):  # type: ignore[no-un
     record.value("burst_5xx_count", n5, n=len(recs), phase="burst", duration_s=d,
                  evidence=[t.evidence[0] for t in trials if t.ok][:100],
                  detail={"requests": len(recs)})
-    # one observation per burst request: "if refused (429), the refusal says when to
-    # retry"; an answer that is not a refusal holds it trivially (burst_5xx_* judges it)
     refused = [r for r in recs if r.status == 429]
     need = int(requirement.param("min_refusals"))
-    refusals = []
-    for r in recs:
-        if r.status == 429:
-            refusals.append(ov.refusal_actionable(r))
-        else:
-            what = f"status {r.status}" if r.status is not None else f"no answer ({r.error})"
-            refusals.append(Obs(True, f"not refused ({what})", evidence=(r.request_id,)))
-    if len(refused) < need:
-        refusals.append(Obs(None, f"the burst of {len(recs)} requests drew {len(refused)} "
-                            f"refusals (429), fewer than the {need} needed to judge them",
-                            "insufficient_samples"))
+    refusals = ov.refusals_judged(recs, need)
     record.observations("refusal_well_formed", refusals, phase="burst", duration_s=d,
                         detail={"refused": len(refused), "min_refusals": need})
     record.value("refusals_provoked", len(refused), n=len(recs), phase="burst", duration_s=d,

@@ -53,6 +53,20 @@ def test_a_2xx_that_is_not_an_answer_is_a_server_failure() -> None:
     assert ov.server_error(rec(200, "reset", content_type="text/event-stream")) is True
 
 
+def test_refusals_judged_never_pass_a_burst_that_drew_too_few() -> None:
+    hint = {"retry_after": "1"}
+    many = [rec(429, **hint) for _ in range(10)] + [rec(200, content_type="text/event-stream")]
+    obs = ov.refusals_judged(many, 10)
+    assert len(obs) == 11 and all(o.ok for o in obs)
+    for few in ([rec(200, content_type="text/event-stream")] * 64, [rec(429, **hint)] * 9, []):
+        obs = ov.refusals_judged(few, 10)
+        assert obs[-1].ok is None and obs[-1].reason == "insufficient_samples"
+        assert all(o.ok is not False for o in obs)
+    # a refusal without a hint fails whatever the count
+    bad = ov.refusals_judged([rec(429)] + [rec(429, **hint)] * 20, 10)
+    assert [o.ok for o in bad].count(False) == 1
+
+
 def _obs(ttfts: list[float], t0_s: float = 1.0, gap_s: float = 0.5) -> list[tuple[int, float, str]]:
     return [(int((t0_s + i * gap_s) * 1e9), v, f"r-{i}") for i, v in enumerate(ttfts)]
 
