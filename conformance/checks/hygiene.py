@@ -11,6 +11,7 @@ from typing import Any
 
 from conformance._core.redact import REDACTED, SECRET_HEADERS
 from conformance.checks.findings import Observation, failed, passed, undecided
+from conformance.plan.probes import allowance
 from conformance.run.records import RequestRecord
 
 # Patterns of internal detail that must never reach a client.
@@ -196,46 +197,64 @@ def healthy_after(rec: RequestRecord) -> Observation:
 
 def rate_limited(statuses: Sequence[int | None], declared_rpm: int, elapsed_s: float,
                  evidence: Sequence[str] = (), *, declared_tpm: int | None = None,
-                 prompt_tokens: Sequence[int] = ()) -> Observation:
-    """SEC-005: requests sent as fast as allowed with one key over ``elapsed_s``
-    (``statuses`` in arrival order, ``prompt_tokens`` the prompt tokens each answered request
-    reported). A limit of ``declared_rpm`` admits at most rpm requests (a full bucket, or the
-    first minute) plus rpm/60 per second elapsed, ``declared_tpm`` likewise in tokens; once
-    the service admitted more than either, a 429 must have come. A 5xx instead of 429 fails;
-    a burst that never exceeded a declared limit cannot decide."""
+                 prompt_tokens: Sequence[int] = (), tolerance: float = 1.0) -> Observation:
+    """SEC-005: requests one key sent as fast as the service answered, over ``elapsed_s``
+    (first send to last answer, the client's monotonic clock). ``statuses`` in send order
+    (None: no answer), ``prompt_tokens`` the auditor's own count of each request's prompt.
+
+    The service saw every answered request within a span no longer than ``elapsed_s``, so
+    :func:`allowance` over ``elapsed_s`` bounds what an honest limiter admits: more admitted
+    (2xx) than that, in requests or prompt tokens, fails whatever 429s came; a 5xx fails.
+    More *answered* than the allowance, with the excess refused by 429, passes. Fewer
+    answered than the allowance proves nothing either way: ``rate_not_reached``, never a
+    pass."""
     m, ev = "rate_limited", tuple(evidence)
+    toks = list(prompt_tokens) + [0] * (len(statuses) - len(prompt_tokens))
+    answered = [i for i, s in enumerate(statuses) if s is not None]
+    admitted = [i for i in answered if 200 <= (statuses[i] or 0) < 300]
     n429 = sum(1 for s in statuses if s == 429)
     n5xx = sum(1 for s in statuses if s is not None and s >= 500)
-    admitted = sum(1 for s in statuses if s is not None and 200 <= s < 300)
-    tokens = sum(prompt_tokens)
+    other = sorted({s for s in statuses if s is not None and 300 <= s < 500 and s != 429})
     el = max(elapsed_s, 0.0)
-    allowed = declared_rpm + declared_rpm / 60.0 * el
-    allowed_tok = declared_tpm + declared_tpm / 60.0 * el if declared_tpm else None
-    data = {"sent": len(statuses), "admitted": admitted, "admitted_prompt_tokens": tokens,
-            "status_429": n429, "status_5xx": n5xx, "elapsed_s": round(el, 3),
+    allowed = allowance(declared_rpm, el, tolerance)
+    allowed_tok = allowance(declared_tpm, el, tolerance) if declared_tpm else None
+    adm_tok = sum(toks[i] for i in admitted)
+    off_tok = sum(toks[i] for i in answered)
+    data = {"sent": len(statuses), "answered": len(answered), "admitted": len(admitted),
+            "admitted_prompt_tokens": adm_tok, "answered_prompt_tokens": off_tok,
+            "status_429": n429, "status_5xx": n5xx, "other_refusals": other,
+            "elapsed_s": round(el, 3), "tolerance": tolerance,
             "allowed_requests": round(allowed, 1), "declared_rpm": declared_rpm,
             "allowed_tokens": round(allowed_tok, 1) if allowed_tok else None,
-            "declared_tpm": declared_tpm}
+            "declared_tpm": declared_tpm,
+            "offered_rps": round(len(answered) / el, 2) if el > 0 else None}
     if n5xx:
         return failed(m, f"{n5xx} of {len(statuses)} requests got 5xx while exceeding the "
                       "limit (expected 429)", evidence=ev, data=data)
-    if n429:
-        first = next(i for i, s in enumerate(statuses) if s == 429)
-        return passed(m, f"429 after {first} requests in {el:.1f} s (declared rpm "
-                      f"{declared_rpm}, tpm {declared_tpm})", evidence=ev, data=data)
     over = []
-    if admitted > allowed:
-        over.append(f"{admitted} requests (the declared {declared_rpm}/min admits "
-                    f"{allowed:.0f})")
-    if allowed_tok is not None and tokens > allowed_tok:
-        over.append(f"{tokens} prompt tokens (the declared {declared_tpm}/min admits "
-                    f"{allowed_tok:.0f})")
-    if not over:
-        return undecided(m, "insufficient_samples",
-                         f"{admitted} requests and {tokens} prompt tokens admitted in "
-                         f"{el:.1f} s: no declared limit was exceeded", evidence=ev, data=data)
-    return failed(m, f"admitted {' and '.join(over)} in {el:.1f} s with one key, and no 429",
-                  evidence=ev, data=data)
+    if len(admitted) > allowed:
+        over.append(f"{len(admitted)} requests (the declared {declared_rpm}/min allows "
+                    f"{allowed:.0f} in {el:.1f} s, tolerance included)")
+    if allowed_tok is not None and adm_tok > allowed_tok:
+        over.append(f"{adm_tok} prompt tokens (the declared {declared_tpm}/min allows "
+                    f"{allowed_tok:.0f} in {el:.1f} s, tolerance included)")
+    if over:
+        return failed(m, f"admitted {' and '.join(over)} with one key"
+                      + (f", although {n429} requests got 429" if n429 else ", and no 429"),
+                      evidence=ev, data=data)
+    reached = len(answered) > allowed or (allowed_tok is not None and off_tok > allowed_tok)
+    if not reached:
+        return undecided(m, "rate_not_reached",
+                         f"the client offered {len(answered)} requests and {off_tok} prompt "
+                         f"tokens in {el:.1f} s, within what the declared limits allow "
+                         f"({allowed:.0f} requests, {allowed_tok or 0:.0f} tokens): the "
+                         "probe did not reach the declared rate", evidence=ev, data=data)
+    if not n429:
+        return failed(m, f"the excess over the declared limits was refused with "
+                      f"{other or 'no status'}, not 429", evidence=ev, data=data)
+    return passed(m, f"admitted {len(admitted)} of {len(answered)} requests in {el:.1f} s "
+                  f"(allowance {allowed:.0f} requests, {allowed_tok or 0:.0f} tokens); "
+                  f"{n429} refused with 429", evidence=ev, data=data)
 
 
 def cached_tokens(rec: RequestRecord) -> int | None:

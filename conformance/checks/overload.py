@@ -50,14 +50,60 @@ def refusal_actionable(rec: RequestRecord) -> Observation:
                        evidence=(rec.request_id,))
 
 
-def server_error(rec: RequestRecord) -> bool | None:
-    """Whether the burst request ended in a server failure: a 5xx, or no answer at all
-    (reset, timeout, garbage). None for a fault on the client's side."""
-    if rec.status is not None:
-        return rec.status >= 500
-    if rec.instrument_failed:  # client_error, or a load worker lost mid-request
+_ANSWER_TYPES = ("application/json", "text/event-stream")
+
+
+def failure(rec: RequestRecord) -> str | None:
+    """Why a burst answer is a server failure, or None: a 5xx, no answer at all (reset,
+    timeout), or a 2xx that is not a well-formed answer of the dialect — a content type
+    other than JSON or SSE (``200 text/html`` is not an answer), a body or stream that does
+    not decode, a stream cut short. A refusal (4xx) is not a failure; a fault on the
+    client's side is not judged here (see :func:`server_error`)."""
+    if rec.status is None:
+        return f"no answer ({rec.error})"
+    if rec.status >= 500:
+        return f"status {rec.status}"
+    if not 200 <= rec.status < 300:
         return None
-    return True
+    ctype = (_header(rec, "content-type") or "").split(";")[0].strip().lower()
+    if ctype not in _ANSWER_TYPES:
+        return f"status {rec.status} with content-type {ctype or 'none'!r}, not JSON or SSE"
+    if rec.error is not None:
+        return f"status {rec.status} but {rec.error}: {(rec.error_detail or '')[:80]}"
+    return None
+
+
+def refusals_judged(records: Sequence[RequestRecord], min_refusals: int
+                    ) -> list[Observation]:
+    """STAB-003's ``refusal_well_formed``, one observation per burst request: a 429 must say
+    when to retry (:func:`refusal_actionable`); an answer that is not a refusal holds it
+    trivially (``burst_5xx_*`` judges it). Fewer than ``min_refusals`` refusals add one
+    undecided observation (``insufficient_samples``): a burst that provoked nothing has
+    shown nothing about refusals, and the requirement can never pass on it."""
+    out: list[Observation] = []
+    refused = 0
+    for r in records:
+        if r.status == 429:
+            refused += 1
+            out.append(refusal_actionable(r))
+        else:
+            what = f"status {r.status}" if r.status is not None else f"no answer ({r.error})"
+            out.append(Observation("refusal_well_formed", True, detail=f"not refused ({what})",
+                                   evidence=(r.request_id,)))
+    if refused < min_refusals:
+        out.append(Observation(
+            "refusal_well_formed", None, reason="insufficient_samples",
+            detail=f"the burst of {len(records)} requests drew {refused} refusals (429), "
+                   f"fewer than the {min_refusals} needed to judge them"))
+    return out
+
+
+def server_error(rec: RequestRecord) -> bool | None:
+    """Whether the burst request ended in a server failure (:func:`failure`). None for a
+    fault on the client's side (client_error, a load worker lost mid-request)."""
+    if rec.instrument_failed:
+        return None
+    return failure(rec) is not None
 
 
 # -- STAB-004 -------------------------------------------------------------------------------

@@ -202,8 +202,13 @@ def models_listed(rec: RequestRecord, declared: Sequence[str]) -> Observation:
             else passed(m, evidence=ev))
 
 
-def overlong_rejected(rec: RequestRecord, context_window: int) -> Observation:
-    """API-008: a prompt beyond the context window gets 4xx with a clear message."""
+OVERLONG_KEYWORDS = ("context", "length", "too long", "token", "maximum")
+
+
+def overlong_rejected(rec: RequestRecord, context_window: int,
+                      keywords: Sequence[str] = OVERLONG_KEYWORDS) -> Observation:
+    """API-008: a prompt beyond the context window gets 4xx with a clear message: one that
+    holds one of ``keywords`` (the catalog's ``message_keywords``), case-insensitive."""
     m = "overlong_rejected"
     ev = _rid(rec)
     status = rec.status or 0
@@ -216,8 +221,7 @@ def overlong_rejected(rec: RequestRecord, context_window: int) -> Observation:
     msg = ""
     if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
         msg = str(doc["error"].get("message", ""))
-    keywords = ("context", "length", "too long", "token", "maximum")
-    if not any(k in msg.lower() for k in keywords):
+    if not any(k.lower() in msg.lower() for k in keywords if k):
         return failed(m, f"4xx without a clear message: {msg[:120]!r}", evidence=ev)
     return passed(m, f"{status}: {msg[:120]}", evidence=ev)
 

@@ -5,12 +5,19 @@ Ray workers) it needs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from conformance._core.errors import InputError, Problem
 from conformance.cli.console import out, print_json, table_console
+
+if TYPE_CHECKING:
+    from conformance.declaration.models import Declaration
+    from conformance.plan import Plan
+    from conformance.plan.load import LoadEstimate
+    from conformance.plan.probes import ProbeLoad
 
 
 def register(app: typer.Typer) -> None:
@@ -61,11 +68,13 @@ def register(app: typer.Typer) -> None:
         est = estimate(p, decl)
         expected = {e.phase: e for e in expect_plan(p, decl.performance)}
         total = total_seconds(tuple(expected.values()))
+        probes = _probes(p, decl, catalog, est)
         if as_json:
             print_json({"profile": p.profile, "candidate": decl.public_summary(),
                         **est.to_json(),
                         "duration": {"expected_s": round(total, 1),
-                                     "phases": [e.to_json() for e in expected.values()]}})
+                                     "phases": [e.to_json() for e in expected.values()]},
+                        "probes": [x.to_json() for x in probes]})
             return
         t = Table(title=f"phases and client load — {p.profile} profile")
         for col in ("Phase", "Strategy", "Requests", "Expected", "Streams", "Chunks/s",
@@ -92,6 +101,25 @@ def register(app: typer.Typer) -> None:
                       "with that many free cores)", highlight=False)
         else:
             out.print("one client process is enough for this run", highlight=False)
+        for x in probes:
+            rate = f", {x.rate_rps:g} requests/s" if x.rate_rps is not None else ""
+            fits = ("one client process can reach it" if x.one_process
+                    else f"needs {x.processes} client processes")
+            out.print(f"{x.requirement} probe: {x.what}{rate}; {fits}", highlight=False)
+
+
+def _probes(p: Plan, decl: Declaration, catalog_dir: Path | None, est: LoadEstimate
+            ) -> list[ProbeLoad]:
+    """The refusal probes of the plan (STAB-003's burst, SEC-005's rate) and the client
+    rate each needs (conformance.plan.probes)."""
+    from conformance.plan.probes import probe_loads
+    from conformance.spec import load_catalog
+
+    burst = p.phase("burst")
+    return probe_loads(load_catalog(catalog_dir), decl,
+                       burst.concurrency if burst is not None else None,
+                       est.chunks_per_s_per_process, est.utilisation,
+                       tuple(r.id for r in p.requirements if r.applicable))
 
 
 def _levels(candidate: Path | None, profile: str, only: str | None, catalog: Path | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 
 from conformance._core.errors import InputError, Problem
 from conformance.declaration.models import Declaration
@@ -60,19 +61,36 @@ def workers_for(concurrency: int) -> int:
     return min(MAX_PROCESSES, -(-concurrency // STREAMS_PER_LOOP))
 
 
+def burst_concurrency(catalog: Catalog, decl: Declaration, profile_streams: int) -> int:
+    """Requests at one instant of STAB-003's burst: the profile's multiple of the declared
+    concurrency, and at least the catalog's ``burst_multiple`` × the declared
+    ``max_concurrency`` — a service may run that many and queue as many again, so one that
+    honours its limit must refuse the rest (docs/metrics.md, "Probes that provoke")."""
+    req = catalog.get("STAB-003") if "STAB-003" in catalog.ids else None
+    if req is None or "burst_multiple" not in req.parameters:
+        return profile_streams
+    return max(profile_streams,
+               math.ceil(req.param("burst_multiple") * decl.limits.max_concurrency))
+
+
 def _phase(
     ps: PhaseSettings,
     profile: Profile,
     decl: Declaration,
     workload: tuple[str, int, int] | None,
+    burst_floor: int | None = None,
 ) -> PhasePlan:
     declared = decl.performance.declared_concurrency
     limits = decl.limits
     exempt = ps.name in LIMIT_EXEMPT_PHASES
     bounded: list[str] = []
     conc = ps.resolve_concurrency(declared)
+    requests = ps.requests
     if ps.strategy == "sequential":
         conc = 1
+    elif ps.strategy == "burst" and burst_floor is not None and burst_floor > conc:
+        conc = burst_floor  # sized from the declared limits: an honest service must refuse
+        requests = max(requests or conc, conc)
     if not exempt and conc > limits.max_concurrency:
         conc = limits.max_concurrency
         bounded.append("max_concurrency")
@@ -98,7 +116,7 @@ def _phase(
         seed=phase_seed(profile.seed, ps.name),
         concurrency=conc,
         rate_rps=rate,
-        requests=ps.requests,
+        requests=requests,
         duration_s=ps.duration_s,
         warmup_requests=ps.warmup_requests,
         max_error_rate=ps.max_error_rate,
@@ -145,7 +163,9 @@ def build_plan(
         if wid is not None:
             w = catalog.workload(wid)
             wl = (w.id, w.input_tokens, w.output_tokens)
-        phases[name] = _phase(ps, profile, decl, wl)
+        floor = (burst_concurrency(catalog, decl, ps.resolve_concurrency(
+            decl.performance.declared_concurrency)) if ps.strategy == "burst" else None)
+        phases[name] = _phase(ps, profile, decl, wl, floor)
     return Plan(
         edition=catalog.edition,
         catalog_digest=catalog.digest,

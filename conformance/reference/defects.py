@@ -60,6 +60,8 @@ REGISTRY: tuple[Defect, ...] = (
        "one stream in 50 (the first included) is cut off mid-way: no finish_reason, no [DONE]"),
     _D("5xx_under_load", "STAB-003", "requests beyond the concurrency limit get 503, not 429"),
     _D("no_retry_after", "STAB-003", "429 answers carry neither Retry-After nor x-ratelimit-*"),
+    _D("html_200", "STAB-003",
+       "every chat completion is answered 200 text/html (a sign-in page), never refused"),
     _D("slow_recovery", "STAB-004",
        "after any overload refusal, TTFT stays PARAM ms higher for 120 s", 2000, "ms"),
     _D("latency_episode", "STAB-005",
@@ -113,6 +115,12 @@ REGISTRY: tuple[Defect, ...] = (
     _D("crash_on_nul_byte", "SEC-004",
        "a raw NUL byte in the request body gets 500 instead of 400 (one corpus case)"),
     _D("no_rate_limit", "SEC-005", "no per-key rate limit: never 429"),
+    _D("loose_rate_limit", "SEC-005",
+       "the per-key rate limiter admits PARAM times the declared rpm and tpm (429s come, "
+       "late)", 10, "factor"),
+    _D("no_retry_after_rate_limit", "SEC-005",
+       "429s for exceeding the declared rpm/tpm carry neither Retry-After nor "
+       "x-ratelimit-* (concurrency refusals still do)"),
     _D("echo_api_key", "SEC-006", "the caller's API key is echoed in an x-debug-key header"),
     _D("shared_prompt_cache", "SEC-007",
        "the prompt cache is shared across tenants (B hits what A primed)"),

@@ -80,12 +80,17 @@ class Slot:
 def too_many(gw: ServiceState, tenant: Tenant, refusal: Refusal) -> ApiError:
     gw.last_overload = time.monotonic()
     headers: dict[str, str] = {}
-    if "no_retry_after" not in gw.defects:
+    rate = refusal.code == "rate_limit_exceeded"  # rpm/tpm, not the concurrency gate
+    if "no_retry_after" not in gw.defects and not (
+            rate and "no_retry_after_rate_limit" in gw.defects):
         headers = {"retry-after": retry_after_header(refusal.retry_after_s),
                    **tenant.limits.headers()}
     return ApiError(429, refusal.message, "rate_limit_error", refusal.code, headers=headers)
 
 
+# html_200: what a misrouted proxy or a login wall sends instead of an answer
+HTML_PAGE = ("<!doctype html><html><head><title>Service</title></head><body><h1>Welcome"
+             "</h1><p>Please sign in to continue.</p></body></html>")
 EPISODE_EXTRA_MS = 2000.0  # latency_episode: TTFT added during a degraded span
 
 
@@ -162,6 +167,8 @@ async def chat_completions(gw: ServiceState, request: Request, tenant: Tenant) -
     d, g = gw.defects, gw.cfg.gateway
     rid = request.scope["state"]["request_id"]
     n = gw.next_index()
+    if "html_200" in d:
+        return Response(HTML_PAGE, status_code=200, media_type="text/html")
     if "dies_after" in d and gw.uptime() > d.param("dies_after"):
         raise ApiError(503, "The service is temporarily unavailable.", "server_error",
                        "service_unavailable")

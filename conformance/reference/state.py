@@ -47,8 +47,12 @@ class ServiceState:
         self.template = template
         self.defects = defects
         self.billing = billing
+        # loose_rate_limit: the buckets hold PARAM x what the declaration (written from
+        # cfg.gateway) states
+        loose = defects.param("loose_rate_limit") if "loose_rate_limit" in defects else 1.0
         self.tenants = {
-            key: Tenant(name, key, KeyLimits(g.rpm, g.tpm, g.max_concurrency, g.max_queue))
+            key: Tenant(name, key, KeyLimits(round(g.rpm * loose), round(g.tpm * loose),
+                                             g.max_concurrency, g.max_queue))
             for name, key in api_keys.items()
         }
         self.cache = (PromptCache(g.cache_block_tokens, g.cache_min_tokens,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
@@ -96,19 +97,23 @@ def test_client_errors(send_raw, record, declaration):  # type: ignore[no-untype
 
 
 @pytest.mark.requirement("API-008")
-def test_context_window(client, record, tokenizer, declaration, plan):  # type: ignore[no-untyped-def]
-    """A prompt 5% (at least 64 tokens) past the declared context window, with a small
-    max_tokens, streamed and not."""
+def test_context_window(client, record, tokenizer, declaration, plan, requirement):  # type: ignore[no-untyped-def]
+    """A prompt the catalog's ``overshoot`` share (at least ``overshoot_min_tokens``) past
+    the declared context window, with a small max_tokens, streamed and not; the refusal's
+    message must name the problem (``message_keywords``)."""
     cw = declaration.model.context_window
+    past = max(int(requirement.param("overshoot_min_tokens")),
+               math.ceil(cw * requirement.param("overshoot")))
+    words = [w.strip() for w in str(requirement.parameters["message_keywords"]).split(",")]
     ph = plan.phase("protocol")
     factory = PromptFactory(tokenizer.count_messages, tokenizer.tokenizer.encode,
                             tokenizer.tokenizer.decode, ph.seed if ph is not None else 0)
-    msgs = factory.make(8000, PromptSpec(cw + max(64, cw // 20)))
+    msgs = factory.make(8000, PromptSpec(cw + past))
     recs = client.many([(f"api008-{i}", ChatParams(messages=tuple(msgs), max_tokens=4,
                                                    stream=bool(i)))
                         for i in range(2)])
     for rec in recs:
-        record.observe(protocol.overlong_rejected(rec, cw))
+        record.observe(protocol.overlong_rejected(rec, cw, [w for w in words if w]))
 
 
 def _aliases(declaration) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]

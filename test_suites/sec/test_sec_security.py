@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.checks import hygiene
+from conformance.checks import overload as ov
 from conformance.checks.hygiene import TransportFacts
+from conformance.plan.probes import allowance
+from conformance.plan.probes import rate_probe as probe_size
 from conformance.run.client import ChatParams, Client
 from conformance.run.corpora import malformed_cases
 from conformance.run.prompts import PromptFactory, PromptSpec
@@ -182,18 +185,21 @@ def test_bad_input(send_raw, record, declaration, tokencert_session):  # type: i
 
 # -- SEC-007 -------------------------------------------------------------------------------------
 
-SEC007_TRIALS = 8  # per batch: enough for a one-sided Mann-Whitney at 5% to have power
-
-
 @pytest.mark.requirement("SEC-007")
-def test_cache_isolation(send_raw, record, declaration, tokenizer, plan):  # type: ignore[no-untyped-def]
+def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, requirement):  # type: ignore[no-untyped-def]
     """Per trial: key A primes a fresh long prefix; key B sends a different fresh prefix
     (cold) and then A's prefix (primed). B must see no cached tokens on A's prefix, and B's
-    TTFT on primed prefixes must not be significantly lower than on cold ones. A significant
-    drop without cached tokens is confirmed on a second batch before it counts (so that a
-    clean service fails the 5% test only about 0.25% of the time)."""
+    TTFT on primed prefixes must not be significantly lower than on cold ones. The catalog
+    gives ``alpha``, ``batches`` and ``trials_per_batch``: a drop counts only when every one
+    of ``batches`` successive batches is significant at alpha^(1/batches) (independent
+    batches: a clean service fails with probability alpha); the next batch runs only while
+    every earlier one was significant."""
     key_b = declaration.endpoint.second_api_key()
     assert key_b, "SEC-007 needs the second tenant key (applicability)"
+    trials = int(requirement.param("trials_per_batch"))
+    batches = max(1, int(requirement.param("batches")))
+    alpha = requirement.param("alpha")
+    per_batch = alpha ** (1.0 / batches)
     ph = plan.phase("caching")
     seed = ph.seed if ph is not None else 0
     factory = PromptFactory(tokenizer.count_messages, tokenizer.tokenizer.encode,
@@ -203,7 +209,7 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan):  # typ
     def batch(b: int) -> tuple[list[RequestRecord], list[RequestRecord]]:
         prompts = [(tuple(factory.make(70000 + 1000 * b + 2 * i, PromptSpec(size))),
                     tuple(factory.make(70000 + 1000 * b + 2 * i + 1, PromptSpec(size))))
-                   for i in range(SEC007_TRIALS)]
+                   for i in range(trials)]
 
         def params(msgs: tuple[object, ...], stream: bool) -> ChatParams:
             return ChatParams(messages=msgs, max_tokens=1, stream=stream,  # type: ignore[arg-type]
@@ -230,81 +236,97 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan):  # typ
     def ttfts(recs: list[RequestRecord]) -> list[float]:
         return [t for t in (r.ttft_ms() for r in recs if r.ok) if t is not None]
 
-    cold, primed = batch(0)
-    obs = [hygiene.no_cross_tenant_hit(r) for r in primed]
-    ev = [r.request_id for r in cold + primed]
-    timing = hygiene.no_ttft_drop(ttfts(primed), ttfts(cold), evidence=ev)
-    if timing.ok is False and all(o.ok for o in obs):
-        cold2, primed2 = batch(1)
-        obs += [hygiene.no_cross_tenant_hit(r) for r in primed2]
-        first = timing.data.get("p_value")
-        timing = hygiene.no_ttft_drop(ttfts(primed2), ttfts(cold2),
-                                      evidence=[r.request_id for r in cold2 + primed2])
+    obs: list[object] = []
+    p_values: list[float] = []
+    timing = None
+    for b in range(batches):
+        cold, primed = batch(b)
+        obs += [hygiene.no_cross_tenant_hit(r) for r in primed]
+        timing = hygiene.no_ttft_drop(ttfts(primed), ttfts(cold), alpha=per_batch,
+                                      evidence=[r.request_id for r in cold + primed])
+        if "p_value" in timing.data:
+            p_values.append(float(timing.data["p_value"]))
+        if timing.ok is not False or not all(getattr(o, "ok", True) for o in obs):
+            break  # not significant (or undecided), or a cached-token hit already decides
+    assert timing is not None
+    if timing.ok is False and len(p_values) > 1:
         timing = dataclasses.replace(
-            timing, detail=f"confirmation batch (first batch p={first:.3f}): {timing.detail}",
-            data={**timing.data, "first_p_value": first})
-    record.observations("cache_isolated", [*obs, timing],
-                        detail={"prompt_tokens": size, "trials_per_batch": SEC007_TRIALS})
+            timing, detail=f"every one of {len(p_values)} batches significant at "
+            f"{per_batch:.3f} (p = {', '.join(f'{x:.3f}' for x in p_values)}): "
+            f"{timing.detail}", data={**timing.data, "p_values": p_values})
+    elif timing.ok is False and batches > 1:
+        # a cached-token hit ended the batches early: the timing alone is not confirmed
+        timing = dataclasses.replace(timing, ok=True, detail="timing not confirmed "
+                                     f"(one batch of {batches}); {timing.detail}")
+    record.observations("cache_isolated", [*obs, timing],  # type: ignore[list-item]
+                        detail={"prompt_tokens": size, "trials_per_batch": trials,
+                                "batches_run": len(p_values) or 1, "alpha": alpha,
+                                "alpha_per_batch": per_batch})
 
 
 # -- SEC-005 -------------------------------------------------------------------------------------
 
-SEC005_MAX_S = 40.0  # the burst stops at the first 429, past 1.2x the limit, or after this
-
-
 @pytest.mark.run_late(1)
 @pytest.mark.requirement("SEC-005")
-def test_rate_limit(send_raw, record, declaration, tokenizer, plan):  # type: ignore[no-untyped-def]
-    """One key (the second tenant's when declared, so the main key stays usable), up to the
-    declared concurrency, as fast as the service answers, until a 429 or until the declared
-    rpm — or tpm, when long prompts reach it in fewer requests — is exceeded by 20%."""
+def test_rate_limit(send_raw, record, declaration, tokenizer, plan, requirement):  # type: ignore[no-untyped-def]
+    """One key (the second tenant's when declared, so the main key stays usable), on the
+    probe's streams, as fast as the service answers, until more requests (or prompt tokens)
+    were answered than the declared limits allow in the elapsed time — refused or not — or
+    the catalog's ``probe_s`` has passed (conformance.plan.probes sizes it)."""
     lim = declaration.limits
     key = declaration.endpoint.second_api_key() or None
-    conc = max(1, min(lim.max_concurrency, 16))
-    size = max(16, min(12000, declaration.model.context_window - 256))
-    big = lim.tpm / size < lim.rpm / 2  # the token limit is nearer than the request limit
+    tol = requirement.param("tolerance")
+    probe_s = requirement.param("probe_s")
     ph = plan.phase("security")
     factory = PromptFactory(tokenizer.count_messages, tokenizer.tokenizer.encode,
                             tokenizer.tokenizer.decode, ph.seed if ph is not None else 0)
-    msgs = (tuple(factory.make(50000, PromptSpec(size))) if big
-            else ({"role": "user", "content": "ping"},))
+    short = ({"role": "user", "content": "ping"},)
+    rp = probe_size(declaration, requirement, tokenizer.count_messages(list(short)))
+    msgs = tuple(factory.make(50000, PromptSpec(rp.prompt_tokens))) if rp.limit == "tpm" \
+        else short
+    size = tokenizer.count_messages(list(msgs))  # the auditor's own count, sent every time
     p = ChatParams(messages=msgs, max_tokens=1, stream=False)
+    times: list[float] = []
 
     async def go(c: Client) -> list[RequestRecord]:
         out: list[RequestRecord] = []
         stop = asyncio.Event()
         t0 = time.monotonic()
-        admitted = [0, 0]  # requests, prompt tokens the service reported
+        answered = [0, 0]  # requests, prompt tokens
 
-        def exceeded() -> bool:
+        def reached() -> bool:
             el = time.monotonic() - t0
-            return (admitted[0] > 1.2 * (lim.rpm + lim.rpm / 60 * el)
-                    or admitted[1] > 1.2 * (lim.tpm + lim.tpm / 60 * el))
+            return (answered[0] > allowance(lim.rpm, el, tol)
+                    or answered[1] > allowance(lim.tpm, el, tol))
 
         seqs = itertools.count()
 
         async def worker() -> None:
             while not stop.is_set():
-                if time.monotonic() - t0 > SEC005_MAX_S or exceeded():
+                if time.monotonic() - t0 > probe_s or reached():
                     stop.set()
                     break
                 n = next(seqs)
                 rec = await c.chat(p, request_id=f"{PHASE}-sec005-{n}", phase=PHASE, seq=n)
                 out.append(rec)
-                if rec.status == 429 or (rec.status or 0) >= 500:
+                if (rec.status or 0) >= 500:
                     stop.set()
-                elif rec.ok:
-                    admitted[0] += 1
-                    admitted[1] += int((rec.usage or {}).get("prompt_tokens") or 0)
+                elif rec.status is not None:
+                    answered[0] += 1
+                    answered[1] += size
 
-        await asyncio.gather(*(worker() for _ in range(conc)))
+        await asyncio.gather(*(worker() for _ in range(rp.streams)))
+        times.append(time.monotonic() - t0)
         return out
 
-    t = time.monotonic()
     recs = send_raw(go, api_key=key)
-    elapsed = time.monotonic() - t
-    record.observe(hygiene.rate_limited(
+    elapsed = times[0] if times else 0.0
+    recs.sort(key=lambda r: r.seq)
+    obs = hygiene.rate_limited(
         [r.status for r in recs], lim.rpm, elapsed, evidence=[r.request_id for r in recs[:50]],
-        declared_tpm=lim.tpm,
-        prompt_tokens=[int((r.usage or {}).get("prompt_tokens") or 0) if r.ok else 0
-                       for r in recs]))
+        declared_tpm=lim.tpm, prompt_tokens=[size] * len(recs), tolerance=tol)
+    record.observations("rate_limited", [obs], detail={
+        "probe": rp.to_json(), "prompt_tokens_counted": size, **obs.data})
+    refusals = [r for r in recs if r.status == 429]
+    record.observations("refusal_well_formed", [ov.refusal_actionable(r) for r in refusals],
+                        detail={"refused": len(refusals)})

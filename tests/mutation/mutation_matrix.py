@@ -39,7 +39,9 @@ PROFILE = ROOT / "tests" / "fixtures" / "profiles" / "mutation.yaml"
 BASE_SIM: Mapping[str, Any] = {"tpot_ms": 8.0, "base_ttft_ms": 30.0}
 # what a clean service may come out as: a bound the short profile cannot show, a client
 # too busy to trust a latency figure, a feature the declaration does not have
-CLEAN_OK_REASONS = ("insufficient_samples", "insufficient_duration", "client_saturated")
+# ... or a rate probe the client on a busy machine could not drive past the declared limits
+CLEAN_OK_REASONS = ("insufficient_samples", "insufficient_duration", "client_saturated",
+                    "rate_not_reached")
 # (what ran, verdicts, seconds) of each run in this process: tests/mutation/conftest.py prints
 TIMINGS: list[tuple[str, str, float]] = []
 
@@ -60,7 +62,8 @@ class Override:
 
 
 ONE_IN_50 = {"sustained": {"requests": 50}}  # any 50 consecutive requests hold one "1 in 50"
-ONE_WAVE = {"sustained": {"requests": 8}}  # one request per stream at the declared concurrency
+ONE_WAVE = {"sustained": {"requests": 8}}
+SEC005_GATEWAY = {"tpm": 400_000}  # one request per stream at the declared concurrency
 OVERRIDES: Mapping[str, Override] = {
     # TPOT over the 200 ms L1 limit needs >= 60 s for a 300-token answer: one wave only
     "slow_tokens": Override(param=27, sim={"tpot_growth": 0.0}, phases=ONE_WAVE,
@@ -98,6 +101,12 @@ OVERRIDES: Mapping[str, Override] = {
     # service's own errors trip the phase's error-rate stop within seconds
     "dies_after": Override(param=3, phases={"sustained": {"duration_s": 600}},
                            note="600 s sustained phase planned; cut short by 503s at once"),
+    # SEC-005 offers one key more than its limits allow in a minute (2 x 1.2 x tpm): at the
+    # default 2M tpm that is ~400 prompts of 12,000 tokens; a declared 400k keeps it at ~80
+    # (the groupmates' probes stay far below 400k tokens a minute)
+    "no_rate_limit": Override(gateway=SEC005_GATEWAY, note="tpm 400k (a shorter SEC-005 probe)"),
+    "loose_rate_limit": Override(gateway=SEC005_GATEWAY, note="tpm 400k; the limiter holds 10x"),
+    "no_retry_after_rate_limit": Override(gateway=SEC005_GATEWAY, note="tpm 400k"),
     "double_billing": Override(billing_export=True),
     "bills_5xx": Override(billing_export=True),
 }
@@ -128,9 +137,10 @@ ROWS: dict[str, Row] = {r.defect: r for r in rows()}
 GROUPED: tuple[tuple[str, ...], ...] = (
     # protocol probes / the rate-limit probe / tenant B's cache probe / unauthenticated probes
     ("malformed_response", "models_list_incomplete", "no_stream_usage", "no_rate_limit"),
-    ("missing_done", "ignore_max_tokens", "server_error_on_bad_json", "shared_prompt_cache"),
+    ("missing_done", "ignore_max_tokens", "server_error_on_bad_json", "shared_prompt_cache",
+     "loose_rate_limit"),
     ("ignore_stop", "silent_truncation", "no_request_id", "wrong_model_field", "no_auth",
-     "echo_api_key"),
+     "echo_api_key", "no_retry_after_rate_limit"),
     ("ttft_spikes", "random_5xx"),  # TTFT of answered requests / share answered
     ("overclaimed_capacity", "truncated_streams"),  # a claim / 1 in 50 streams cut
     ("slow_tokens", "incomplete_price_list"),  # every token slow / the declaration's prices
@@ -144,6 +154,10 @@ GROUPED: tuple[tuple[str, ...], ...] = (
     # length-cut answers' counts / probe-like (max_tokens 1) requests refused
     ("inflated_length_cut", "refused_audit_probes"),
 )
+# Requirements a defect must never let *pass* (beside failing its own): a probe that
+# provoked nothing proves nothing. With no rate limit at all, STAB-003's burst draws no
+# refusal: it must come out inconclusive, not pass (its group's run adds the requirement).
+NEVER_PASS: Mapping[str, tuple[str, ...]] = {"no_rate_limit": ("STAB-003",)}
 CI_GROUPS: tuple[tuple[str, ...], ...] = GROUPED + tuple(
     (d.name,) for d in REGISTRY if all(d.name not in g for g in GROUPED))
 
@@ -269,7 +283,8 @@ def run_group(defects: Sequence[str], retries: int = 1) -> RunResult:
     A requirement that comes out ``client_saturated`` was not measured (the client, not the
     service, was too slow to trust): the group runs again, at most ``retries`` times."""
     members = [ROWS[d] for d in defects]
-    only = list(dict.fromkeys(r.requirement for r in members))
+    only = list(dict.fromkeys([*(r.requirement for r in members),
+                               *(x for r in members for x in NEVER_PASS.get(r.defect, ()))]))
     total = 0.0
     while True:
         res = run_matrix_case([r.spec for r in members], only, group_settings(members))

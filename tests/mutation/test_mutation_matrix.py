@@ -12,6 +12,7 @@ import pytest
 from mutation_matrix import (
     CI_GROUPS,
     CLEAN_OK_REASONS,
+    NEVER_PASS,
     OVERRIDES,
     ROWS,
     TIMINGS,
@@ -77,6 +78,18 @@ def test_defect_fails_its_requirement(defect: str) -> None:
     assert v is not None, f"{rid} missing from results.json"
     assert v["outcome"] == "fail", (
         f"--defect {row.spec}: {rid} is {res.shown(rid)} ({v.get('detail')}), not fail")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("defect", "rid"), [(d, r) for d, rs in NEVER_PASS.items() for r in rs])
+def test_a_probe_that_provoked_nothing_never_passes(defect: str, rid: str) -> None:
+    res = _group_run(GROUP_OF[defect])
+    assert res.rc in (0, 1), f"run did not complete (exit {res.rc}):\n{res.output}"
+    v = res.verdicts.get(rid)
+    assert v is not None, f"{rid} missing from results.json"
+    assert v["outcome"] != "pass", f"--defect {defect}: {rid} passes ({v.get('detail')})"
+    for lvl in ("L1", "L2", "L3"):
+        assert v["levels"][lvl]["outcome"] != "pass", f"{rid} {lvl} passes: {v['levels']}"
 
 
 @pytest.fixture(scope="module")

@@ -168,6 +168,8 @@ PROBES: dict[str, Probe] = {
         r.status_code == 429 and "retry-after" not in r.headers
         and "x-ratelimit-reset-requests" not in r.headers for r in _overload(s)),
         gateway=ONE_SLOT, sim=SLOW20),
+    "html_200": Probe(lambda s: (lambda r: r.status_code == 200 and r.headers[
+        "content-type"].startswith("text/html"))(post(s, body(max_tokens=1)))),
     "slow_recovery": Probe(_slow_recovery, gateway=ONE_SLOT, sim=SLOW20),
     # episodes of 2 s: uptime 2-4 s is degraded (the service is up well before 2 s)
     "latency_episode": Probe(_sleep_then(2.5, lambda s: stream(s, body(max_tokens=2)).ttft
@@ -215,6 +217,12 @@ PROBES: dict[str, Probe] = {
     "crash_on_nul_byte": Probe(lambda s: post(s, b'{"model":\x00\x00}').status_code == 500),
     "no_rate_limit": Probe(lambda s: all(post(s, body(max_tokens=1)).status_code == 200
                                          for _ in range(4)), gateway={"rpm": 2}),
+    # rpm 2: the declared limit admits 2 at once; a 10x looser limiter admits all 4
+    "loose_rate_limit": Probe(lambda s: all(post(s, body(max_tokens=1)).status_code == 200
+                                            for _ in range(4)), gateway={"rpm": 2}),
+    "no_retry_after_rate_limit": Probe(lambda s: any(
+        r.status_code == 429 and "retry-after" not in r.headers
+        for r in (post(s, body(max_tokens=1)) for _ in range(4))), gateway={"rpm": 2}),
     "echo_api_key": Probe(lambda s: any(s.api_key in v for v in post(
         s, body(max_tokens=1)).headers.values())),
     "shared_prompt_cache": Probe(_shared_cache),

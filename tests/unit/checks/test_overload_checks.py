@@ -36,10 +36,35 @@ def test_server_error_counts_5xx_and_no_answer_not_client_faults() -> None:
     assert ov.server_error(rec(503)) is True
     assert ov.server_error(rec(500)) is True
     assert ov.server_error(rec(429)) is False
-    assert ov.server_error(rec(200)) is False
+    assert ov.server_error(rec(200, content_type="text/event-stream")) is False
+    assert ov.server_error(rec(200, content_type="application/json; charset=utf-8")) is False
     assert ov.server_error(rec(None, "reset")) is True
     assert ov.server_error(rec(None, "timeout")) is True
     assert ov.server_error(rec(None, "client_error")) is None
+
+
+def test_a_2xx_that_is_not_an_answer_is_a_server_failure() -> None:
+    # 200 text/html (a sign-in page, a misrouted proxy) is not an answer of the dialect
+    html = rec(200, "garbage", content_type="text/html; charset=utf-8")
+    assert ov.server_error(html) is True and "text/html" in (ov.failure(html) or "")
+    assert ov.server_error(rec(200)) is True  # no content type at all
+    # JSON/SSE that does not decode, or a stream cut short
+    assert ov.server_error(rec(200, "garbage", content_type="text/event-stream")) is True
+    assert ov.server_error(rec(200, "reset", content_type="text/event-stream")) is True
+
+
+def test_refusals_judged_never_pass_a_burst_that_drew_too_few() -> None:
+    hint = {"retry_after": "1"}
+    many = [rec(429, **hint) for _ in range(10)] + [rec(200, content_type="text/event-stream")]
+    obs = ov.refusals_judged(many, 10)
+    assert len(obs) == 11 and all(o.ok for o in obs)
+    for few in ([rec(200, content_type="text/event-stream")] * 64, [rec(429, **hint)] * 9, []):
+        obs = ov.refusals_judged(few, 10)
+        assert obs[-1].ok is None and obs[-1].reason == "insufficient_samples"
+        assert all(o.ok is not False for o in obs)
+    # a refusal without a hint fails whatever the count
+    bad = ov.refusals_judged([rec(429)] + [rec(429, **hint)] * 20, 10)
+    assert [o.ok for o in bad].count(False) == 1
 
 
 def _obs(ttfts: list[float], t0_s: float = 1.0, gap_s: float = 0.5) -> list[tuple[int, float, str]]:

@@ -65,22 +65,43 @@ def test_bad_input_handled() -> None:
     assert hygiene.healthy_after(rec(ERR, 503)).ok is False
 
 
+def test_allowance_covers_bucket_sliding_and_fixed_windows() -> None:
+    assert hygiene.allowance(120, 0.0) == 120
+    assert hygiene.allowance(120, 0.5) == 240  # a fixed window's boundary inside half a second
+    assert hygiene.allowance(120, 60.0) == 240
+    assert hygiene.allowance(120, 61.0) == 360
+    assert hygiene.allowance(120, 30.0, 1.2) == 288
+
+
 def test_rate_limited() -> None:
-    ok = hygiene.rate_limited([200] * 130 + [429], 120, 5.0)
-    assert ok.ok and ok.data["status_429"] == 1
-    # 200 answered in 6 s against 120/min (admits 132): exceeded without a 429
-    never = hygiene.rate_limited([200] * 200, 120, 6.0)
+    # 120/min, 5 s, tolerance 1.2: allowance 288. 130 admitted, 170 refused: pass
+    ok = hygiene.rate_limited([200] * 130 + [429] * 170, 120, 5.0, tolerance=1.2)
+    assert ok.ok and ok.data["status_429"] == 170
+    # 400 admitted in 6 s: more than any limiter at 120/min admits, no 429
+    never = hygiene.rate_limited([200] * 400, 120, 6.0, tolerance=1.2)
     assert never.ok is False and "no 429" in never.detail
-    # too few sent to exceed: cannot decide
-    few = hygiene.rate_limited([200] * 100, 120, 6.0)
-    assert few.ok is None and few.reason == "insufficient_samples"
+    # 10,000 admitted against 120/min fails even though a 429 came eventually
+    late = hygiene.rate_limited([200] * 10_000 + [429] * 5, 120, 20.0, tolerance=1.2)
+    assert late.ok is False and "although 5 requests got 429" in late.detail
     assert hygiene.rate_limited([200] * 50 + [503], 120, 1.0).ok is False
-    # the token limit: 20 requests x 12000 prompt tokens > 200000/min + refill over 3 s
-    tok = hygiene.rate_limited([200] * 20, 1200, 3.0, declared_tpm=200_000,
-                               prompt_tokens=[12000] * 20)
+    # the token limit: 50 x 12000 prompt tokens admitted > 1.2 x 2 x 200000
+    tok = hygiene.rate_limited([200] * 50, 1200, 3.0, declared_tpm=200_000,
+                               prompt_tokens=[12000] * 50, tolerance=1.2)
     assert tok.ok is False and "prompt tokens" in tok.detail
-    assert hygiene.rate_limited([200] * 20, 1200, 3.0, declared_tpm=300_000,
-                                prompt_tokens=[12000] * 20).ok is None
+
+
+def test_rate_limited_is_never_a_pass_below_the_declared_rate() -> None:
+    # a 429 came, but the client offered fewer than the limits allow: nothing is shown
+    few = hygiene.rate_limited([200] * 100 + [429], 120, 6.0, tolerance=1.2)
+    assert few.ok is None and few.reason == "rate_not_reached"
+    assert hygiene.rate_limited([], 120, 0.0).ok is None
+    assert hygiene.rate_limited([None] * 500, 120, 6.0).ok is None  # no answers at all
+    tok = hygiene.rate_limited([200] * 20, 1200, 3.0, declared_tpm=300_000,
+                               prompt_tokens=[12000] * 20, tolerance=1.2)
+    assert tok.ok is None and tok.reason == "rate_not_reached"
+    # the excess refused with something other than 429: a rate limit answers 429
+    other = hygiene.rate_limited([200] * 100 + [403] * 300, 120, 6.0, tolerance=1.2)
+    assert other.ok is False and "403" in other.detail
 
 
 def test_cache_isolation_checks() -> None:

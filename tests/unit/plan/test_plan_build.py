@@ -49,7 +49,8 @@ def test_phases_resolved_with_fixed_seeds(catalog: Catalog, decl: Declaration) -
     s = plan.phases["sustained"]
     assert (s.concurrency, s.duration_s, s.workload, s.input_tokens, s.output_tokens) == (
         16, 45, "W-std", 1000, 1000)
-    assert plan.phases["burst"].concurrency == 64  # 4 x declared
+    # 4 x declared concurrency (64) < 3 x max_concurrency 64 (catalog burst_multiple)
+    assert plan.phases["burst"].concurrency == 192
     assert s.seed != plan.phases["burst"].seed
     again = build_plan(catalog, load_profile("quick"), decl, "PERF-00[1-5],STAB-003")
     assert again == plan and again.digest == plan.digest
@@ -66,6 +67,17 @@ def test_limits_bound_every_phase_but_the_burst(catalog: Catalog, decl: Declarat
     assert s.bounded_by == ("max_concurrency", "rpm")
     b = plan.phases["burst"]
     assert b.exempt_from_limits and b.concurrency == 64 and b.bounded_by == ()
+    assert b.requests == 64  # 3 x 8 = 24 < 4 x 16: the profile's burst already exceeds it
+
+
+def test_the_burst_is_sized_so_an_honest_service_must_refuse(catalog: Catalog,
+                                                            decl: Declaration) -> None:
+    wide = dataclasses.replace(decl, limits=Limits(rpm=600, tpm=2_000_000, max_concurrency=50),
+                               performance=Performance(8, 1000.0))
+    b = build_plan(catalog, load_profile("quick"), wide, "STAB-003").phases["burst"]
+    k = catalog.get("STAB-003").param("burst_multiple")
+    assert b.concurrency == 150 == k * 50 and b.requests == 150  # one whole wave at least
+    assert b.processes == 3  # 150 streams at one instant, 64 per event loop
 
 
 def test_many_streams_get_worker_processes(catalog: Catalog, decl: Declaration) -> None:

@@ -67,12 +67,28 @@ def test_thresholds_match_outline_figures() -> None:
 
 def test_manual_and_applicability() -> None:
     cat = load_catalog()
-    assert {r.id for r in cat if r.method == "manual"} == {f"DATA-00{i}" for i in range(1, 6)}
+    # SAFE-001/002: reviewed by the evaluator with a written procedure, not automated stubs
+    assert {r.id for r in cat if r.method == "manual"} == (
+        {f"DATA-00{i}" for i in range(1, 6)} | {"SAFE-001", "SAFE-002"})
+    for rid in ("SAFE-001", "SAFE-002"):
+        guide = cat.get(rid).review
+        assert guide is not None and guide.guidance and "Clopper-Pearson" in guide.guidance
     assert cat.get("METER-008").applicability.requires == ("prompt_caching",)
     assert "billing_export" in cat.get("BILL-003").applicability.requires
     for r in cat:
         if r.automated:
             assert r.phase and r.metrics and set(r.thresholds) == {"L1", "L2", "L3"}
+
+
+def test_policy_values_are_catalog_parameters() -> None:
+    """Thresholds that once sat in test code are catalog data, covered by the digest."""
+    cat = load_catalog()
+    assert cat.get("STAB-003").param("min_refusals") >= 1
+    assert cat.get("STAB-004").param("recovery_factor") == 1.5
+    assert cat.get("SEC-005").param("tolerance") == 1.2
+    assert cat.get("SEC-005").param("probe_s") > 0
+    assert cat.get("SEC-007").param("alpha") == 0.05
+    assert "context" in str(cat.get("API-008").parameters["message_keywords"])
 
 
 def _independent_digest(catalog_dir: Path) -> str:
