@@ -153,6 +153,8 @@ def copy_real_run(root: Path) -> Path:
 
 @dataclass
 class TestPki:
+    __test__ = False  # not a test class
+
     pki: Pki
     signing: Signing
     root: Path
