@@ -84,6 +84,24 @@ class Campaign:
         return next(s for s in self.scenarios if s.name == name)
 
 
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_trigger(expr: str) -> Any:
+    """An APScheduler trigger for a standard crontab line (UTC). APScheduler 3 numbers
+    weekdays from Monday = 0; crontab from Sunday = 0 (and 7): numbers in the weekday field
+    are turned into names first, so ``0 0 * * 1`` means Monday as everywhere else."""
+    import re
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) == 5:
+        fields[4] = re.sub(r"(?<![/\d])\d+", lambda m: _DAYS[int(m.group()) % 7]
+                           if int(m.group()) <= 7 else m.group(), fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
+
+
 def _schedule(raw: dict[str, Any] | None, default: Schedule) -> Schedule:
     if raw is None:
         return default
@@ -94,10 +112,8 @@ def _check_cron(doc: Document, path: tuple[str | int, ...], raw: dict[str, Any] 
                 ) -> list[Problem]:
     if raw is None or "cron" not in raw:
         return []
-    from apscheduler.triggers.cron import CronTrigger
-
     try:
-        CronTrigger.from_crontab(raw["cron"], timezone="UTC")
+        cron_trigger(raw["cron"])
     except ValueError as exc:
         return [doc.problem((*path, "cron"), f"not a crontab expression: {exc}",
                             hint="five fields: minute hour day month weekday, e.g. '0 */3 * * *'")]

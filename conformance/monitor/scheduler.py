@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conformance.monitor.campaign import Campaign, Schedule, Workload
+from conformance.monitor.campaign import Campaign, Schedule, Workload, cron_trigger
 from conformance.monitor.prober import Prober, RoundOutcome, utc_naive
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -25,11 +25,10 @@ Say = Callable[[str], None]
 
 
 def trigger(schedule: Schedule) -> Any:
-    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
     if schedule.cron:
-        return CronTrigger.from_crontab(schedule.cron, timezone="UTC")
+        return cron_trigger(schedule.cron)
     assert schedule.every_s is not None
     return IntervalTrigger(seconds=schedule.every_s, start_date=EPOCH, timezone="UTC")
 

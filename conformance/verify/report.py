@@ -23,6 +23,13 @@ FACTS: dict[str, str] = {
     "is_certificate": "the document is a conformance certificate (not a self-assessment)",
     "within_validity": "the certificate is within its validity period",
     "not_withdrawn": "the certificate is not withdrawn or suspended in the signed status list",
+    "document_kind": "a signed document of another kind verify accepts (not a certificate)",
+}
+
+# Signed documents other than certificates that verify accepts (kind in certificate.json →
+# what it is). The same PKI, signature, attestation and bundle checks apply to them.
+OTHER_KINDS: dict[str, str] = {
+    "monitoring-report": "signed monitoring report (a ranking, not a certificate)",
 }
 
 
@@ -58,7 +65,7 @@ class VerifyReport:
 
     @property
     def valid(self) -> bool:
-        return not self.failed() and self.kind == "certificate"
+        return not self.failed() and (self.kind == "certificate" or self.kind in OTHER_KINDS)
 
     @property
     def bottom_line(self) -> str:
@@ -68,9 +75,10 @@ class VerifyReport:
             reasons = "; ".join(f"{f.name}: {f.detail}" for f in self.failed())
             return f"INVALID — {reasons}"
         caveats = [f.name for f in self.ordered() if f.status == "unknown"]
-        line = "VALID"
+        line = "VALID" + (f" {OTHER_KINDS[self.kind]}" if self.kind in OTHER_KINDS else "")
         if self.demo:
-            line += " DEMO certificate — not a certification"
+            line += " DEMO" + ("" if self.kind in OTHER_KINDS else
+                               " certificate — not a certification")
         if caveats:
             line += f" (not checked: {', '.join(caveats)})"
         return line
