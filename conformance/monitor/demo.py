@@ -96,9 +96,11 @@ def targets(out: Path) -> Iterator[tuple[dict[str, Path], dict[str, str]]]:
 
 
 def run_demo(out: Path, *, every_s: float = 20.0, duration_s: float = 180.0,
-             report: bool = True, serve_port: int | None = 0, say: Say = lambda _m: None
-             ) -> DemoOutcome:
-    """Probe three local targets on a compressed schedule, then write the report."""
+             report: bool = True, serve_port: int | None = 0, min_rounds: int | None = None,
+             say: Say = lambda _m: None) -> DemoOutcome:
+    """Probe three local targets on a compressed schedule, then write the report.
+    Probing stops after ``duration_s``, or once every (target, workload, scenario) has
+    ``min_rounds`` completed rounds."""
     from conformance.monitor.campaign import load_campaign
     from conformance.monitor.prober import Prober
     from conformance.monitor.scheduler import Runner, run_forever
@@ -125,8 +127,17 @@ def run_demo(out: Path, *, every_s: float = 20.0, duration_s: float = 180.0,
                 server, url = serve_in_thread(store, port=serve_port)
                 say(f"dashboard: {url}")
             say(f"probing every {every_s:g} s for {duration_s:g} s (campaign {path})")
+            keys = len(campaign.targets) * len(campaign.workloads) * len(campaign.scenarios)
+
+            def enough() -> bool:
+                done = [r for r in store.rounds("demo") if r["status"] == "done"]
+                seen = {(r["target"], r["workload"], r["scenario"]) for r in done}
+                return min_rounds is not None and len(seen) == keys and all(
+                    sum(1 for r in done if (r["target"], r["workload"], r["scenario"]) == k)
+                    >= min_rounds for k in seen)
+
             run_forever(Runner(Prober(campaign, store), say), threading.Event(),
-                        max_seconds=duration_s)
+                        max_seconds=duration_s, until=enough)
             rounds = sum(1 for r in store.rounds("demo") if r["status"] == "done")
             report_dir = pdf = None
             verified = None

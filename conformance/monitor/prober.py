@@ -165,7 +165,7 @@ class Prober:
         prefix = uuid.uuid4().hex[:12]
         async with Client(cfg, count_tokens=kit.tokenizer.count) as client:
             recs = await asyncio.gather(*(
-                client.chat(ChatParams(messages=p, max_tokens=workload.output_tokens,
+                client.chat(ChatParams(messages=tuple(p), max_tokens=workload.output_tokens,
                                        stream=True,
                                        extra={"stream_options": {"include_usage": True}}),
                             request_id=f"{prefix}-{i}", phase=key.scenario, seq=i,

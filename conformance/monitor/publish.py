@@ -29,6 +29,8 @@ def fmt(i: Interval, digits: int = 0, bounds: bool = True) -> str:
     if i.point is None:
         return "–"
     text = f"{i.point:.{digits}f}"
+    if bounds and i.lower is None and i.upper is None:
+        return text + " (too few for an interval)"
     if bounds:
         lo = "?" if i.lower is None else f"{i.lower:.{digits}f}"
         hi = "?" if i.upper is None else f"{i.upper:.{digits}f}"
@@ -46,7 +48,7 @@ def _pct(i: Interval) -> str:
 def row_view(x: TargetFigures) -> dict[str, Any]:
     diff = x.billed_tokens - x.audited_tokens
     share = "–" if x.honesty.point is None else f"{100 * x.honesty.point:.0f}%"
-    honesty = f"{x.metering} · {share} exact · {diff:+d} tok"
+    honesty = f"{x.metering}: {share} billed exactly, {diff:+d} tok"
     return {
         "target": x.target, "page": f"target-{x.target}.html", "n": x.n,
         "rank_text": "–" if x.rank is None else f"{'=' if x.tied else ''}{x.rank}",
@@ -176,5 +178,6 @@ def ranking_rows(w: Window) -> Sequence[dict[str, Any]]:
     """Flat rows for JSON consumers (dashboard, CLI)."""
     return [{"workload": r.workload, "scenario": r.scenario, **row_view(x),
              "median_output_tps": x.median["output_tps"].point,
-             "median_ttft_ms": x.median["ttft_ms"].point, "rank": x.rank, "tied": x.tied}
+             "median_ttft_ms": x.median["ttft_ms"].point, "rank": x.rank, "tied": x.tied,
+             "speed_lo": x.median["output_tps"].lower, "speed_hi": x.median["output_tps"].upper}
             for r in w.rankings for x in r.rows]

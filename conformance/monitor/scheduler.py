@@ -57,7 +57,8 @@ def slots_between(schedule: Schedule, after: datetime, upto: datetime) -> list[d
     after, upto = after.astimezone(UTC), upto.astimezone(UTC)
     if schedule.every_s is not None:
         step = timedelta(seconds=schedule.every_s)
-        out, s = [], upto - step
+        out: list[datetime] = []
+        s = upto - step
         while s > after and len(out) < MAX_MISSED:
             out.append(s)
             s -= step
@@ -134,9 +135,13 @@ class Runner:
         return [r for g in groups for r in g]
 
 
-def run_forever(runner: Runner, stop: threading.Event, *, max_seconds: float | None = None
-                ) -> None:
-    """Run rounds on schedule until ``stop`` is set (or ``max_seconds`` passed)."""
+def run_forever(runner: Runner, stop: threading.Event, *, max_seconds: float | None = None,
+                until: Callable[[], bool] | None = None) -> None:
+    """Run rounds on schedule until ``stop`` is set, ``max_seconds`` passed, or ``until()``
+    (polled) says enough."""
+    import logging
+    import time
+
     from apscheduler.schedulers.background import BackgroundScheduler
 
     c = runner.campaign
@@ -151,8 +156,16 @@ def run_forever(runner: Runner, stop: threading.Event, *, max_seconds: float | N
                       id=f"{c.name}-{c.prober}-{i}", coalesce=True, max_instances=1,
                       misfire_grace_time=None)
         runner.say(f"scheduled {', '.join(w.name for w in wls)}: {schedule.describe()}")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # coalesced wake-ups: normal
     sched.start()
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     try:
-        stop.wait(timeout=max_seconds)
+        while not stop.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            if until is not None and until():
+                break
+            stop.wait(timeout=0.25 if until is not None else left)
     finally:
         sched.shutdown(wait=True)

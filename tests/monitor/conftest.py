@@ -16,7 +16,8 @@ from conformance.monitor.store import Store, open_store
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoOutcome:
     out = tmp_path_factory.mktemp("mon") / "demo"
-    return run_demo(out, every_s=2, duration_s=5, report=True, serve_port=None)
+    return run_demo(out, every_s=1.5, duration_s=90, min_rounds=3, report=True,
+                    serve_port=None)
 
 
 @pytest.fixture

@@ -51,11 +51,11 @@
       const tr = document.createElement("tr");
       tr.dataset.target = r.target;
       if (r.target === state.target) tr.className = "sel";
-      cell(tr, r.workload, "l"); cell(tr, r.scenario, "l");
+      cell(tr, r.ws, "l");
       cell(tr, r.rank_text, "rank"); cell(tr, r.target, "l"); cell(tr, r.n);
       cell(tr, r.speed); cell(tr, r.speed90); cell(tr, r.ttft); cell(tr, r.ttft90);
       cell(tr, r.e2e); cell(tr, r.avail);
-      const h = cell(tr, r.honesty, r.metering === "exact" ? "l" : "l bad");
+      const h = cell(tr, r.honesty, r.metering === "exact" ? "l wrap" : "l wrap bad");
       h.title = r.honesty_detail;
       cell(tr, r.price); cell(tr, r.trend);
       tr.addEventListener("click", () => { state.target = r.target; renderTable(); loadSeries(); });
@@ -70,8 +70,12 @@
     if (mediansChart) mediansChart.destroy();
     mediansChart = new Chart($("medians"), {
       type: "bar",
-      data: { labels, datasets: [{ label: "median output tokens/s", data, backgroundColor: colors }] },
+      data: { labels, datasets: [
+        { label: "median output tokens/s", data, backgroundColor: colors, barPercentage: 0.5 },
+        { label: "95% interval of the median", backgroundColor: "rgba(31,111,235,0.25)",
+          data: state.rows.map((r) => (r.speed_lo == null ? null : [r.speed_lo, r.speed_hi])) }] },
       options: { animation: false, maintainAspectRatio: false, indexAxis: "y",
+        scales: { y: { stacked: true } },
         plugins: { title: { display: true, text: "Median output speed (red: metering not exact)" } } },
     });
   }
@@ -99,7 +103,7 @@
 
   async function refresh() {
     const res = await (await fetch("/api/leaderboard?" + params().toString())).json();
-    state.rows = res.rows || [];
+    state.rows = (res.rows || []).map((r) => Object.assign(r, { ws: `${r.workload} · ${r.scenario}` }));
     if (!state.target && state.rows.length) state.target = state.rows[0].target;
     renderTable(); renderMedians(); await loadSeries();
     $("updated").textContent = "Updated " + new Date().toISOString().slice(0, 19) + "Z.";
