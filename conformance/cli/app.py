@@ -21,6 +21,7 @@ from conformance.cli import (
     demo_cmd,
     doctor_cmd,
     init_cmd,
+    monitor_cmd,
     pki_cmd,
     plan_cmd,
     reference_cmd,
@@ -79,6 +80,7 @@ report_cmd.register(app)
 run_cmd.register(app)
 plan_cmd.register(app)
 app.add_typer(pki_cmd.app, name="pki")
+app.add_typer(monitor_cmd.app, name="monitor")
 certify_cmd.register(app)
 review_cmd.register(app)
 verify_cmd.register(app)

@@ -24,7 +24,7 @@ from conformance.bundle.oids import TIME_STAMPING, has_eku, is_demo
 from conformance.bundle.zipio import ZipLimits
 from conformance.verify.bundlecheck import check_bundle, open_statement, subjects_of
 from conformance.verify.pdfsig import PdfFacts, read_pdf
-from conformance.verify.report import VerifyReport
+from conformance.verify.report import OTHER_KINDS, VerifyReport
 from conformance.verify.signer import check_revocation, check_usages, check_validity
 from conformance.verify.status import check_status
 
@@ -183,6 +183,9 @@ def _verify(pdf: bytes, trust_root: x509.Certificate, s: Supplied,
                {"certificate": "conformance certificate" + (" (DEMO)" if report.demo else ""),
                 "self-assessment": "a vendor self-assessment, not a certificate"}.get(
                    str(report.kind), "no certificate data in the PDF"))
+    if report.kind in OTHER_KINDS:  # another signed document kind, and it says which
+        del report.facts["is_certificate"]
+        report.set("document_kind", True, OTHER_KINDS[str(report.kind)])
     start, end = _parse_time(card.get("valid_from")), _parse_time(card.get("valid_until"))
     if start is None or end is None:
         report.set("within_validity", False, "no validity period")

@@ -38,6 +38,13 @@ FACTS: dict[str, str] = {
     "within_validity": "the certificate is within its validity period",
     "not_withdrawn": "the certificate is not withdrawn or suspended in a fresh status list "
                      "signed by the body's status signer",
+    "document_kind": "a signed document of another kind verify accepts (not a certificate)",
+}
+
+# Signed documents other than certificates that verify accepts (kind in certificate.json →
+# what it is). The same PKI, signature, attestation, status and bundle checks apply to them.
+OTHER_KINDS: dict[str, str] = {
+    "monitoring-report": "signed monitoring report (a ranking, not a certificate)",
 }
 
 # Names a verifier may pass to --accept-unchecked, besides fact names.
@@ -108,7 +115,8 @@ class VerifyReport:
 
     @property
     def valid(self) -> bool:
-        return (not self.failed() and self.kind == "certificate" and not self.unchecked()
+        return (not self.failed() and not self.unchecked()
+                and (self.kind == "certificate" or self.kind in OTHER_KINDS)
                 and (self.allow_demo or not self.demo))
 
     @property
@@ -120,7 +128,7 @@ class VerifyReport:
                 f" (and INVALID — {reasons})" if failed else "")
         if failed:
             return "INVALID — " + reasons
-        if self.kind != "certificate":
+        if self.kind != "certificate" and self.kind not in OTHER_KINDS:
             return "INVALID — is_certificate: no certificate data in the PDF"
         if self.demo and not self.allow_demo:
             return ("DEMO certificate — not a certification (a demo verifies only with "
@@ -132,9 +140,10 @@ class VerifyReport:
                     + ". Supply what is missing, or accept it explicitly with "
                     "--accept-unchecked " + ",".join(dict.fromkeys(_group_of(f.name)
                                                                    for f in open_)))
-        line = "VALID"
+        line = "VALID" + (f" {OTHER_KINDS[self.kind]}" if self.kind in OTHER_KINDS else "")
         if self.demo:
-            line += " DEMO certificate — not a certification"
+            line += " DEMO" + ("" if self.kind in OTHER_KINDS else
+                               " certificate — not a certification")
         accepted = [f.name for f in self.ordered() if f.status == "unknown"]
         if accepted:
             line += f" (accepted unchecked: {', '.join(accepted)})"

@@ -32,6 +32,7 @@ from conformance.reference import ReferenceService
 pytestmark = pytest.mark.slow
 
 LONG = {("run",), ("demo",), ("reference", "serve")}
+LONG |= {("monitor", c) for c in ("check", "probe", "report", "serve", "demo")}  # tests/monitor
 # The order a user would follow; each command's own examples run in the order they appear.
 ORDER = [
     ("spec", "validate"), ("spec", "list"), ("spec", "show"), ("reference", "defects"),

@@ -1,0 +1,152 @@
+"""``tokencert monitor demo``: three local targets, a compressed schedule, the report.
+
+The targets are the reference service three times: ``fast``, ``slow`` (every output token
+takes longer) and ``overbilling`` (a middle speed, with the ``hidden_token`` defect: one
+hidden prompt token billed on every request). Their keys live in this process's
+environment only while the demo runs; the campaign file names the variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance._core.errors import InputError, Problem
+
+Say = Callable[[str], None]
+
+# name → (time per output token in ms, defects). Ordered fastest first.
+TARGETS: Mapping[str, tuple[float, tuple[str, ...]]] = {
+    "fast": (3.0, ()),
+    "overbilling": (8.0, ("hidden_token",)),
+    "slow": (20.0, ()),
+}
+KEY_ENV = "TOKENCERT_MONITOR_DEMO_KEY_{}"
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    out: Path
+    campaign_path: Path
+    db: Path
+    rounds: int
+    report_dir: Path | None
+    report_pdf: Path | None
+    verified: str | None
+    dashboard_url: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+def write_campaign(out: Path, declarations: Mapping[str, Path], every_s: float) -> Path:
+    doc = {
+        "campaign": "demo",
+        "prober": {"name": "local", "region": "loopback"},
+        "targets": [{"name": n, "declaration": str(p),
+                     "api_key_env": KEY_ENV.format(n.upper())}
+                    for n, p in declarations.items()],
+        "workloads": [{"name": "short", "input_tokens": 100, "output_tokens": 48}],
+        "scenarios": [{"name": "single", "parallel": 1}, {"name": "parallel-4", "parallel": 4}],
+        "schedule": {"every_s": every_s},
+        "request_timeout_s": 30,
+        "window_hours": 72,
+    }
+    path = out / "monitor.yaml"
+    path.write_text("# written by `tokencert monitor demo`\n" + yaml.safe_dump(
+        doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def targets(out: Path) -> Iterator[tuple[dict[str, Path], dict[str, str]]]:
+    """Start the three reference services; their declarations and key variables."""
+    from conformance.reference import ReferenceService
+
+    with contextlib.ExitStack() as stack:
+        decls, env = {}, {}
+        for name, (tpot, defects) in TARGETS.items():
+            svc = stack.enter_context(ReferenceService.start(
+                defects=defects, workdir=out / "targets" / name,
+                sim_config={"tpot_ms": tpot, "base_ttft_ms": 30.0, "jitter": 0.05}))
+            decls[name] = svc.declaration_path
+            env[KEY_ENV.format(name.upper())] = svc.api_key
+        yield decls, env
+
+
+def run_demo(out: Path, *, every_s: float = 20.0, duration_s: float = 180.0,
+             report: bool = True, serve_port: int | None = 0, min_rounds: int | None = None,
+             say: Say = lambda _m: None) -> DemoOutcome:
+    """Probe three local targets on a compressed schedule, then write the report.
+    Probing stops after ``duration_s``, or once every (target, workload, scenario) has
+    ``min_rounds`` completed rounds."""
+    from conformance.monitor.campaign import load_campaign
+    from conformance.monitor.prober import Prober
+    from conformance.monitor.scheduler import Runner, run_forever
+    from conformance.monitor.store import open_store
+
+    out = out.resolve()
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"--out {out} is not empty", [Problem(
+            "refusing to write into a non-empty directory", file=str(out),
+            hint="choose a new --out")])
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "monitor.db"
+    url = None
+    say("starting three local targets: fast, slow, and over-billing by one token")
+    with targets(out) as (decls, env), _environment(env):
+        path = write_campaign(out, decls, every_s)
+        campaign = load_campaign(path)
+        store = open_store(db)
+        server = None
+        try:
+            if serve_port is not None:
+                from conformance.monitor.dashboard import serve_in_thread
+
+                server, url = serve_in_thread(store, port=serve_port)
+                say(f"dashboard: {url}")
+            say(f"probing every {every_s:g} s for {duration_s:g} s (campaign {path})")
+            keys = len(campaign.targets) * len(campaign.workloads) * len(campaign.scenarios)
+
+            def enough() -> bool:
+                done = [r for r in store.rounds("demo") if r["status"] == "done"]
+                seen = {(r["target"], r["workload"], r["scenario"]) for r in done}
+                return min_rounds is not None and len(seen) == keys and all(
+                    sum(1 for r in done if (r["target"], r["workload"], r["scenario"]) == k)
+                    >= min_rounds for k in seen)
+
+            run_forever(Runner(Prober(campaign, store), say), threading.Event(),
+                        max_seconds=duration_s, until=enough)
+            rounds = sum(1 for r in store.rounds("demo") if r["status"] == "done")
+            report_dir = pdf = None
+            verified = None
+            if report:
+                from conformance.monitor.publish import demo_publish
+
+                report_dir, pdf, verified = demo_publish(store, out, say)
+        finally:
+            if server is not None:
+                server.should_exit = True
+            store.close()
+    return DemoOutcome(out, path, db, rounds, report_dir, pdf, verified, url)
