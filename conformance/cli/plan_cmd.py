@@ -117,8 +117,7 @@ def _probes(p: Plan, decl: Declaration, catalog_dir: Path | None, est: LoadEstim
 
     burst = p.phase("burst")
     return probe_loads(load_catalog(catalog_dir), decl,
-                       burst.concurrency if burst is not None else None,
-                       est.chunks_per_s_per_process, est.utilisation,
+                       burst.concurrency if burst is not None else None, est.utilisation,
                        tuple(r.id for r in p.requirements if r.applicable))
 
 

@@ -28,11 +28,11 @@ from conformance.spec.models import Catalog, Requirement
 LONG_PROMPT_MAX = 12_000
 LONG_PROMPT_HEADROOM = 256
 SHORT_PROMPT = 16  # tokens of the one-word prompt, chat template included (estimate)
-# Requests per second one client process sends and reads when each is a small
-# non-streamed answer: one answer costs the client about as much as this many content
-# chunks of a stream (request line, headers, one JSON body), against the measured chunk
-# capacity of conformance.plan.load.
-CHUNKS_PER_REQUEST = 25
+# Small non-streamed requests (one-word or long prompt, max_tokens 1) one client process
+# sends and reads per second at 100% of a core: benchmarks/capacity/request_rate.py measured
+# 2.9 ms of client CPU per request over TLS on the 2-core development machine (340/s); the
+# plan uses the load estimate's utilisation share of it.
+REQUESTS_PER_S_PER_PROCESS = 340.0
 
 
 def allowance(limit: float, elapsed_s: float, tolerance: float = 1.0) -> float:
@@ -95,8 +95,8 @@ class ProbeLoad:
 
 
 def probe_loads(catalog: Catalog, decl: Declaration, burst_streams: int | None,
-                capacity_chunks_per_s: float, utilisation: float,
-                selected: tuple[str, ...]) -> list[ProbeLoad]:
+                utilisation: float, selected: tuple[str, ...],
+                requests_per_s: float = REQUESTS_PER_S_PER_PROCESS) -> list[ProbeLoad]:
     """What each selected refusal probe asks of the client: STAB-003's burst (streams at
     one instant) and SEC-005's rate (requests per second with one key)."""
     out: list[ProbeLoad] = []
@@ -109,7 +109,7 @@ def probe_loads(catalog: Catalog, decl: Declaration, burst_streams: int | None,
             burst_streams <= STREAMS_PER_LOOP))
     if "SEC-005" in selected:
         rp = rate_probe(decl, catalog.get("SEC-005"))
-        per_process = capacity_chunks_per_s * utilisation / CHUNKS_PER_REQUEST
+        per_process = requests_per_s * utilisation
         w = max(1, math.ceil(rp.rate_rps / per_process), math.ceil(rp.streams / STREAMS_PER_LOOP))
         out.append(ProbeLoad(
             "SEC-005", f"{rp.requests} answered requests of {rp.prompt_tokens} prompt tokens "

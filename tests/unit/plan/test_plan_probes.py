@@ -37,7 +37,7 @@ def test_probe_loads_say_whether_one_process_reaches_the_rate() -> None:
     cat = load_catalog()
     d = dataclasses.replace(load_declaration(DECL),
                             limits=Limits(rpm=100_000, tpm=10**10, max_concurrency=16))
-    loads = probe_loads(cat, d, 48, 12_000.0, 0.5, ("STAB-003", "SEC-005"))
+    loads = probe_loads(cat, d, 48, 0.5, ("STAB-003", "SEC-005"))
     burst, rate = loads
     assert burst.requirement == "STAB-003" and burst.one_process and burst.rate_rps is None
     # 240,001 requests in 60 s = 4,000/s: beyond one process's share
