@@ -243,9 +243,9 @@ def audit_completion(rec: RequestRecord, count_text: Callable[[str], int],
     if cap is not None and exact is None and not rb and not r_rep:
         if lower <= cap <= upper:
             exact, basis = cap, f"cut by max_tokens {cap} (finish_reason length)"
-        else:
-            problems.append(f"finish_reason length at max_tokens {cap}, but {len(tb)} bytes "
-                            f"delivered hold {lower}..{upper} tokens")
+        else:  # tokens the content does not show (special tokens stripped): not settled
+            notes.append(f"finish_reason length at max_tokens {cap}, but {len(tb)} bytes "
+                         f"delivered hold {lower}..{upper} tokens")
     if rb and r_rep is not None and not -(-rb // mtb) <= r_rep <= rb + 1:
         problems.append(f"reasoning_tokens {r_rep} for {rb} bytes of visible reasoning: "
                         f"impossible (bounds {-(-rb // mtb)}..{rb + 1})")

@@ -50,19 +50,36 @@ def probe_policy(catalog) -> ProbePolicy:  # type: ignore[no-untyped-def]
     return ProbePolicy.of(catalog.get("METER-001"))
 
 
+PACE_SHARE = 0.8  # audit probes start at most at this share of the declared request rate
+PACE_BURST_S = 10.0  # ... after a burst of this many seconds' worth of requests
+
+
 @pytest.fixture(scope="session")
-def send_concurrent(client, evidence) -> Send:  # type: ignore[no-untyped-def]
+def send_concurrent(client, evidence, declaration) -> Send:  # type: ignore[no-untyped-def]
     """``send_concurrent([(tag, ChatParams)], phase=..., concurrency=4, seq0=0, retries=0)``:
     chat requests with up to ``concurrency`` in flight; each becomes the evidence record
     ``<phase>-<tag>``. A probe refused or failed is sent again up to ``retries`` times
     (``<phase>-<tag>-retryK``, after its Retry-After, capped at ``wait_max_s``), every try
-    kept as evidence. Returns the last try of each probe, in request order."""
+    kept as evidence. Starts are paced under the declared rpm (a service honouring its own
+    limit may refuse a probe sent beyond it). Returns the last try of each probe, in request
+    order."""
+    interval = 60.0 / max(1e-9, declaration.limits.rpm * PACE_SHARE)
 
     def send(requests: Sequence[tuple[str, ChatParams]], *, phase: str,
              concurrency: int = SEND_CONCURRENCY, seq0: int = 0, retries: int = 0,
              wait_max_s: float = 30.0) -> list[RequestRecord]:
         async def go() -> list[RequestRecord]:
             gate = asyncio.Semaphore(max(1, concurrency))
+            loop = asyncio.get_running_loop()
+            # a token bucket: a burst of PACE_BURST_S seconds' worth, then the paced rate
+            slot = [loop.time() - PACE_BURST_S]
+
+            async def paced() -> None:  # the next start slot under the declared rpm
+                now = loop.time()
+                at = slot[0] = max(slot[0] + interval, now - PACE_BURST_S)
+                if at > now:
+                    await asyncio.sleep(at - now)
+
             async with client.async_client() as c:
                 async def one(i: int, tag: str, p: ChatParams) -> RequestRecord:
                     rec: RequestRecord | None = None
@@ -71,6 +88,7 @@ def send_concurrent(client, evidence) -> Send:  # type: ignore[no-untyped-def]
                             await asyncio.sleep(_retry_wait(rec, k, wait_max_s))
                         rid = f"{phase}-{tag}" + (f"-retry{k}" if k else "")
                         async with gate:
+                            await paced()
                             rec = await c.chat(p, request_id=rid, phase=phase,
                                                seq=seq0 + i + 100_000 * k)
                         evidence.request(rec)

@@ -56,6 +56,22 @@ def _overload(svc: ReferenceService) -> list[httpx.Response]:
         return list(pool.map(lambda _: post(svc, body(max_tokens=30)), range(4)))
 
 
+def _padded_logprobs(svc: ReferenceService) -> bool:
+    """The logprob entries spell more than the delivered text, and usage counts them."""
+    doc = post(svc, body(max_tokens=6, logprobs=True)).json()
+    ch = doc["choices"][0]
+    spelled = b"".join(bytes(e["bytes"]) for e in ch["logprobs"]["content"])
+    return (spelled != ch["message"]["content"].encode()
+            and doc["usage"]["completion_tokens"] == len(ch["logprobs"]["content"]))
+
+
+def _refused_probes(svc: ReferenceService) -> bool:
+    """Some probe-like requests (max_tokens 1) are refused, the same prompt every time."""
+    first = [post(svc, body(f"probe {i}", max_tokens=1)).status_code for i in range(8)]
+    again = [post(svc, body(f"probe {i}", max_tokens=1)).status_code for i in range(8)]
+    return first == again and any(c in (429, 500) for c in first) and 200 in first
+
+
 def _ignore_stop(svc: ReferenceService) -> bool:
     text = post(svc, DET).json()["choices"][0]["message"]["content"]
     stop = " " + text.split(" ")[4]
@@ -190,6 +206,10 @@ PROBES: dict[str, Probe] = {
     "completion_inflated": Probe(lambda s: (lambda st: st.usage is not None and st.usage[
         "completion_tokens"] != len(st.texts))(stream(
             s, body(max_tokens=6, stream_options={"include_usage": True})))),
+    "padded_logprobs": Probe(_padded_logprobs),
+    "inflated_length_cut": Probe(
+        lambda s: _usage(s, body(max_tokens=5))["completion_tokens"] == 7),
+    "refused_audit_probes": Probe(_refused_probes),
     "stream_usage_differs": Probe(lambda s: _usage(s, DET) != stream(
         s, DET | {"stream_options": {"include_usage": True}}).usage),
     "inconsistent_usage": Probe(lambda s: (lambda u: u["total_tokens"] != u["prompt_tokens"]

@@ -184,3 +184,7 @@ def test_throughput_events_sum_to_the_audited_count(tok: Tokenizer, vocab: Vocab
     a = audit_completion(r, tok.count, vocab)
     ev = audited_events([r], lambda _: a)
     assert abs(sum(n for _, n in ev) - a.audited) < 1e-9 and a.audited < 400
+    # TPOT on the audited count: an over-count does not make the service look faster
+    r.sent_ns, r.first_token_ns, r.last_byte_ns = 0, 100_000_000, 1_100_000_000
+    assert r.tpot_ms() == 1000 / 399
+    assert r.tpot_ms(a.audited) == 1000 / (a.audited - 1) > r.tpot_ms()  # type: ignore[operator]
