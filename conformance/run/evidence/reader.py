@@ -1,7 +1,8 @@
 """Read a run's evidence back: the one view used by resume, verdicts and reports.
 
 Duplicates collapse by record id (the last line wins), so a fact written twice by a
-resumed run counts once. Measurements and flags count only from the latest attempt of
+resumed run counts once; a ``superseded`` line drops the request records it names (a
+resume sends them again, after it). Measurements and flags count only from the latest attempt of
 the test that recorded them: a test killed half-way and re-run on resume replaces what
 its first attempt wrote.
 """
@@ -114,6 +115,9 @@ def read_evidence(root: Path) -> Evidence:
                 ph.segments.append(line)
             elif t == "phase_end":
                 ph.end = line
+            elif t == "superseded":  # sent again later in the file (resume)
+                for rid in line.get("ids", ()):
+                    ph.requests.pop(str(rid), None)
     attempts: dict[str, int] = {}
     done: dict[str, dict[str, Any]] = {}
     for line in iter_lines(root, "tests"):
