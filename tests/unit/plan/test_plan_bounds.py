@@ -119,3 +119,22 @@ def test_resume_reads_its_inputs_from_the_run_directory(tmp_path: Path) -> None:
     (out / "evidence" / "run.json").write_text(json.dumps({"only": None}))
     with pytest.raises(InputError, match="does not say which candidate"):
         resume_inputs(out, None, None, None, None)
+
+
+def test_the_watchdog_interrupts_the_run_at_its_deadline() -> None:
+    import time
+
+    from conformance.pytest_plugin.session import _Watchdog
+
+    why: list[str] = []
+    try:
+        _Watchdog(0.05, why)
+        for _ in range(600):  # interrupted long before (KeyboardInterrupt, as Ctrl-C)
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    assert why and "deadline" in why[0]
+    quiet: list[str] = []
+    _Watchdog(0.05, quiet).cancel()
+    time.sleep(0.2)
+    assert quiet == []
