@@ -280,10 +280,12 @@ class Session:
                           {"test": nodeid, "attempt": attempt,
                            "requirements": list(requirements)})
         self.store.checkpoint()
+        self.store.context = {"test": nodeid, "attempt": attempt}
         return attempt
 
     def end_test(self, nodeid: str, outcome: str) -> None:
         attempt = self.attempts.get(nodeid, 0)
+        self.store.context = {}
         self.store.append("tests", "test_end", f"t:{nodeid}:end",
                           {"test": nodeid, "attempt": attempt, "outcome": outcome})
         self.store.checkpoint()

@@ -138,3 +138,28 @@ def test_the_watchdog_interrupts_the_run_at_its_deadline() -> None:
     _Watchdog(0.05, quiet).cancel()
     time.sleep(0.2)
     assert quiet == []
+
+
+def test_an_interrupted_attempts_probes_are_superseded(tmp_path: Path) -> None:
+    """Probe records carry the test attempt that sent them; once the test is re-run
+    (resume), the earlier attempt's probes no longer count, whatever their ids."""
+    manifest = {"spec": {}, "profile": {}, "candidate": {}, "only": None, "plan_digest": "d"}
+    store = EvidenceStore.open(tmp_path, manifest, Redactor())
+    t = "test_meter.py::test_prompt_tokens"
+    store.append("tests", "test_start", f"t:{t}:start:1", {"test": t, "attempt": 1})
+    store.context = {"test": t, "attempt": 1}
+    store.request(_rec(0, phase="metering"))  # the interrupted attempt's probes
+    store.request(_rec(1, phase="metering"))
+    store.request(_rec(5, phase="sustained"), segment=0)  # a load phase: resumed, kept
+    assert read_evidence(tmp_path).phase("metering").seqs() == {0, 1}
+    store.append("tests", "test_start", f"t:{t}:start:2", {"test": t, "attempt": 2})
+    store.context = {"test": t, "attempt": 2}
+    store.request(_rec(1, phase="metering"))  # the re-run sends one of them again
+    store.close()
+    lines = [json.loads(x) for x in (tmp_path / "phases" / "metering.jsonl").read_text()
+             .splitlines()]
+    assert [x["attempt"] for x in lines] == [1, 1, 2]
+    ev = read_evidence(tmp_path)
+    assert ev.phase("metering").seqs() == {1}
+    assert ev.phase("metering").requests["metering-1"]["attempt"] == 2
+    assert ev.phase("sustained").seqs() == {5}
