@@ -36,7 +36,8 @@ def looks_like_secret(value: str) -> bool:
 def scrub(text: str) -> str:
     """Redact, from text about to be shown (an error message), the values of environment
     variables named like secrets and every word that looks like a key."""
-    text = Redactor.from_env(n for n in os.environ if _SECRET_VAR.search(n)).text(text)
+    values = (os.environ[n] for n in os.environ if _SECRET_VAR.search(n))
+    text = Redactor(v for v in values if len(v) >= 8).text(text)
     return _TOKEN.sub(lambda m: REDACTED if looks_like_secret(m.group(0)) else m.group(0),
                       text)
 

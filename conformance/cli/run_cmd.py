@@ -284,6 +284,11 @@ def register(app: typer.Typer) -> None:
         show(doc, as_json)
         code = exit_code(doc)
         if code == EXIT_INCOMPLETE:
+            from conformance.report.results import run_end
+
+            end = run_end(out_dir / "evidence") or {}
+            for why in end.get("incomplete") or ["interrupted"]:
+                err.print(f"incomplete: {why}", highlight=False, markup=False)
             err.print(f"run incomplete: continue it with `{resume_command(out_dir)}`",
                       highlight=False, markup=False)
         raise typer.Exit(code)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from conformance._core.errors import RunError, TokencertError
+from conformance._core.redact import scrub
 from conformance.plan.duration import expect_plan
 from conformance.pytest_plugin.progress import PhaseProgress
 from conformance.pytest_plugin.session import CandidateUnreachable, Options, Session
@@ -70,9 +71,9 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         session = Session.open(opts, preflight=not config.getoption("tokencert_no_preflight"))
     except RunError as exc:  # the preflight: the service cannot be measured (exit 3)
-        pytest.exit(exc.render(), returncode=exc.exit_code)
+        pytest.exit(scrub(exc.render()), returncode=exc.exit_code)
     except TokencertError as exc:
-        raise pytest.UsageError(exc.render()) from None
+        raise pytest.UsageError(scrub(exc.render())) from None
     config.stash[SESSION_KEY] = session
     plugin = TokencertPlugin(config, session)
     config.pluginmanager.register(plugin, PLUGIN_NAME)

@@ -136,6 +136,7 @@ class Session:
             check(decl, request_timeout_s=request_timeout(profile, decl),
                   security_only=security_only(plan))
         lock = lock_out(options.out)
+        duration = run_duration(plan, decl, request_timeout(profile, decl))
         redactor = Redactor.from_env(decl.secret_env_names())
         started = utc_now_iso()
         manifest = {
@@ -149,6 +150,7 @@ class Session:
             "inputs": run_inputs(options),
             "plan_digest": plan.digest,
             "plan": plan.to_json(),
+            "duration": duration.to_json(),  # expected, and the deadline the run keeps
             "started_at": started,
             "environment": environment(),
             **({"load_backend": {"backend": "ray", "address": options.ray_address,
@@ -163,7 +165,7 @@ class Session:
         session = cls(options, catalog, profile, decl, plan, redactor, store, started,
                       resumed, attempts=dict(resumed.attempts) if resumed else {}, lock=lock)
         store.observers.append(session.watch)
-        session.deadline_s = run_duration(plan, decl, request_timeout(profile, decl)).deadline_s
+        session.deadline_s = duration.deadline_s
         session.watchdog = _Watchdog(session.deadline_s, session.incomplete)
         return session
 
@@ -278,10 +280,12 @@ class Session:
                           {"test": nodeid, "attempt": attempt,
                            "requirements": list(requirements)})
         self.store.checkpoint()
+        self.store.context = {"test": nodeid, "attempt": attempt}
         return attempt
 
     def end_test(self, nodeid: str, outcome: str) -> None:
         attempt = self.attempts.get(nodeid, 0)
+        self.store.context = {}
         self.store.append("tests", "test_end", f"t:{nodeid}:end",
                           {"test": nodeid, "attempt": attempt, "outcome": outcome})
         self.store.checkpoint()

@@ -197,12 +197,15 @@ def _tls_context(decl: Declaration) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
 
 
-def _speaks_http(addr: tuple[str, int], host: str) -> bool:
-    """Does the server answer a plain-text HTTP request with an HTTP status line?"""
+def _speaks_http(addr: tuple[str, int], host: str) -> bool | None:
+    """Does the server answer a plain-text HTTP request with an HTTP status line? None: it
+    sent nothing at all within the step timeout (a hang, not another protocol)."""
     try:
         with socket.create_connection(addr, timeout=STEP_TIMEOUT_S) as s:
             s.sendall(f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
             return s.recv(5) == b"HTTP/"
+    except TimeoutError:
+        return None
     except OSError:
         return False
 
@@ -243,7 +246,11 @@ def _check_tls(ctx: ssl.SSLContext, addr: tuple[str, int], host: str, port: int,
                     "for this host name); over an untrusted connection only the transport "
                     "check can run: `tokencert run --only SEC-002` records that failure"
                     ) from None
-    except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
+    except TimeoutError:
+        raise _Fail(3, BASE_URL, f"{host}:{port} accepts connections but did not answer the "
+                    f"TLS handshake within {STEP_TIMEOUT_S:.0f} s", "check that this is the "
+                    "service's port and that the service is healthy") from None
+    except (ssl.SSLError, ConnectionError, OSError) as exc:
         if _speaks_http(addr, host):
             plain = "http://" + base_url.split("://", 1)[1]
             raise _Fail(2, BASE_URL, f"endpoint.base_url says https, but {host}:{port} "
@@ -255,9 +262,10 @@ def _check_tls(ctx: ssl.SSLContext, addr: tuple[str, int], host: str, port: int,
 
 
 def _check_plain(addr: tuple[str, int], host: str, port: int, base_url: str) -> None:
-    if _speaks_http(addr, host):
+    http = _speaks_http(addr, host)
+    if http:
         return
-    if _speaks_tls(addr, host):
+    if http is False and _speaks_tls(addr, host):
         tls = "https://" + base_url.split("://", 1)[1]
         raise _Fail(2, BASE_URL, f"endpoint.base_url says http, but {host}:{port} speaks "
                     "TLS", f"use base_url: {tls} (and endpoint.ca_bundle for a private CA)")

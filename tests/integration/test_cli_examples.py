@@ -31,7 +31,8 @@ from conformance.reference import ReferenceService
 
 pytestmark = pytest.mark.slow
 
-LONG = {("run",), ("demo",), ("reference", "serve")}
+# commands that need a live service (doctor: tests/integration/test_run_failfast.py)
+LONG = {("run",), ("demo",), ("reference", "serve"), ("doctor",)}
 LONG |= {("monitor", c) for c in ("check", "probe", "report", "serve", "demo")}  # tests/monitor
 # The order a user would follow; each command's own examples run in the order they appear.
 ORDER = [

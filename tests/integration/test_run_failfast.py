@@ -142,3 +142,78 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_service_that_dies_mid_run_ends_it_with_exit_3_and_resume_completes(
+        tiny_profile: Path, tmp_path: Path) -> None:
+    """The service is killed mid-phase: N requests in a row get no answer, the run stops
+    (exit 3) with its evidence kept; the service comes back on the same port and
+    `tokencert run --resume --out DIR` (no --candidate: read from the run) completes it,
+    counting nothing twice: the requests that never got a connection are superseded and
+    sent again; those the service failed as it died stay (STAB-001 judges them)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from run_e2e_helpers import run_env, tokencert_cmd
+
+    from conformance.reference.server import READY_MARK
+    from conformance.run.evidence import read_evidence
+
+    sim = {"tpot_ms": 5.0, "base_ttft_ms": 20.0}
+    with ReferenceService.start(sim_config=sim) as svc:
+        out = tmp_path / "r"
+        cmd = tokencert_cmd("run", "--candidate", str(svc.declaration_path), "--profile",
+                            str(tiny_profile), "--out", str(out), "--only", "STAB-001")
+        proc = subprocess.Popen(cmd, env=run_env(svc), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        phase = out / "evidence" / "phases" / "sustained.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                phase.exists() and b'"type":"request"' in phase.read_bytes()):
+            time.sleep(0.02)
+        svc.process.send_signal(signal.SIGKILL)
+        svc.process.wait(timeout=10)
+        t_dead = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=120)
+        secs = time.monotonic() - t_dead
+        assert proc.returncode == 3, stdout[-3000:] + stderr[-3000:]
+        assert "stopped answering" in stdout + stderr, stdout[-3000:] + stderr[-3000:]
+        assert f"tokencert run --resume --out {out}" in stderr
+        assert "Traceback" not in stderr
+        assert json.loads((out / "results.json").read_text())["status"] == "incomplete"
+        kept = read_evidence(out / "evidence").phase("sustained").seqs()
+        assert kept, "the records made before the service died are kept"
+        print(f"service killed: run ended (exit 3) {secs:.2f} s later, {len(kept)} records kept")
+
+        # the service comes back on the same port, with the same keys and settings
+        back = subprocess.Popen(
+            [sys.executable, "-m", "conformance.reference", "serve", "--port",
+             str(_port(svc.base_url)), "--config", str(svc.workdir / "reference.yaml")],
+            env={**os.environ, **svc.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        try:
+            assert back.stdout is not None
+            for line in back.stdout:
+                if line.startswith(READY_MARK):
+                    break
+            again = subprocess.run(tokencert_cmd("run", "--resume", "--out", str(out)),
+                                   env=run_env(svc), capture_output=True, text=True,
+                                   timeout=300, check=False, cwd=tmp_path.parent)
+        finally:
+            back.send_signal(signal.SIGINT)
+            back.wait(timeout=20)
+            if back.stdout is not None:
+                back.stdout.close()
+    assert again.returncode in (0, 1), again.stdout[-3000:] + again.stderr[-3000:]
+    assert json.loads((out / "results.json").read_text())["status"] == "complete"
+    ev = read_evidence(out / "evidence")
+    sustained = ev.phase("sustained")
+    assert sustained.seqs() == set(range(24)) and len(sustained.requests) == 24
+    assert not [r for r in sustained.records() if r.error == "connect"]
+    lines = [json.loads(x) for x in (out / "evidence" / "phases" / "sustained.jsonl")
+             .read_text().splitlines()]
+    superseded = [x for x in lines if x["type"] == "superseded"]
+    assert len(superseded) == 1 and superseded[0]["ids"]

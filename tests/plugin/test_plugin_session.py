@@ -43,8 +43,11 @@ def pytest_run(tmp_path: Path, *args: str, suite: str = SUITE) -> subprocess.Com
 
 
 def active(tmp_path: Path, only: str) -> list[str]:
+    # the fixture declaration names no live service: skip the preflight (these suites send
+    # nothing; tests/integration/test_run_failfast.py covers the preflight)
     return ["--tokencert-candidate", str(DECL), "--tokencert-profile", "quick",
-            "--tokencert-out", str(tmp_path / "out"), "--tokencert-only", only]
+            "--tokencert-out", str(tmp_path / "out"), "--tokencert-only", only,
+            "--tokencert-no-preflight"]
 
 
 def test_inert_without_options(tmp_path: Path) -> None:
@@ -78,3 +81,29 @@ def test_session_records_and_judges(tmp_path: Path) -> None:
     for f in (tmp_path / "out").rglob("*"):
         if f.is_file():
             assert KEY.encode() not in f.read_bytes(), f
+
+
+
+def test_session_start_runs_the_preflight(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin's session opens only after the preflight (unless tokencert run has done
+    it): nothing listening is a RunError (pytest exits 3 with it) before any evidence."""
+    import shutil
+    import socket
+
+    from conformance._core.errors import RunError
+    from conformance.pytest_plugin.session import Options, Session
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    decl = tmp_path / "decl" / "candidate.yaml"
+    shutil.copytree(DECL.parent, decl.parent)
+    decl.write_text(DECL.read_text().replace("https://api.example.com/v1",
+                                             f"http://127.0.0.1:{dead}/v1"))
+    monkeypatch.setenv("TOKENCERT_API_KEY", KEY)
+    with pytest.raises(RunError) as exc:
+        Session.open(Options(decl, "quick", tmp_path / "out", "API-001"))
+    assert exc.value.exit_code == 3
+    assert f"nothing listens on 127.0.0.1:{dead}" in exc.value.render()
+    assert not (tmp_path / "out").exists()

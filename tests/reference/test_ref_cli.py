@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conformance.declaration import load_declaration
 from conformance.reference import DEFECTS
@@ -36,15 +37,21 @@ def test_bad_options_are_usage_errors(cli: Callable[..., Any]) -> None:
     assert r.code == 2 and "unknown engine" in r.err
 
 
-def test_serve_prints_url_writes_declaration_and_stops(tmp_path: Path) -> None:
-    decl = tmp_path / "ref" / "candidate.yaml"
-    tmp = Path(tempfile.gettempdir())
-    before = set(tmp.glob("tokencert-tls-*"))
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_prints_url_writes_declaration_and_stops(tmp_path: Path, stop: int) -> None:
+    """The --help example as written (a declaration path relative to the working directory):
+    the declaration holds paths relative to itself, so it checks from anywhere; SIGINT and
+    SIGTERM both remove the unencrypted server key."""
+    decl = Path("ref") / "candidate.yaml"  # relative to the child's working directory
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENCERT_API_KEY")}
+    env["TMPDIR"] = str(tmp)  # the server key's private directory goes here
     proc = subprocess.Popen(
         [sys.executable, "-m", "conformance", "reference", "serve", "--tls",
-         "--write-declaration", str(decl), "--set", "gateway.declared_concurrency=4"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+         "--write-declaration", str(decl), "--billing-export", "ref/billing.csv",
+         "--set", "gateway.declared_concurrency=4"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, cwd=tmp_path)
     try:
         lines = []
         deadline = time.monotonic() + 30
@@ -57,13 +64,18 @@ def test_serve_prints_url_writes_declaration_and_stops(tmp_path: Path) -> None:
         text = "".join(lines)
         assert "listening on https://127.0.0.1:" in text
         assert "export TOKENCERT_API_KEY=" in text  # generated, shown once, never stored
-        d = load_declaration(decl)
+        assert list(tmp.glob("tokencert-tls-*/server.key"))
+        written = tmp_path / decl
+        raw = written.read_text()
+        assert "ca_bundle: ca.pem" in raw and "path: billing.csv" in raw, raw
+        d = load_declaration(written)  # read relative to the file, not the working dir
         assert d.performance.declared_concurrency == 4
-        assert d.endpoint.ca_bundle == (decl.parent / "ca.pem").resolve()
+        assert d.endpoint.ca_bundle == (written.parent / "ca.pem").resolve()
+        assert d.billing_export is not None and d.billing_export.path.is_file()
         key = text.split("export TOKENCERT_API_KEY=")[1].split()[0]
-        assert key not in decl.read_text()
+        assert key not in raw
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         proc.communicate(timeout=15)
     assert proc.returncode == 0
-    assert set(tmp.glob("tokencert-tls-*")) <= before  # the server key's temp dir is gone
+    assert not list(tmp.glob("tokencert-tls-*")), "the server key's temp dir is left"

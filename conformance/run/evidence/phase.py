@@ -65,6 +65,23 @@ def _worse(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _unanswered_tail(ph: PhaseEvidence) -> list[str]:
+    """Ids of the records that end the last (interrupted) segment without a connection to
+    the service (error class ``connect``), in file order."""
+    if not ph.segments:
+        return []
+    last = int(ph.segments[-1].get("segment", 0))
+    tail: list[str] = []
+    for rid, line in ph.requests.items():
+        if int(line.get("segment", -1)) != last:
+            continue
+        if line.get("record", {}).get("error") == "connect":
+            tail.append(rid)
+        else:
+            tail = []
+    return tail
+
+
 async def run_phase(
     runner: LoadRunner,
     spec: PhaseSpec,
@@ -84,6 +101,17 @@ async def run_phase(
             True,
             tuple(int(k) for k in e.get("load", {}).get("lost_workers", [])),
         )
+    lost = _unanswered_tail(existing)
+    if lost:
+        # the interrupted segment ended in requests that never reached the service (no
+        # connection: it had gone away, or the network had): marked superseded and sent
+        # again. Requests it accepted and then failed stay: they are its failures
+        store.append(f"phases/{spec.name}", "superseded",
+                     f"phase:{spec.name}:superseded:{len(existing.segments)}",
+                     {"phase": spec.name, "ids": lost, "reason": "no answer at the end of an "
+                      "interrupted segment; sent again on resume"})
+        for rid in lost:
+            existing.requests.pop(rid, None)
     done = existing.seqs()
     prior_s = sum(_segment_span_s(s, existing) for s in existing.segments)
     stop = spec.stop

@@ -1,9 +1,11 @@
 """Read a run's evidence back: the one view used by resume, verdicts and reports.
 
 Duplicates collapse by record id (the last line wins), so a fact written twice by a
-resumed run counts once. Measurements and flags count only from the latest attempt of
-the test that recorded them: a test killed half-way and re-run on resume replaces what
-its first attempt wrote.
+resumed run counts once; a ``superseded`` line drops the request records it names (a
+resume sends them again, after it), and a probe record stamped with a test attempt that is
+not the test's latest is dropped (the re-run test sends its own). Measurements and flags
+count only from the latest attempt of the test that recorded them: a test killed half-way
+and re-run on resume replaces what its first attempt wrote.
 """
 
 from __future__ import annotations
@@ -102,18 +104,6 @@ def read_evidence(root: Path) -> Evidence:
         ) from None
     except ValueError as exc:
         raise EvidenceError(f"{mpath} is not JSON", [Problem(str(exc), file=str(mpath))]) from None
-    phases: dict[str, PhaseEvidence] = {}
-    pdir = root / "phases"
-    for path in sorted(pdir.glob("*.jsonl")) if pdir.is_dir() else []:
-        ph = phases.setdefault(path.stem, PhaseEvidence(path.stem))
-        for line in iter_lines(root, f"phases/{path.stem}"):
-            t = line.get("type")
-            if t == "request":
-                ph.requests[str(line["id"])] = line
-            elif t == "phase_start":
-                ph.segments.append(line)
-            elif t == "phase_end":
-                ph.end = line
     attempts: dict[str, int] = {}
     done: dict[str, dict[str, Any]] = {}
     for line in iter_lines(root, "tests"):
@@ -125,6 +115,23 @@ def read_evidence(root: Path) -> Evidence:
             test, 0
         ):
             done[test] = line
+    phases: dict[str, PhaseEvidence] = {}
+    pdir = root / "phases"
+    for path in sorted(pdir.glob("*.jsonl")) if pdir.is_dir() else []:
+        ph = phases.setdefault(path.stem, PhaseEvidence(path.stem))
+        for line in iter_lines(root, f"phases/{path.stem}"):
+            t = line.get("type")
+            if t == "request":
+                if _superseded_attempt(line, attempts):
+                    continue  # a probe of an earlier attempt of a test re-run on resume
+                ph.requests[str(line["id"])] = line
+            elif t == "phase_start":
+                ph.segments.append(line)
+            elif t == "phase_end":
+                ph.end = line
+            elif t == "superseded":  # sent again later in the file (resume)
+                for rid in line.get("ids", ()):
+                    ph.requests.pop(str(rid), None)
     current: dict[str, dict[str, Any]] = {}
     for line in iter_lines(root, "measurements"):
         test = str(line.get("test", ""))
@@ -134,6 +141,14 @@ def read_evidence(root: Path) -> Evidence:
     meas = [Measurement.from_json(x) for x in current.values() if x.get("type") == "measurement"]
     flags = [Flag.from_json(x) for x in current.values() if x.get("type") == "flag"]
     return Evidence(root, manifest, phases, meas, flags, done, attempts, current)
+
+
+def _superseded_attempt(line: dict[str, Any], attempts: dict[str, int]) -> bool:
+    """A probe record (not a load phase's: those carry ``segment`` and are resumed, never
+    re-sent) written by an attempt of a test that is not its latest."""
+    test = str(line.get("test", ""))
+    return ("segment" not in line and bool(test)
+            and int(line.get("attempt", 0)) != attempts.get(test, 0))
 
 
 def iter_request_lines(root: Path) -> Iterator[dict[str, Any]]:

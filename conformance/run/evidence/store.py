@@ -109,6 +109,9 @@ class EvidenceStore:
         # called with every request record once it is written (the session counts requests
         # that got no answer); an exception raised there ends the caller's phase or probe
         self.observers: list[Callable[[RequestRecord], None]] = []
+        # the test attempt now running ({"test", "attempt"}), stamped on every probe record
+        # (a record outside a load phase): a resume that re-runs the test supersedes them
+        self.context: dict[str, Any] = {}
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
@@ -243,7 +246,8 @@ class EvidenceStore:
         if isinstance(body, str) and len(body) >= BLOB_MIN_BYTES:
             blobs["body"] = self.blob(self.redactor.bytes_(body.encode()))
             d["body"] = None
-        payload: dict[str, Any] = {"phase": rec.phase, **extra, "record": d}
+        context = self.context if "segment" not in extra else {}
+        payload: dict[str, Any] = {"phase": rec.phase, **context, **extra, "record": d}
         if blobs:
             payload["blobs"] = blobs
         redacted = self.redactor.data(payload)
