@@ -101,6 +101,7 @@ class Session:
     progress: ProgressHook | None = None
     incomplete: list[str] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
+    probes_sent: dict[str, int] = field(default_factory=dict)  # per phase, for progress
 
     @property
     def evidence_dir(self) -> Path:
@@ -241,6 +242,9 @@ class Session:
                         rec = await c.chat(p, request_id=rid, phase=phase, seq=i)
                     self.store.request(rec)
                     out.append(rec)
+                    self.probes_sent[phase] = self.probes_sent.get(phase, 0) + 1
+                    if self.progress is not None:
+                        self.progress(phase, rec, self.probes_sent[phase])
             return out
 
         recs = asyncio.run(go())
