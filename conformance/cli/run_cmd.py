@@ -199,7 +199,7 @@ def register(app: typer.Typer) -> None:
         \b
           tokencert results run1
           tokencert results run1 --failed
-          tokencert results run1 --format md > results.md
+          tokencert results run1 --format md
           tokencert results run1 --format csv --failed
           tokencert results run1 --json
         """
