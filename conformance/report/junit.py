@@ -86,7 +86,8 @@ def to_xml(doc: Mapping[str, Any]) -> bytes:
         members = [r for r in reqs if suite_of(r) == suite_name]
         if not members:
             continue
-        suite = ET.SubElement(root, "testsuite", name=suite_name)
+        suite = ET.SubElement(root, "testsuite", name=suite_name,
+                              timestamp=str(doc.get("started_at", "")))
         props = ET.SubElement(suite, "properties")
         for name, value in (("candidate", doc.get("candidate", {}).get("name")),
                             ("profile", doc.get("profile", {}).get("id")),
