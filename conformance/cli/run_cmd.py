@@ -258,7 +258,8 @@ def register(app: typer.Typer) -> None:
                                         help="Requirement ids/globs, e.g. 'PERF-*,API-001'."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
         junit: Path | None = typer.Option(None, "--junit",
-                                          help="JUnit XML path (default OUT/junit.xml)."),
+                                          help="JUnit XML path (default OUT/junit.xml): "
+                                          "one test case per requirement, from its verdict."),
         catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory."),
         as_json: bool = typer.Option(False, "--json", help="Print results.json at the end."),
         ray_address: str | None = typer.Option(
@@ -311,7 +312,7 @@ def register(app: typer.Typer) -> None:
         \b
           tokencert results run1
           tokencert results run1 --failed
-          tokencert results run1 --format md > results.md
+          tokencert results run1 --format md
           tokencert results run1 --format csv --failed
           tokencert results run1 --json
         """

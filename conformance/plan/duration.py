@@ -67,9 +67,19 @@ def expect_phase(pp: PhasePlan, perf: Performance) -> PhaseExpectation:
     return PhaseExpectation(pp.name, n, duration + (pp.observe_s or 0.0))
 
 
+def expect_sweep(pp: PhasePlan, perf: Performance) -> PhaseExpectation:
+    """The sweep runs one segment per level (conformance.plan.sweep)."""
+    from conformance.plan.sweep import segments
+
+    parts = [expect_phase(seg, perf) for seg in segments(pp, 0)]
+    return PhaseExpectation(pp.name, sum(p.requests for p in parts),
+                            sum(p.duration_s for p in parts))
+
+
 def expect_plan(plan: Plan, perf: Performance) -> tuple[PhaseExpectation, ...]:
     """Each planned phase's expectation, in plan order (phases run one after another)."""
-    return tuple(expect_phase(pp, perf) for pp in plan.phases.values())
+    return tuple(expect_sweep(pp, perf) if pp.name == "sweep" else expect_phase(pp, perf)
+                 for pp in plan.phases.values())
 
 
 def total_seconds(phases: tuple[PhaseExpectation, ...]) -> float:

@@ -6,13 +6,17 @@ record measurements into the evidence directory; at the end the verdicts are com
 that evidence and written to ``<out>/results.json``. Session state lives in
 ``config.stash``; the hooks are methods of :class:`TokencertPlugin` (the shape of pytest's
 junitxml plugin). Any failure of a requirement test is ``inconclusive: check_error`` with
-the traceback kept as evidence — tests record, they do not assert verdicts.
+the traceback kept as evidence — tests record, they do not assert verdicts. Once the
+verdicts are decided, each requirement becomes one pytest report (``tokencert::ID``,
+conformance.pytest_plugin.verdict_view), so pytest's summary and exit status, and the JUnit
+file of ``--tokencert-junit``, say what the verdicts say; the recording tests count as
+"recorded".
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from conformance.plan.duration import expect_plan
 from conformance.pytest_plugin.progress import PhaseProgress
 from conformance.pytest_plugin.session import CandidateUnreachable, Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
+from conformance.pytest_plugin.verdict_view import SHOULD_FAILED, verdict_reports, verdict_summary
 from conformance.run.evidence import Flag
 
 PLUGIN_NAME = "tokencert-session"
@@ -238,60 +243,6 @@ class TokencertPlugin:
             tr.write_line(", ".join(self.untested))
         if self.results_path is not None:
             tr.write_sep("-", f"tokencert: results in {self.results_path}")
-
-
-VERDICT_NODE = "tokencert::{}"
-SHOULD_FAILED = "SHOULD failed"
-
-
-def verdict_reports(doc: Mapping[str, Any]) -> list[pytest.TestReport]:
-    """One pytest report per requirement, decided by its verdict (as in the JUnit view):
-    a MUST fail is ``failed``; inconclusive, not applicable and manual are ``skipped`` with
-    the reason; a SHOULD fail is ``passed`` in pytest's terms (it never fails the run) and
-    counted as "SHOULD failed" in the summary."""
-    from conformance.report.junit import cause, details, junit_outcome
-
-    out = []
-    for r in doc.get("requirements", []):
-        nodeid = VERDICT_NODE.format(r["id"])
-        kind = junit_outcome(r)
-        longrepr: Any = None
-        if kind == "failed" and r.get("obligation") != "MUST":
-            kind = "passed"
-        elif kind == "failed":
-            longrepr = f"{cause(r)}\n{details(r)}"
-        elif kind == "skipped":
-            longrepr = ("tokencert", None, f"Skipped: {r['id']} {cause(r)}")
-        rep = pytest.TestReport(nodeid, ("tokencert", None, r["id"]), {r["id"]: 1}, kind,
-                                longrepr, "call", user_properties=[
-                                    ("obligation", r.get("obligation")),
-                                    ("outcome", r.get("outcome")), ("level", r.get("level"))])
-        rep.tokencert_verdict = r  # type: ignore[attr-defined]
-        out.append(rep)
-    return out
-
-
-def verdict_summary(doc: Mapping[str, Any]) -> list[str]:
-    """The verdicts for the terminal: a header, then each failed requirement with its
-    cause, then a count of the rest."""
-    from collections import Counter
-
-    from conformance.report.junit import cause
-
-    reqs = list(doc.get("requirements", []))
-    s = doc.get("summary", {})
-    level = f"level {s['level']}" if s.get("level") else "no level"
-    lines = [f"tokencert verdicts: {level}, run {doc.get('status')}"
-             + (f" ({s['reason']})" if s.get("reason") else "")]
-    for obligation in ("MUST", "SHOULD"):
-        for r in reqs:
-            if r.get("outcome") == "fail" and (r.get("obligation") == "MUST") == (
-                    obligation == "MUST"):
-                lines.append(f"  {obligation} FAILED {r['id']}: {cause(r, 160)}")
-    counts = Counter(str(r.get("outcome")) for r in reqs)
-    lines.append("  " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(
-        counts.items())))
-    return lines
 
 
 def _trace(call: pytest.CallInfo[None]) -> str:

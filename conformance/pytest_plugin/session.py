@@ -107,6 +107,7 @@ class Session:
     no_answer: int = 0  # requests in a row without any answer (see ``watch``)
     deadline_s: float = 0.0
     watchdog: _Watchdog | None = None
+    probes_sent: dict[str, int] = field(default_factory=dict)  # per phase, for progress
 
     @property
     def evidence_dir(self) -> Path:
@@ -263,6 +264,9 @@ class Session:
                         rec = await c.chat(p, request_id=rid, phase=phase, seq=i)
                     self.store.request(rec)
                     out.append(rec)
+                    self.probes_sent[phase] = self.probes_sent.get(phase, 0) + 1
+                    if self.progress is not None:
+                        self.progress(phase, rec, self.probes_sent[phase])
             return out
 
         recs = asyncio.run(go())

@@ -17,6 +17,7 @@ import jinja2
 from conformance import __version__
 from conformance._core import resources
 from conformance._core.errors import InputError, Problem
+from conformance.plan import sweep
 from conformance.report import plots
 from conformance.run.records import RequestRecord
 from conformance.spec import Catalog, load_catalog
@@ -162,9 +163,9 @@ def build_plots(data: ReportData, catalog: Catalog) -> dict[str, str]:
                                      "TTFT (ms)", window_s=_window(times)),
     }
     by_conc: dict[int, list[RequestRecord]] = defaultdict(list)
-    for phase in SCALING_PHASES:
-        conc = data.concurrency.get(phase)
-        for r in data.records.get(phase, []):
+    for phase, recs in data.records.items():
+        conc = data.concurrency.get(phase) if phase in SCALING_PHASES else sweep.level_of(phase)
+        for r in recs:
             if conc is not None and r.ok:
                 by_conc[conc].append(r)
     points: dict[int, tuple[float, float]] = {}
@@ -188,8 +189,9 @@ def build_plots(data: ReportData, catalog: Catalog) -> dict[str, str]:
 # probes (401 without a key, 400/413 for bad input), the protocol probes (400 for bad JSON
 # or an over-long prompt); a 4xx there is the expected answer, a 5xx never is
 PROVOKING_PHASES = ("burst", "security", "protocol")
-# phases run at different concurrency with the sustained phase's workload, low to high
-SCALING_PHASES = ("scaling", "sweep", "sustained")
+# phases run at one concurrency with the sustained phase's workload (with the sweep's
+# segments, sweep-<level>: conformance.plan.sweep)
+SCALING_PHASES = ("scaling", "sustained")
 
 
 def status_counts(records: Mapping[str, list[RequestRecord]]

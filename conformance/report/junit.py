@@ -15,7 +15,6 @@ run, from the same verdicts as results.json.
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,7 +86,8 @@ def to_xml(doc: Mapping[str, Any]) -> bytes:
         members = [r for r in reqs if suite_of(r) == suite_name]
         if not members:
             continue
-        suite = ET.SubElement(root, "testsuite", name=suite_name)
+        suite = ET.SubElement(root, "testsuite", name=suite_name,
+                              timestamp=str(doc.get("started_at", "")))
         props = ET.SubElement(suite, "properties")
         for name, value in (("candidate", doc.get("candidate", {}).get("name")),
                             ("profile", doc.get("profile", {}).get("id")),
@@ -122,7 +122,8 @@ def to_xml(doc: Mapping[str, Any]) -> bytes:
         root.set(k, str(v))
     root.set("errors", "0")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def write(path: Path, doc: Mapping[str, Any]) -> Path:
@@ -130,5 +131,5 @@ def write(path: Path, doc: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(to_xml(doc))
-    os.replace(tmp, path)
+    tmp.replace(path)
     return path

@@ -72,6 +72,7 @@ def cdf(samples: Sequence[float], title: str, xlabel: str,
     for level, value in (thresholds or {}).items():
         ax.axvline(value, color=_LEVEL_COLOURS.get(level, "#555"), ls="--", lw=1.2,
                    label=f"{level} p{quantile * 100:g} limit {value:g}")
+    _plain_log_ticks(ax.xaxis)
     ax.set_xlabel(xlabel + " — log scale")
     ax.set_ylabel("share of requests")
     ax.set_ylim(0, 1.02)
@@ -79,6 +80,14 @@ def cdf(samples: Sequence[float], title: str, xlabel: str,
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=7)
     return _svg(fig)
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    """Log-axis tick labels as plain numbers (100, 1000), not powers of ten."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def over_time(t_s: Sequence[float], values: Sequence[float], title: str, ylabel: str,
@@ -100,6 +109,10 @@ def over_time(t_s: Sequence[float], values: Sequence[float], title: str, ylabel:
                 meds.append(float(np.median(sel)))
         ax.plot(mids, meds, color="#c0392b", marker="o", lw=1.5,
                 label=f"median per {window_s:g} s window")
+    if len(v) and float(v.min()) > 0:  # spikes and the typical value both readable
+        ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis)
+        ylabel += " — log scale"
     ax.set_xlabel("time since phase start (s)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

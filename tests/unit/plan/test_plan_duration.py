@@ -54,3 +54,28 @@ def test_plan_command_prints_phase_durations_and_total(cli, tmp_path: Path) -> N
     total = doc["duration"]["expected_s"]
     assert total == pytest.approx(sum(p["duration_s"] for p in doc["duration"]["phases"]),
                                   abs=0.1)
+
+
+def test_standard_and_certification_sweep_the_concurrency() -> None:
+    from conformance.declaration import load_declaration
+    from conformance.plan import build_plan
+    from conformance.plan.duration import expect_plan
+    from conformance.plan.sweep import level_of, levels, segments
+    from conformance.spec import load_catalog, load_profile
+
+    assert (levels(16), levels(3), levels(2), levels(1)) == ([2, 4, 8], [2], [], [])
+    assert (level_of("sweep-4"), level_of("sweep"), level_of("scaling")) == (4, None, None)
+    decl = load_declaration(Path(__file__).parents[2] / "fixtures" / "declarations" / "valid"
+                            / "candidate.yaml")
+    for name in ("standard", "certification"):
+        plan = build_plan(load_catalog(), load_profile(name), decl, "PERF-006")
+        sw = plan.phases["sweep"]
+        assert sw.workload == plan.phases["sustained"].workload == "W-std"
+        segs = segments(sw, 1)
+        # with the scaling phase (1) and the sustained phase (declared): >= 4 levels
+        assert len({1, *(s.concurrency for s in segs), sw.concurrency}) >= 4
+        assert all(s.strategy == "concurrent" and s.requests == sw.requests for s in segs)
+        exp = {e.phase: e for e in expect_plan(plan, decl.performance)}
+        assert exp["sweep"].requests == sw.requests * len(segs)
+    assert "sweep" not in build_plan(load_catalog(), load_profile("quick"), decl,
+                                     "PERF-006").phases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from pathlib import Path
@@ -10,11 +11,16 @@ from typing import Any
 import pytest
 
 from conformance.run.records import RequestRecord
-from conformance.spec import load_catalog
+from conformance.spec import Catalog, load_catalog
+
+
+@functools.cache
+def _catalog() -> Catalog:
+    return load_catalog()
 
 
 def synthetic_results(level: str | None = "L1") -> dict[str, Any]:
-    cat = load_catalog()
+    cat = _catalog()
     reqs = []
     for r in cat:
         outcome = "manual" if r.method == "manual" else "pass"
@@ -64,7 +70,8 @@ def synthetic_record(phase: str, seq: int, rng: random.Random, t0: int) -> Reque
 def run_dir(tmp_path: Path) -> Path:
     rng = random.Random(1)
     (tmp_path / "evidence").mkdir()
-    (tmp_path / "results.json").write_text(json.dumps(synthetic_results(), ensure_ascii=False))
+    doc = with_failures(synthetic_results())
+    (tmp_path / "results.json").write_text(json.dumps(doc, ensure_ascii=False))
     with (tmp_path / "evidence" / "sustained.jsonl").open("w") as fh:
         for i in range(200):
             fh.write(json.dumps(synthetic_record("sustained", i, rng, 10**12).to_json()) + "\n")
@@ -73,6 +80,11 @@ def run_dir(tmp_path: Path) -> Path:
         for i in range(10):
             fh.write(json.dumps(synthetic_record("scaling", i, rng, 10**12).to_json())
                      + "\n")
+    for level in (2, 4):  # the sweep's segments (conformance.plan.sweep)
+        with (tmp_path / "evidence" / f"sweep-{level}.jsonl").open("w") as fh:
+            for i in range(8):
+                fh.write(json.dumps(synthetic_record(f"sweep-{level}", i, rng, 10**12)
+                                    .to_json()) + "\n")
     # the shapes a real run writes: the plan in the run manifest, METER-001's observations
     (tmp_path / "evidence" / "run.json").write_text(json.dumps({"plan": {"phases": {
         "sustained": {"concurrency": 8}, "scaling": {"concurrency": 1}}}}))
@@ -88,11 +100,11 @@ def run_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def failing_doc() -> dict[str, Any]:
-    """Synthetic results with a MUST failure (API-002, a missing [DONE]) and an
-    inconclusive MUST (PERF-002, too few samples)."""
-    doc = synthetic_results(level=None)
+def with_failures(doc: dict[str, Any]) -> dict[str, Any]:
+    """A MUST failure (API-002, a missing [DONE]) and an inconclusive MUST (PERF-002, too
+    few samples) in a quick run, which cannot grant a level."""
+    doc["profile"]["eligible"] = False
+    doc["summary"].update(level=None, certified=False)
     for r in doc["requirements"]:
         if r["id"] == "API-002":
             r.update(outcome="fail", level=None, reason="threshold_not_met",
@@ -105,3 +117,8 @@ def failing_doc() -> dict[str, Any]:
                      measurements=[{"metric": "tpot_ms", "stat": "p99", "value": 9.1384,
                                     "lower": 9.13, "upper": None, "n": 38, "unit": "ms"}])
     return doc
+
+
+@pytest.fixture
+def failing_doc() -> dict[str, Any]:
+    return with_failures(synthetic_results(level=None))

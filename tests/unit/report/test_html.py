@@ -23,8 +23,16 @@ def test_report_is_self_contained_with_plots(run_dir: Path) -> None:
     assert "Self-assessment" in html
     assert "TTFT (ms)" in html and "L1 p99 limit 5000" in html
     # every plot has its data (an empty plot is an SVG too): the scaling plot reads the
-    # planned concurrency of each phase, the metering plot METER's count observations
+    # planned concurrency of each phase and the sweep's levels (1, 2, 4, 8: no warning),
+    # the metering plot METER's count observations
     assert "no scaling data" not in html and "no metering data" not in html
+    assert "concurrency level(s) measured" not in html
+    assert "log scale" in html  # latency on a log axis
+    # Fix first: the profile's note, MUST fail before MUST inconclusive, the root cause
+    assert 'id="fix-first"' in html and "quick profile cannot grant a level" in html
+    fix = html[html.index('id="fix-first"'):html.index("<h2>Plots")]
+    assert fix.index("API-002") < fix.index("PERF-002")
+    assert "Streams end without the `data: [DONE]` terminator" in fix
 
 
 def test_report_reads_the_shapes_a_run_writes(run_dir: Path) -> None:
