@@ -68,7 +68,7 @@ async def slow_bytes(w: asyncio.StreamWriter) -> None:
     for b in event("slow") * 1000:
         w.write(chunk(bytes([b])))
         await w.drain()
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
 
 
 async def huge_event(w: asyncio.StreamWriter) -> None:

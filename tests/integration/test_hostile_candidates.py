@@ -135,9 +135,10 @@ certificate:
 """
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("behaviour", ["hang", "endless"])  # the idle and the total deadline
 def test_a_run_against_a_hostile_candidate_ends_by_itself(hostile: HostileServer,
-                                                          tmp_path: Path) -> None:
-    behaviour = "hang"  # the costliest: every probe waits its whole deadline
+                                                          behaviour: str, tmp_path: Path) -> None:
     decl_dir = tmp_path / "decl"
     shutil.copytree(FIXTURES, decl_dir)
     for name in ("tokenizer.json", "chat_template.jinja"):

@@ -21,7 +21,6 @@ directly).
 from __future__ import annotations
 
 import asyncio
-import re
 import ssl
 import time
 from collections.abc import Callable
@@ -33,7 +32,6 @@ from conformance.run.client.sse import SSESplitter
 from conformance.run.records import RequestRecord
 
 MAX_HEAD = 64 * 1024
-_CLOSE = re.compile(rb"(?:^|,)\s*close\s*(?:,|$)", re.IGNORECASE)
 
 
 class FastError(Exception):
@@ -82,12 +80,10 @@ class _Exchange:
         self.head_done = True
         rec = self.rec
         rec.status, rec.headers_ns = status, self.t
-        for k, v in self.raw_headers:
+        for k, v in self.raw_headers:  # (Connection: close is llhttp's should_keep_alive)
             k = k.lower()
             if k == "content-length" or (k == "transfer-encoding" and "chunked" in v.lower()):
                 self.framed = True
-            elif k == "connection" and _CLOSE.search(v.encode("latin-1")):
-                self.keep_alive = False
         if status in (204, 304):
             self.framed = True
         if self.sse and 200 <= status < 300:

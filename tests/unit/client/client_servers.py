@@ -70,6 +70,15 @@ async def ok(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
     await _stream(w, standard_events())
 
 
+async def ok_close(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
+    """A complete stream that says ``Connection: close`` (the connection is not reused)."""
+    w.write(sse_head(b"connection: keep-alive, close\r\n"))
+    for e in standard_events():
+        w.write(chunk(e))
+    w.write(b"0\r\n\r\n")
+    await w.drain()
+
+
 async def crlf(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
     evs = standard_events(b"\r\n")
     await _stream(w, [b": keep-alive\r\n\r\n", *evs[:3], b":ping\r\n\r\n", *evs[3:]])
@@ -194,7 +203,7 @@ async def server_error(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
 
 
 ROUTES: dict[str, Handler] = {
-    "ok": ok, "crlf": crlf, "no-done": no_done, "usage-last": usage_last,
+    "ok": ok, "ok-close": ok_close, "crlf": crlf, "no-done": no_done, "usage-last": usage_last,
     "usage-deltas": usage_deltas, "one-write": one_write, "bytewise": bytewise,
     "slow-forever": slow_forever, "hang": hang, "stall": stall, "reset": reset,
     "garbage-http": garbage_http, "garbage-sse": garbage_sse, "not-sse": not_sse,

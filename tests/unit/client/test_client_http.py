@@ -280,6 +280,18 @@ def test_fast_engine_reuses_connections_and_really_bypasses_httpx(raw_server: Ra
     assert len(peers) == 1  # one keep-alive connection served all three
 
 
+def test_fast_engine_does_not_reuse_a_closed_connection(raw_server: RawServer) -> None:
+    cfg = ClientConfig(base_url=raw_server.url("ok-close"), model="m", engine="fast")
+
+    async def go() -> list[RequestRecord]:
+        async with Client(cfg) as c:
+            return [await c.chat(ChatParams(MSGS), request_id=f"c{i}") for i in range(2)]
+
+    for rec in asyncio.run(go()):
+        assert_standard(rec)
+    assert len({r["peer"] for r in raw_server.requests[-2:]}) == 2
+
+
 def test_unknown_engine_is_an_input_error() -> None:
     from conformance._core.errors import InputError
 
