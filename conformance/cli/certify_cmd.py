@@ -95,10 +95,10 @@ def register(app: typer.Typer) -> None:
           tokencert certify run1 --candidate candidate.yaml --pki pki \\
               --tsa-passphrase-env TC_TSA_PASS --key keys/jane/evaluator.key.pem \\
               --cert keys/jane/evaluator.cert.pem --chain pki/ca.cert.pem --crl pki/crl.pem \\
-              --passphrase-env TC_EV_PASS --out cert1
-          tokencert certify run1 --demo --candidate candidate.yaml \\
+              --passphrase-env TC_EV_PASS --out cert1 --json
+          tokencert certify run1 --demo --candidate candidate.yaml --pki demo-pki \\
               --key demo-keys/evaluator.key.pem --cert demo-keys/evaluator.cert.pem \\
-              --chain demo-pki/ca.cert.pem --passphrase-env TC_EV_PASS --out cert1 --json
+              --chain demo-pki/ca.cert.pem --passphrase-env TC_EV_PASS --out demo-cert --json
           tokencert certify run1 --self-assessment --out self-assessment.pdf
         """
         from conformance.certificate import Registry, certify, render_self_assessment

@@ -23,7 +23,7 @@ app = typer.Typer(help="PKI of a certification body: root CA, evaluator certific
                   no_args_is_help=True)
 status_app = typer.Typer(help="Withdraw, suspend or reinstate a conformance certificate in "
                          "the signed status list.\n\nExamples:\n\n\b\n"
-                         "  tokencert pki status suspend TCB-HQTS-2026.1-2026-000001 --dir pki "
+                         "  tokencert pki status suspend EXC-HQTS-2026.1-2026-000001 --dir pki "
                          '--reason "billing under review" --passphrase-env TC_ST_PASS\n'
                          "  tokencert pki status publish --dir pki --passphrase-env TC_ST_PASS",
                          no_args_is_help=True)
@@ -71,6 +71,7 @@ def init_ca_cmd(
       tokencert pki init-ca --dir pki --ca-passphrase-env TC_CA_PASS \\
           --body-name "Example Certification GmbH" --accreditation "DAkkS D-ZE-12345" \\
           --prefix EXC --register-url https://register.example.org/
+      tokencert pki init-ca --dir demo-pki --demo --prefix DEMO --ca-passphrase-env TC_CA_PASS
     """
     from conformance.certificate.pki import init_ca
     from conformance.certificate.roles import Body, check_prefix, write_body
@@ -101,12 +102,15 @@ def issue_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Issue an evaluator certificate: ECDSA P-256, digitalSignature + nonRepudiation,
-    documentSigning EKU (1.3.6.1.5.5.7.3.36), CRL distribution point.
+    documentSigning EKU (1.3.6.1.5.5.7.3.36), CRL distribution point (and the DEMO policy
+    when the PKI is a DEMO one).
 
     Examples:
 
     \b
       tokencert pki issue-evaluator --dir pki --name "Jane Doe" --out keys/jane \\
+          --ca-passphrase-env TC_CA_PASS --passphrase-env TC_EV_PASS
+      tokencert pki issue-evaluator --dir demo-pki --name "Demo Evaluator" --out demo-keys \\
           --ca-passphrase-env TC_CA_PASS --passphrase-env TC_EV_PASS
     """
     from conformance.certificate.pki import Pki, issue_evaluator
@@ -250,7 +254,7 @@ def _status(action: str, number: str | None, dir_: Path, reason: str | None,
               f"publish {dir_ / 'status.json'}", highlight=False)
 
 
-NUMBER = typer.Argument(..., help="Certificate number, e.g. TCB-HQTS-2026.1-2026-000001.")
+NUMBER = typer.Argument(..., help="Certificate number, e.g. EXC-HQTS-2026.1-2026-000001.")
 REASON = typer.Option(None, "--reason", help="Why (shown by verify).")
 ST_PASS = typer.Option(None, "--passphrase-env", metavar="NAME",
                        help="Variable holding the status signer's key passphrase (prompted "
@@ -269,7 +273,7 @@ def withdraw(number: str = NUMBER, dir_: Path = DIR, reason: str | None = REASON
     Examples:
 
     \b
-      tokencert pki status withdraw TCB-HQTS-2026.1-2026-000001 --dir pki \\
+      tokencert pki status withdraw EXC-HQTS-2026.1-2026-000001 --dir pki \\
           --reason "vendor request" --passphrase-env TC_ST_PASS
     """
     _status("withdraw", number, dir_, reason, pass_env, registry, days)
@@ -284,7 +288,7 @@ def suspend(number: str = NUMBER, dir_: Path = DIR, reason: str | None = REASON,
     Examples:
 
     \b
-      tokencert pki status suspend TCB-HQTS-2026.1-2026-000001 --dir pki \\
+      tokencert pki status suspend EXC-HQTS-2026.1-2026-000001 --dir pki \\
           --reason "billing under review" --passphrase-env TC_ST_PASS
     """
     _status("suspend", number, dir_, reason, pass_env, registry, days)
@@ -299,7 +303,7 @@ def reinstate(number: str = NUMBER, dir_: Path = DIR, reason: str | None = REASO
     Examples:
 
     \b
-      tokencert pki status reinstate TCB-HQTS-2026.1-2026-000001 --dir pki \\
+      tokencert pki status reinstate EXC-HQTS-2026.1-2026-000001 --dir pki \\
           --reason "review closed" --passphrase-env TC_ST_PASS
     """
     _status("reinstate", number, dir_, reason, pass_env, registry, days)

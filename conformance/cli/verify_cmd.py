@@ -68,10 +68,10 @@ def register(app: typer.Typer) -> None:
         Examples:
 
         \b
-          tokencert verify cert1/TCB-HQTS-2026.1-2026-000001.pdf \\
-              --bundle cert1/TCB-HQTS-2026.1-2026-000001.bundle.zip --trust pki/ca.cert.pem \\
+          tokencert verify cert1/EXC-HQTS-2026.1-2026-000001.pdf \\
+              --bundle cert1/EXC-HQTS-2026.1-2026-000001.bundle.zip --trust pki/ca.cert.pem \\
               --crl pki/crl.pem --status pki/status.json
-          tokencert verify cert1/TCB-HQTS-2026.1-2026-000001.pdf --trust pki/ca.cert.pem \\
+          tokencert verify cert1/EXC-HQTS-2026.1-2026-000001.pdf --trust pki/ca.cert.pem \\
               --accept-unchecked bundle,revocation,status --json
         """
         from conformance.verify import load_trust_root, verify_certificate

@@ -1,8 +1,9 @@
 """Re-judge the evidence inside a bundle: the bundle's evidence and declaration, this
 installation's published catalog and profile, the library's verdict functions.
 
-The verdict path needs scipy (confidence bounds); it is imported only here, so a verifier
-without it still checks every signature and reports this fact as not checked.
+The verdict path needs scipy (confidence bounds) and the run package (httpx, psutil); it is
+imported only here, so a `tokencert[verify]` install without them still checks every
+signature and reports this fact as not checked (`tokencert[verify,rejudge]` re-judges).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from conformance.bundle.zipio import UnsafeZipError, ZipLimits, read_zip
 def rejudge_bundle(data: bytes, limits: ZipLimits | None = None) -> tuple[bool | None, str]:
     """(reproduced, detail); None when re-judging is not possible in this installation."""
     try:
+        import conformance.report.results  # noqa: F401  (the verdict path, scipy included)
         from conformance.report.rejudge import differences, rejudge
     except ImportError as exc:
         return None, (f"re-judging needs the verdict dependencies ({exc.name} is not "
-                      "installed: pip install 'tokencert[rejudge]')")
+                      "installed: pip install 'tokencert[verify,rejudge]')")
     try:
         files = read_zip(data, limits)
     except UnsafeZipError as exc:

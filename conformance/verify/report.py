@@ -159,4 +159,6 @@ class VerifyReport:
 
 
 def _group_of(fact: str) -> str:
-    return next((g for g, names in GROUPS.items() if fact in names), fact)
+    """The narrowest group holding ``fact`` (the fact's own name when none does)."""
+    holding = [g for g, names in GROUPS.items() if fact in names]
+    return min(holding, key=lambda g: len(GROUPS[g])) if holding else fact

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from tokencert_testkit import SERVICE, VENDOR, Issued, issue, make_run_dir
+from tokencert_testkit import SERVICE, VENDOR, Issued, issue, issue_synthesized, make_run_dir
 
 from conformance.certificate import render_self_assessment
 from conformance.certificate.render import DEMO_WATERMARK, SELF_WATERMARK, _fetcher
@@ -19,7 +19,7 @@ from conformance.certificate.render import DEMO_WATERMARK, SELF_WATERMARK, _fetc
 
 @pytest.fixture(scope="module")
 def issued(tmp_path_factory: pytest.TempPathFactory) -> Issued:
-    return issue(tmp_path_factory.mktemp("render"))
+    return issue_synthesized(tmp_path_factory.mktemp("render"))
 
 
 def _text(pdf: Path) -> list[str]:
@@ -33,6 +33,10 @@ def test_chinese_names_render_and_are_escaped(issued: Issued) -> None:
     assert VENDOR in text
     assert issued.number in text and "Certificate of Conformance" in text
     assert "L2" in text and "Enhanced" in text
+    # the body, its accreditation, the scope, and rates as percentages with their bound
+    assert "Test Certification Body" in text and "TEST-ACC-0001" in text
+    assert "Scope and conditions" in text and "Declared concurrency" in text
+    assert "99.91 %" in text and "lower 95% bound decides" in text
 
 
 def test_cjk_font_is_embedded(issued: Issued) -> None:

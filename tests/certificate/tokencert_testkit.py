@@ -266,3 +266,22 @@ def issue(root: Path, demo: bool = False, pki: TestPki | None = None,
                     Registry(root / "pki" / "registry.json"), demo=demo, now=now,
                     body=pki.body, declaration=decl)
     return Issued(run, pki, c.pdf, c.bundle, c.number, decl)
+
+
+def issue_synthesized(root: Path) -> Issued:
+    """A certificate over the synthesized run (CJK names, every category decided): for
+    rendering tests only. Its evidence is opaque, so certify's re-judging is bypassed."""
+    import importlib
+    from unittest import mock
+
+    from conformance.certificate import Registry, certify
+
+    root.mkdir(parents=True, exist_ok=True)
+    run = make_run_dir(root)
+    decide_manual(run)
+    pki = make_pki(root)
+    mod = importlib.import_module("conformance.certificate.certify")
+    with mock.patch.object(mod, "_rejudge_problems", lambda *a: []):
+        c = certify(run, pki.signing, root / "out", Registry(root / "pki" / "registry.json"),
+                    body=pki.body, declaration=run / "declaration.yaml")
+    return Issued(run, pki, c.pdf, c.bundle, c.number, run / "declaration.yaml")

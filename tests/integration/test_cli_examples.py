@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ import typer
 
 from conformance.cli.app import app
 from conformance.reference import ReferenceService
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "certificate"))
+from tokencert_testkit import certification_gate_open
 
 pytestmark = pytest.mark.slow
 
@@ -38,17 +42,15 @@ LONG |= {("monitor", c) for c in ("check", "probe", "report", "serve", "demo")} 
 ORDER = [
     ("spec", "validate"), ("spec", "list"), ("spec", "show"), ("reference", "defects"),
     ("init",), ("declaration", "check"), ("plan",),
-    ("pki", "init-ca"), ("pki", "issue-evaluator"), ("pki", "crl"),
+    ("pki", "init-ca"), ("pki", "init-tsa"), ("pki", "init-status-signer"),
+    ("pki", "issue-evaluator"), ("pki", "crl"),
     ("results",), ("report",), ("compare",), ("review",), ("certify",),
-    ("pki", "status", "suspend"), ("pki", "status", "reinstate"), ("verify",),
-    ("pki", "status", "withdraw"), ("pki", "revoke"),
+    ("pki", "status", "suspend"), ("pki", "status", "reinstate"), ("pki", "status", "publish"),
+    ("verify",), ("pki", "status", "withdraw"), ("pki", "register", "export"), ("pki", "revoke"),
 ]
 # Examples that must NOT succeed on these artefacts, and why.
-EXPECTED_EXIT = {
-    # run1 is a quick-profile --only selection: a real certificate is refused
-    ("certify", 0): 1,
-}
-EXAMPLE_NUMBER = "HQTS-2026.1-2026-000001"
+EXPECTED_EXIT: dict[tuple[str, int], int] = {}
+EXAMPLE_NUMBER = "EXC-HQTS-2026.1-2026-000001"
 ONLY = "API-001,DATA-001"
 
 
@@ -105,6 +107,7 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[str,
              ONLY], env={**os.environ, **svc.env}, capture_output=True, text=True,
             timeout=300, check=False)
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        (run.parent / "declaration-run1.yaml").write_bytes(svc.declaration_path.read_bytes())
         return run, svc.api_keys
 
 
@@ -137,6 +140,8 @@ def test_every_command_has_examples_and_they_run(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TC_CA_PASS", "example CA passphrase")
     monkeypatch.setenv("TC_EV_PASS", "example evaluator passphrase")
+    monkeypatch.setenv("TC_TSA_PASS", "example TSA passphrase")
+    monkeypatch.setenv("TC_ST_PASS", "example status passphrase")
     shutil.copytree(run1, tmp_path / "run1")
     shutil.copytree(run1, tmp_path / "run2")
     (tmp_path / "contract.pdf").write_bytes(b"%PDF-1.4\n% hosting contract (test)\n%%EOF\n")
@@ -147,18 +152,22 @@ def test_every_command_has_examples_and_they_run(
             assets = Path(__file__).parents[2] / "conformance" / "reference" / "assets"
             for name in ("tokenizer.json", "chat_template.jinja"):
                 shutil.copy(assets / name, tmp_path / name)
+        if path == ("certify",):  # the declaration run1 was made from, as its evaluator has it
+            shutil.copy(run1.parent / "declaration-run1.yaml", tmp_path / "candidate.yaml")
         for i, ex in enumerate(own[path]):
             args = shlex.split(ex.replace(EXAMPLE_NUMBER, number))[1:]
-            r = cli(*args)
+            # run1 is a quick-profile --only selection: certify it as if it were a complete
+            # certification run (the refusal itself is tested in tests/certificate)
+            with certification_gate_open() if path == ("certify",) else nullcontext():
+                r = cli(*args)
             want = EXPECTED_EXIT.get((" ".join(path), i), 0)
             assert r.code == want, f"{ex}\n-> exit {r.code}\n{r.out[-1500:]}\n{r.err[-1500:]}"
             ran += 1
-            if path == ("certify",) and "--demo" in args:
+            if path == ("certify",) and "--self-assessment" not in args:
                 issued = json.loads(r.out)
-                number = issued["number"]
-                assert issued["demo"] is True and Path(issued["pdf"]).is_file()
-            if path == ("certify",) and want == 1:
-                assert "not eligible" in r.err
+                assert issued["demo"] is ("--demo" in args) and Path(issued["pdf"]).is_file()
+                if not issued["demo"]:
+                    number = issued["number"]
             if path == ("verify",):
                 assert "VALID" in r.out
     assert ran >= len(ORDER)

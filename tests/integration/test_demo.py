@@ -88,9 +88,15 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
                           r["review"]["note"].startswith("DEMO") for r in manual)
 
     # an independent verification of what it printed, with the public tool
-    v = subprocess.run([sys.executable, "-m", "conformance", "verify", printed["certificate"],
-                        "--bundle", printed["bundle"], "--trust", printed["trust root"],
-                        "--json"], capture_output=True, text=True, timeout=120, check=False)
+    root = Path(printed["trust root"])
+    verify = [sys.executable, "-m", "conformance", "verify", printed["certificate"],
+              "--bundle", printed["bundle"], "--trust", str(root), "--crl",
+              str(root.parent / "crl.pem"), "--status", str(root.parent / "status.json"),
+              "--json"]
+    v = subprocess.run(verify, capture_output=True, text=True, timeout=120, check=False)
+    assert v.returncode == 1 and "DEMO certificate" in json.loads(v.stdout)["bottom_line"]
+    v = subprocess.run([*verify, "--allow-demo"], capture_output=True, text=True,
+                       timeout=120, check=False)
     assert v.returncode == 0, v.stdout
     report = json.loads(v.stdout)
     assert report["valid"] and report["demo"] and report["kind"] == "certificate"

@@ -21,7 +21,9 @@ def test_importing_verify_pulls_no_renderer() -> None:
 
 @pytest.fixture(scope="module")
 def issued(tmp_path_factory: pytest.TempPathFactory) -> Issued:
-    return issue(tmp_path_factory.mktemp("norender"))
+    i = issue(tmp_path_factory.mktemp("norender"))
+    i.pki.status("publish")
+    return i
 
 
 def test_verifying_pulls_no_renderer(issued: Issued) -> None:
@@ -30,7 +32,9 @@ def test_verifying_pulls_no_renderer(issued: Issued) -> None:
         "from conformance.verify import verify_certificate, load_trust_root; "
         f"r = verify_certificate(Path({str(issued.pdf)!r}).read_bytes(), "
         f"load_trust_root(Path({str(issued.pki.ca_cert_path)!r})), "
-        f"Path({str(issued.bundle)!r}).read_bytes()); "
+        f"Path({str(issued.bundle)!r}).read_bytes(), "
+        f"[Path({str(issued.pki.crl_path)!r}).read_bytes()], "
+        f"Path({str(issued.pki.root / 'status.json')!r})); "
         "assert r.valid, r.bottom_line; "
         f"bad = [m for m in {FORBIDDEN!r} if m in sys.modules]; "
         "assert not bad, bad")
