@@ -36,7 +36,7 @@ def check(campaign: Path = typer.Argument(..., help="The campaign file (monitor.
           ) -> None:
     """Validate a campaign file (schema, declarations, limits); exit 2 with file:line errors.
 
-    Example:
+    Examples:
 
     \b
       tokencert monitor check monitor.yaml
@@ -172,7 +172,7 @@ def serve(
 ) -> None:
     """The live dashboard: leaderboard with sorting and filters, charts, drill-down.
 
-    Example:
+    Examples:
 
     \b
       tokencert monitor serve --db monitor.db --port 8765

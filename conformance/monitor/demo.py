@@ -25,8 +25,8 @@ Say = Callable[[str], None]
 # name → (time per output token in ms, defects). Ordered fastest first.
 TARGETS: Mapping[str, tuple[float, tuple[str, ...]]] = {
     "fast": (3.0, ()),
-    "overbilling": (8.0, ("hidden_token",)),
-    "slow": (20.0, ()),
+    "overbilling": (9.0, ("hidden_token",)),
+    "slow": (27.0, ()),
 }
 KEY_ENV = "TOKENCERT_MONITOR_DEMO_KEY_{}"
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from conformance.monitor import tables as t
 from conformance.monitor.store import Store
-from conformance.stats import clopper_pearson, quantile_bounds
+from conformance.stats import clopper_pearson, quantile, quantile_bounds
 
 INSTRUMENT = frozenset({"client_error", "worker_lost"})
 METRICS = {"output_tps": True, "ttft_ms": False, "e2e_ms": False}  # name → higher is better
@@ -187,8 +187,10 @@ def compute(store: Store, window: Window, *, trend: bool = True) -> Window:
     for (wl, sc, tg), rows in sorted(groups.items()):
         f = figures(rows, tg, wl, sc, window.confidence)
         prev = previous.get((wl, sc, tg))
-        if prev:
-            p = figures(prev, tg, wl, sc, window.confidence).median[window.metric].point
+        if prev:  # the previous window's median only (no intervals needed)
+            i = _COLS.index(window.metric)
+            p = quantile([float(r[i]) for r in prev if r[4] and r[i] is not None
+                          and r[5] not in INSTRUMENT] or [0.0], 0.5)
             now = f.median[window.metric].point
             if p and now is not None:
                 f = replace(f, trend=now / p)
@@ -199,7 +201,7 @@ def compute(store: Store, window: Window, *, trend: bool = True) -> Window:
 
 
 def last_hours(hours: float, now: datetime | None = None, **kw: Any) -> Window:
-    from conformance.monitor.prober import utc_naive
+    from conformance.monitor.store import utc_naive
 
     end = utc_naive(now)
     return Window(end - timedelta(hours=hours), end, **kw)

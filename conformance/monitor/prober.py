@@ -15,13 +15,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from conformance.checks.audit import audit_completion
 from conformance.checks.metering import completion_reference
 from conformance.monitor.campaign import Campaign, Scenario, Target, Workload
-from conformance.monitor.store import RoundKey, Store
+from conformance.monitor.store import RoundKey, Store, utc_naive
 from conformance.run.client import ChatParams, Client, ClientConfig
 from conformance.run.prompts import PromptFactory, PromptSpec
 from conformance.run.records import RequestRecord
@@ -29,12 +29,6 @@ from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
 from conformance.run.tokenize.vocab import Vocabulary
 
 PER_M = 1_000_000
-
-
-def utc_naive(when: datetime | None = None) -> datetime:
-    """UTC without tzinfo: what the store keeps."""
-    w = when or datetime.now(UTC)
-    return w.astimezone(UTC).replace(tzinfo=None) if w.tzinfo else w
 
 
 @dataclass

@@ -151,8 +151,8 @@ def demo_publish(store: Store, out: Path, say: Say) -> tuple[Path, Path, str]:
         load_private_key,
     )
     from conformance.monitor.figures import compute, month
-    from conformance.monitor.prober import utc_naive
     from conformance.monitor.signed import sign_report
+    from conformance.monitor.store import utc_naive
     from conformance.verify import verify_certificate
 
     period = utc_naive().strftime("%Y-%m")

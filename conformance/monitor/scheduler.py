@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conformance.monitor.campaign import Campaign, Schedule, Workload, cron_trigger
-from conformance.monitor.prober import Prober, RoundOutcome, utc_naive
+from conformance.monitor.prober import Prober, RoundOutcome
+from conformance.monitor.store import utc_naive
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_MISSED = 1000  # older missed slots than this many are not listed one by one

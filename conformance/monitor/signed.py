@@ -57,8 +57,8 @@ def sign_report(store: Store, w: Window, signing: Signing, out: Path, period: st
                 demo: bool = False, now: datetime | None = None) -> SignedReport:
     from conformance.certificate.render import PdfAttachment, font_css, html_to_pdf
     from conformance.certificate.sign import SigningPolicy, sign_pdf
-    from conformance.monitor.prober import utc_naive
     from conformance.monitor.publish import render
+    from conformance.monitor.store import utc_naive
 
     issued = utc_naive(now).replace(microsecond=0)
     check_signer(signing, issued.replace(tzinfo=UTC))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,12 @@ from conformance.monitor import tables as t
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x746F6B6D6F6E  # "tokmon": PostgreSQL advisory lock for migrations
+
+
+def utc_naive(when: datetime | None = None) -> datetime:
+    """UTC without tzinfo: what the store keeps."""
+    w = when or datetime.now(UTC)
+    return w.astimezone(UTC).replace(tzinfo=None) if w.tzinfo else w
 
 
 @dataclass(frozen=True)

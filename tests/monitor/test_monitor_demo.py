@@ -92,3 +92,13 @@ def test_cli_examples_of_monitor(demo_run: DemoOutcome, cli: Callable[..., Any],
     bad.write_text("campaign: x\nprober: {name: p}\ntargets: []\n")
     r = cli("monitor", "check", str(bad))
     assert r.code == 2 and f"{bad}:3" in r.err and "workloads" in r.err, r.err
+    r = cli("monitor", "demo", "--out", str(demo_run.out))
+    assert r.code == 2 and "not empty" in r.err
+
+
+def test_no_key_reaches_disk(demo_run: DemoOutcome) -> None:
+    """The reference services' keys (sk-ref-…) are in no file the demo wrote (the store,
+    the reports, the bundle, the campaign) — only in the services' own environment."""
+    for f in demo_run.out.rglob("*"):
+        if f.is_file() and "targets" not in f.relative_to(demo_run.out).parts:
+            assert b"sk-ref-" not in f.read_bytes(), f

@@ -10,9 +10,9 @@ import pytest
 from conftest import write_campaign
 
 from conformance.monitor.campaign import load_campaign
-from conformance.monitor.prober import Prober, utc_naive
+from conformance.monitor.prober import Prober
 from conformance.monitor.scheduler import Runner
-from conformance.monitor.store import open_store
+from conformance.monitor.store import open_store, utc_naive
 
 
 def test_rounds_restart_crash_and_down(tmp_path: Path, ref_target: tuple[Path, dict[str, str]],
