@@ -14,11 +14,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conformance._core.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from conformance.monitor.store import Store
 
 Say = Callable[[str], None]
 
@@ -142,11 +145,46 @@ def run_demo(out: Path, *, every_s: float = 20.0, duration_s: float = 180.0,
             report_dir = pdf = None
             verified = None
             if report:
-                from conformance.monitor.publish import demo_publish
-
                 report_dir, pdf, verified = demo_publish(store, out, say)
         finally:
             if server is not None:
                 server.should_exit = True
             store.close()
     return DemoOutcome(out, path, db, rounds, report_dir, pdf, verified, url)
+
+
+def demo_publish(store: Store, out: Path, say: Say) -> tuple[Path, Path, str]:
+    """The demo's report: static HTML, and a signed report under a throw-away demo PKI,
+    verified at once against the demo root."""
+    import secrets
+
+    from conformance.certificate import (
+        Signing,
+        init_ca,
+        issue_evaluator,
+        load_cert,
+        load_private_key,
+    )
+    from conformance.monitor.figures import compute, month
+    from conformance.monitor.publish import write_static
+    from conformance.monitor.signed import sign_report
+    from conformance.monitor.store import utc_naive
+    from conformance.verify import verify_certificate
+
+    period = utc_naive().strftime("%Y-%m")
+    w = compute(store, month(period, campaign="demo"))
+    report_dir = out / "report"
+    write_static(store, w, report_dir, f"tokencert monitoring · demo · {period}")
+    say(f"static report: {report_dir / 'index.html'}")
+    ca_pass, ev_pass = (secrets.token_urlsafe(32).encode() for _ in range(2))
+    pki = init_ca(out / "pki", ca_pass, "tokencert DEMO Root (not a certification body)",
+                  "tokencert demo", years=1)
+    issued = issue_evaluator(pki, ca_pass, out / "pki" / "evaluator", ev_pass,
+                             "DEMO Monitoring Publisher", "tokencert demo", days=30)
+    ca = pki.ca_cert()
+    signing = Signing(load_private_key(issued.key_path, ev_pass), load_cert(issued.cert_path),
+                      (ca,), None, ca)
+    signed = sign_report(store, w, signing, report_dir, period, demo=True)
+    rep = verify_certificate(signed.pdf.read_bytes(), ca, signed.bundle.read_bytes())
+    say(f"signed report {signed.pdf} — verify: {rep.bottom_line}")
+    return report_dir, signed.pdf, rep.bottom_line

@@ -138,42 +138,6 @@ def write_static(store: Store, w: Window, out: Path, title: str) -> list[Path]:
     return written
 
 
-def demo_publish(store: Store, out: Path, say: Say) -> tuple[Path, Path, str]:
-    """The demo's report: static HTML, and a signed report under a throw-away demo PKI,
-    verified at once against the demo root."""
-    import secrets
-
-    from conformance.certificate import (
-        Signing,
-        init_ca,
-        issue_evaluator,
-        load_cert,
-        load_private_key,
-    )
-    from conformance.monitor.figures import compute, month
-    from conformance.monitor.signed import sign_report
-    from conformance.monitor.store import utc_naive
-    from conformance.verify import verify_certificate
-
-    period = utc_naive().strftime("%Y-%m")
-    w = compute(store, month(period, campaign="demo"))
-    report_dir = out / "report"
-    write_static(store, w, report_dir, f"tokencert monitoring · demo · {period}")
-    say(f"static report: {report_dir / 'index.html'}")
-    ca_pass, ev_pass = (secrets.token_urlsafe(32).encode() for _ in range(2))
-    pki = init_ca(out / "pki", ca_pass, "tokencert DEMO Root (not a certification body)",
-                  "tokencert demo", years=1)
-    issued = issue_evaluator(pki, ca_pass, out / "pki" / "evaluator", ev_pass,
-                             "DEMO Monitoring Publisher", "tokencert demo", days=30)
-    ca = pki.ca_cert()
-    signing = Signing(load_private_key(issued.key_path, ev_pass), load_cert(issued.cert_path),
-                      (ca,), None, ca)
-    signed = sign_report(store, w, signing, report_dir, period, demo=True)
-    rep = verify_certificate(signed.pdf.read_bytes(), ca, signed.bundle.read_bytes())
-    say(f"signed report {signed.pdf} — verify: {rep.bottom_line}")
-    return report_dir, signed.pdf, rep.bottom_line
-
-
 def ranking_rows(w: Window) -> Sequence[dict[str, Any]]:
     """Flat rows for JSON consumers (dashboard, CLI)."""
     return [{"workload": r.workload, "scenario": r.scenario, **row_view(x),

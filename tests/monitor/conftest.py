@@ -36,22 +36,3 @@ def ref_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     with ReferenceService.start(workdir=tmp_path_factory.mktemp("ref"),
                                 sim_config={"tpot_ms": 1.0, "base_ttft_ms": 5.0}) as svc:
         yield svc.declaration_path, {"TOKENCERT_MONITOR_TEST_KEY": svc.api_key}
-
-
-def write_campaign(path: Path, declaration: Path, *, prober: str = "p1", every_s: float = 60,
-                   parallel: int = 2, extra: str = "") -> Path:
-    path.write_text(f"""campaign: test
-prober: {{name: {prober}, region: loopback}}
-targets:
-  - name: ref
-    declaration: {declaration}
-    api_key_env: TOKENCERT_MONITOR_TEST_KEY
-workloads:
-  - {{name: short, input_tokens: 40, output_tokens: 16}}
-scenarios:
-  - {{name: single, parallel: 1}}
-  - {{name: par, parallel: {parallel}}}
-schedule: {{every_s: {every_s}}}
-request_timeout_s: 20
-{extra}""", encoding="utf-8")
-    return path

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import write_campaign
+from monitor_testkit import write_campaign
 
 from conformance._core.errors import InputError
 from conformance.monitor.campaign import Schedule, load_campaign

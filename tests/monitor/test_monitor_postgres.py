@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import write_campaign
+from monitor_testkit import write_campaign
 from pgserver import postgres_server, unavailable_reason
 
 from conformance.monitor.campaign import load_campaign

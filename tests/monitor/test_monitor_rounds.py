@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import write_campaign
+from monitor_testkit import write_campaign
 
 from conformance.monitor.campaign import load_campaign
 from conformance.monitor.prober import Prober
