@@ -19,8 +19,9 @@ import pytest
 
 from conformance._core.errors import RunError, TokencertError
 from conformance._core.redact import scrub
+from conformance.pytest_plugin.guard import CandidateUnreachable
 from conformance.pytest_plugin.progress import PhaseProgress
-from conformance.pytest_plugin.session import CandidateUnreachable, Options, Session
+from conformance.pytest_plugin.session import Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
 from conformance.run.evidence import Flag
 

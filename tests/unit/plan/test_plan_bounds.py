@@ -16,7 +16,7 @@ from conformance.declaration.models import Declaration
 from conformance.plan import PhasePlan, build_plan
 from conformance.plan.build import request_timeout
 from conformance.plan.duration import phase_duration, run_duration
-from conformance.pytest_plugin.session import no_answer
+from conformance.pytest_plugin.guard import no_answer
 from conformance.run.evidence import EvidenceStore, PhaseEvidence, read_evidence
 from conformance.run.evidence.phase import _unanswered_tail
 from conformance.run.records import RequestRecord
@@ -124,18 +124,18 @@ def test_resume_reads_its_inputs_from_the_run_directory(tmp_path: Path) -> None:
 def test_the_watchdog_interrupts_the_run_at_its_deadline() -> None:
     import time
 
-    from conformance.pytest_plugin.session import _Watchdog
+    from conformance.pytest_plugin.guard import Watchdog
 
     why: list[str] = []
     try:
-        _Watchdog(0.05, why)
+        Watchdog(0.05, why)
         for _ in range(600):  # interrupted long before (KeyboardInterrupt, as Ctrl-C)
             time.sleep(0.05)
     except KeyboardInterrupt:
         pass
     assert why and "deadline" in why[0]
     quiet: list[str] = []
-    _Watchdog(0.05, quiet).cancel()
+    Watchdog(0.05, quiet).cancel()
     time.sleep(0.2)
     assert quiet == []
 
