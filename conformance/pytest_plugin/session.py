@@ -23,8 +23,8 @@ from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
 from conformance.plan import PhasePlan, Plan, build_plan
+from conformance.plan.bounds import run_bound
 from conformance.plan.build import request_timeout
-from conformance.plan.duration import run_duration
 from conformance.pytest_plugin.guard import (
     CandidateUnreachable,
     Watchdog,
@@ -143,7 +143,7 @@ class Session:
             check(decl, request_timeout_s=request_timeout(profile, decl),
                   security_only=security_only(plan))
         lock = lock_out(options.out)
-        duration = run_duration(plan, decl, request_timeout(profile, decl))
+        duration = run_bound(plan, decl, request_timeout(profile, decl))
         redactor = Redactor.from_env(decl.secret_env_names())
         started = utc_now_iso()
         manifest = {

@@ -1,5 +1,5 @@
-"""How long a run takes: the expected and the longest duration of each phase, and the run
-deadline derived from them. Pure arithmetic on the plan and the declaration (no I/O).
+"""How long a run may take: the expected and the longest duration of each phase, and the
+run deadline derived from them. Pure arithmetic on the plan and the declaration (no I/O).
 
 *Expected* assumes the service delivers what it declares: each stream produces
 ``output_tokens_per_s / declared_concurrency`` tokens per second. *Maximum* assumes the
@@ -30,7 +30,7 @@ DEFAULT_OUTPUT_TOKENS = 100
 
 
 @dataclass(frozen=True)
-class PhaseDuration:
+class PhaseBound:
     phase: str
     requests: int  # requests the phase is expected to send
     expected_s: float
@@ -41,8 +41,8 @@ class PhaseDuration:
 
 
 @dataclass(frozen=True)
-class RunDuration:
-    phases: tuple[PhaseDuration, ...]
+class RunBound:
+    phases: tuple[PhaseBound, ...]
     probes_maximum_s: float  # the allowance for requirement probes outside the phases
     expected_s: float
     deadline_s: float  # the run stops (incomplete, exit 3) when it runs past this
@@ -60,7 +60,7 @@ def _request_s(pp: PhasePlan, decl: Declaration) -> float:
     return (pp.output_tokens or DEFAULT_OUTPUT_TOKENS) / max(per_stream, 1e-9)
 
 
-def phase_duration(pp: PhasePlan, decl: Declaration) -> PhaseDuration:
+def phase_bound(pp: PhasePlan, decl: Declaration) -> PhaseBound:
     """Expected and longest duration of one planned phase."""
     conc = max(1, pp.concurrency)
     observe = pp.observe_s or 0.0
@@ -70,24 +70,28 @@ def phase_duration(pp: PhasePlan, decl: Declaration) -> PhaseDuration:
         n = math.ceil(pp.duration_s * rps)
         expected = pp.duration_s + observe + min(one, pp.timeout_s)
         maximum = pp.duration_s + observe + pp.timeout_s
-        return PhaseDuration(pp.name, n, round(expected, 1), round(maximum, 1))
+        return PhaseBound(pp.name, n, round(expected, 1), round(maximum, 1))
     n = (pp.requests if pp.requests is not None else UNCOUNTED_REQUESTS) * max(1, pp.repeats)
     waves = math.ceil(n / conc)
+    if pp.name == "sweep":  # the requests at each power of two up to the concurrency
+        levels = sorted({*(2**i for i in range(conc.bit_length()) if 2**i < conc), conc})
+        waves = sum(math.ceil(n / lv) for lv in levels)
+        n *= len(levels)
     expected = waves * min(one, pp.timeout_s)
     if pp.rate_rps is not None:
         expected = max(expected, n / pp.rate_rps)
     if pp.strategy == "burst":
         expected = max(expected, float(waves))  # one burst per second
     maximum = waves * pp.timeout_s + (n / pp.rate_rps if pp.rate_rps else 0.0) + observe
-    return PhaseDuration(pp.name, n, round(expected + observe, 1), round(maximum, 1))
+    return PhaseBound(pp.name, n, round(expected + observe, 1), round(maximum, 1))
 
 
-def run_duration(plan: Plan, decl: Declaration, timeout_s: float) -> RunDuration:
+def run_bound(plan: Plan, decl: Declaration, timeout_s: float) -> RunBound:
     """Every phase's duration and the run deadline. ``timeout_s``: the per-request deadline
     (``plan.build.request_timeout``) for the probes sent outside the load phases."""
-    phases = tuple(phase_duration(pp, decl) for pp in plan.phases.values())
+    phases = tuple(phase_bound(pp, decl) for pp in plan.phases.values())
     tests = sum(1 for r in plan.requirements if r.applicable)
     probes = tests * PROBES_PER_REQUIREMENT * timeout_s
     expected = SETUP_S + sum(p.expected_s for p in phases)
     deadline = SETUP_S + sum(p.maximum_s for p in phases) + probes
-    return RunDuration(phases, round(probes, 1), round(expected, 1), round(deadline, 1))
+    return RunBound(phases, round(probes, 1), round(expected, 1), round(deadline, 1))
