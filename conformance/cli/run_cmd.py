@@ -111,8 +111,7 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
     args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
             "-p", "no:cacheprovider", "-q", "--no-header", "-o", "junit_family=xunit2",
             f"--junitxml={junit}", "--tokencert-candidate", str(candidate),
-            "--tokencert-profile", profile, "--tokencert-out", str(out_dir),
-            "--tokencert-no-preflight"]  # run_suite has checked the service already
+            "--tokencert-profile", profile, "--tokencert-out", str(out_dir)]
     if only:
         args += ["--tokencert-only", only]
     if resume:
@@ -123,6 +122,7 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
         args += ["--tokencert-ray-address", ray_address]
     if ray_workers is not None:
         args += ["--tokencert-ray-workers", str(ray_workers)]
+    args.append("--tokencert-no-preflight")  # run_suite has checked the service already
     return args
 
 
