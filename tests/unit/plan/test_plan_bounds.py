@@ -105,7 +105,7 @@ def test_requests_that_never_connected_are_superseded_on_resume(tmp_path: Path) 
 
 
 def test_resume_reads_its_inputs_from_the_run_directory(tmp_path: Path) -> None:
-    from conformance.cli.run_cmd import resume_inputs
+    from conformance.cli.run_inputs import resume_inputs
 
     out = tmp_path / "run1"
     (out / "evidence").mkdir(parents=True)
