@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
           tokencert doctor --candidate candidate.yaml
           tokencert doctor --candidate candidate.yaml --profile certification --json
         """
-        from conformance.cli.run_cmd import check_service
+        from conformance.cli.run_inputs import check_service
         from conformance.declaration import load_declaration
         from conformance.plan import build_plan
         from conformance.spec import load_catalog, load_profile

@@ -52,6 +52,8 @@ def register(app: typer.Typer) -> None:
         """
         from conformance.declaration import load_declaration
         from conformance.plan import build_plan
+        from conformance.plan.bounds import run_bound
+        from conformance.plan.build import request_timeout
         from conformance.plan.duration import expect_plan, human_duration, total_seconds
         from conformance.plan.load import estimate
         from conformance.spec import load_catalog, load_profile
@@ -64,15 +66,17 @@ def register(app: typer.Typer) -> None:
                              [Problem("no --candidate", hint="tokencert plan --candidate "
                                       "candidate.yaml --profile quick")])
         decl = load_declaration(candidate)
-        p = build_plan(load_catalog(catalog), load_profile(profile), decl, only)
+        prof = load_profile(profile)
+        p = build_plan(load_catalog(catalog), prof, decl, only)
         est = estimate(p, decl)
+        deadline = run_bound(p, decl, request_timeout(prof, decl)).deadline_s
         expected = {e.phase: e for e in expect_plan(p, decl.performance)}
         total = total_seconds(tuple(expected.values()))
         probes = _probes(p, decl, catalog, est)
         if as_json:
             print_json({"profile": p.profile, "candidate": decl.public_summary(),
                         **est.to_json(),
-                        "duration": {"expected_s": round(total, 1),
+                        "duration": {"expected_s": round(total, 1), "deadline_s": deadline,
                                      "phases": [e.to_json() for e in expected.values()]},
                         "probes": [x.to_json() for x in probes]})
             return
@@ -91,6 +95,9 @@ def register(app: typer.Typer) -> None:
         out.print(f"expected duration: ~{human_duration(total)} of load phases (at the "
                   "declared capacity; a slower service takes longer), plus the protocol "
                   "and security probes", highlight=False)
+        out.print(f"run deadline: {human_duration(deadline)} (every request to its deadline; "
+                  "a run past it stops as incomplete, exit 3, and can be resumed)",
+                  highlight=False)
         cap = est.chunks_per_s_per_process
         out.print(f"one client process: {cap:,.0f} chunks/s measured, planned at "
                   f"{est.utilisation:.0%}; at most {est.streams_per_loop} streams per loop",

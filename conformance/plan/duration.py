@@ -1,17 +1,12 @@
-"""How long a run takes: the expected duration of each planned phase (for `tokencert plan`
-and the progress line), the longest a phase may take, and the run deadline derived from them.
+"""How long a run is expected to take: each planned phase's expected duration (for
+`tokencert plan` and the progress line). The longest a phase may take and the run deadline
+are ``conformance.plan.bounds``.
 
 Pure arithmetic on the plan and the declared capacity (no I/O). *Expected*: a request takes
 ``ASSUMED_TTFT_S`` plus its output tokens at one stream's share of the declared capacity; a
 phase with a duration takes that duration plus one request to drain; a phase with a request
-count takes its rounds of requests (or its arrival schedule, if slower). *Maximum*: the worst a
-live service can do within the per-request deadline (``PhasePlan.timeout_s``): every request of
-a request-bounded phase runs to the deadline; a duration-bounded phase runs its duration, its
-observation window and one last deadline. The run deadline adds an allowance for the probes
-the requirement tests send outside the load phases. A run past its deadline stops as
-incomplete (exit 3), its evidence kept and resumable.
+count takes its rounds of requests (or its arrival schedule, if slower).
 """
-
 
 from __future__ import annotations
 
@@ -19,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from conformance.declaration.models import Declaration, Performance
+from conformance.declaration.models import Performance
 from conformance.plan.model import PhasePlan, Plan
 
 ASSUMED_TTFT_S = 0.5  # the declaration states no TTFT; the L2 p50 region
@@ -96,48 +91,3 @@ def human_duration(seconds: float) -> str:
         return f"{m} min {s:02d} s"
     h, m = divmod(m, 60)
     return f"{h} h {m:02d} min"
-
-# the requests a phase without a count or a duration sends at most (metering corpus, repeats)
-UNCOUNTED_REQUESTS = 48
-# probes a requirement test may send outside the load phases, each to its deadline
-PROBES_PER_REQUIREMENT = 4
-# fixed overhead of a run: starting pytest, loading the tokenizer, building prompts
-SETUP_S = 60.0
-
-
-@dataclass(frozen=True)
-class RunDuration:
-    expected: tuple[PhaseExpectation, ...]
-    maximum_s: tuple[float, ...]  # the longest each phase may take, in plan order
-    probes_maximum_s: float  # the allowance for requirement probes outside the phases
-    expected_s: float
-    deadline_s: float  # the run stops (incomplete, exit 3) when it runs past this
-
-    def to_json(self) -> dict[str, Any]:
-        return {"expected_s": self.expected_s, "deadline_s": self.deadline_s,
-                "probes_maximum_s": self.probes_maximum_s,
-                "phases": [dict(e.to_json(), maximum_s=m)
-                           for e, m in zip(self.expected, self.maximum_s, strict=True)]}
-
-
-def phase_maximum_s(pp: PhasePlan) -> float:
-    """The longest one planned phase may take against a live service."""
-    observe = pp.observe_s or 0.0
-    if pp.duration_s is not None:
-        return pp.duration_s + observe + pp.timeout_s
-    n = (pp.requests if pp.requests is not None else UNCOUNTED_REQUESTS) * max(1, pp.repeats)
-    waves = math.ceil(n / max(1, pp.concurrency))
-    return waves * pp.timeout_s + (n / pp.rate_rps if pp.rate_rps else 0.0) + observe
-
-
-def run_duration(plan: Plan, decl: Declaration, timeout_s: float) -> RunDuration:
-    """Every phase's expected and longest duration and the run deadline. ``timeout_s``: the
-    per-request deadline (``plan.build.request_timeout``) for the probes sent outside the load
-    phases."""
-    expected = expect_plan(plan, decl.performance)
-    maximum = tuple(round(phase_maximum_s(pp), 1) for pp in plan.phases.values())
-    tests = sum(1 for r in plan.requirements if r.applicable)
-    probes = tests * PROBES_PER_REQUIREMENT * timeout_s
-    return RunDuration(expected, maximum, round(probes, 1),
-                       round(SETUP_S + total_seconds(expected), 1),
-                       round(SETUP_S + sum(maximum) + probes, 1))

@@ -25,8 +25,9 @@ import pytest
 from conformance._core.errors import RunError, TokencertError
 from conformance._core.redact import scrub
 from conformance.plan.duration import expect_plan
+from conformance.pytest_plugin.guard import CandidateUnreachable
 from conformance.pytest_plugin.progress import PhaseProgress
-from conformance.pytest_plugin.session import CandidateUnreachable, Options, Session
+from conformance.pytest_plugin.session import Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
 from conformance.pytest_plugin.verdict_view import SHOULD_FAILED, verdict_reports, verdict_summary
 from conformance.run.evidence import Flag

@@ -23,8 +23,15 @@ from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
 from conformance.plan import PhasePlan, Plan, build_plan
-from conformance.plan.build import LIMIT_EXEMPT_PHASES, request_timeout
-from conformance.plan.duration import run_duration
+from conformance.plan.bounds import run_bound
+from conformance.plan.build import request_timeout
+from conformance.pytest_plugin.guard import (
+    CandidateUnreachable,
+    Watchdog,
+    lock_out,
+    no_answer,
+    run_inputs,
+)
 from conformance.pytest_plugin.phases import (
     PromptSource,
     default_factory,
@@ -106,7 +113,7 @@ class Session:
     lock: int | None = None  # the flock'd descriptor of <out>/.lock
     no_answer: int = 0  # requests in a row without any answer (see ``watch``)
     deadline_s: float = 0.0
-    watchdog: _Watchdog | None = None
+    watchdog: Watchdog | None = None
     probes_sent: dict[str, int] = field(default_factory=dict)  # per phase, for progress
 
     @property
@@ -137,7 +144,7 @@ class Session:
             check(decl, request_timeout_s=request_timeout(profile, decl),
                   security_only=security_only(plan))
         lock = lock_out(options.out)
-        duration = run_duration(plan, decl, request_timeout(profile, decl))
+        duration = run_bound(plan, decl, request_timeout(profile, decl))
         redactor = Redactor.from_env(decl.secret_env_names())
         started = utc_now_iso()
         manifest = {
@@ -167,7 +174,7 @@ class Session:
                       resumed, attempts=dict(resumed.attempts) if resumed else {}, lock=lock)
         store.observers.append(session.watch)
         session.deadline_s = duration.deadline_s
-        session.watchdog = _Watchdog(session.deadline_s, session.incomplete)
+        session.watchdog = Watchdog(session.deadline_s, session.incomplete)
         return session
 
     # -- what tests use -------------------------------------------------------------------
@@ -329,80 +336,6 @@ class Session:
         if self.lock is not None:
             os.close(self.lock)  # releases the flock
             self.lock = None
-
-
-class CandidateUnreachable(RunError):
-    """The service stopped answering mid-run: the run ends incomplete (exit 3)."""
-
-
-def no_answer(rec: RequestRecord) -> bool:
-    """A request that got no answer at all: no connection (refused, failed, TLS failed), or
-    not one byte before its deadline. Resets, errors and slow answers are answers. The
-    overload phase is exempt from the second kind (a service may queue a burst)."""
-    if rec.error == "connect":
-        return True
-    return (rec.error == "timeout" and rec.status is None and rec.first_byte_ns is None
-            and rec.phase not in LIMIT_EXEMPT_PHASES)
-
-
-class _Watchdog:
-    """Interrupts the run (as Ctrl-C does) when it passes its deadline: the session then
-    ends as incomplete (exit 3), evidence kept, resumable."""
-
-    def __init__(self, deadline_s: float, incomplete: list[str]) -> None:
-        import threading
-
-        self.deadline_s = deadline_s
-        self._incomplete = incomplete
-        self._timer = threading.Timer(deadline_s, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        import _thread
-
-        self._incomplete.append(f"the run passed its deadline of {self.deadline_s:.0f} s "
-                                "(from the plan: `tokencert plan` states it)")
-        _thread.interrupt_main()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def lock_out(out: Path) -> int:
-    """Hold an exclusive lock on ``<out>/.lock`` for the session: two runs never write one
-    run directory (the kernel drops the lock when the process ends, however it ends)."""
-    import fcntl
-
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise InputError(f"another run is writing {out}", [Problem(
-            "the run directory is locked", file=str(out / ".lock"),
-            hint="wait for that run to end, or choose another --out")]) from None
-    return fd
-
-
-def run_inputs(options: Options) -> dict[str, str | None]:
-    """What ``--resume`` needs to continue the run: the candidate, profile and catalog,
-    as paths relative to the run directory where they can be (no home paths in bundles)."""
-
-    def rel(p: Path | None) -> str | None:
-        if p is None:
-            return None
-        try:
-            return os.path.relpath(p.resolve(), options.out.resolve())
-        except ValueError:
-            return str(p.resolve())
-
-    prof = Path(options.profile)
-    profile = rel(prof) if prof.suffix in (".yaml", ".yml") and prof.is_file() \
-        else options.profile
-    return {"candidate": rel(options.candidate), "profile": profile,
-            "catalog": rel(options.catalog)}
 
 
 def tls_version(base_url: str, ca_bundle: Path | None, timeout_s: float = 5.0) -> str | None:

@@ -14,9 +14,9 @@ from conformance._core.redact import Redactor
 from conformance.declaration import load_declaration
 from conformance.declaration.models import Declaration
 from conformance.plan import PhasePlan, build_plan
+from conformance.plan.bounds import phase_bound, run_bound
 from conformance.plan.build import request_timeout
-from conformance.plan.duration import phase_duration, run_duration
-from conformance.pytest_plugin.session import no_answer
+from conformance.pytest_plugin.guard import no_answer
 from conformance.run.evidence import EvidenceStore, PhaseEvidence, read_evidence
 from conformance.run.evidence.phase import _unanswered_tail
 from conformance.run.records import RequestRecord
@@ -40,26 +40,26 @@ def test_request_deadline_is_the_declared_one_capped_by_the_profile(decl: Declar
     assert load_profile("quick").max_consecutive_connection_failures == 10
 
 
-def test_phase_durations(decl: Declaration) -> None:
+def test_phase_bounds(decl: Declaration) -> None:
     # 800 tokens/s over 16 streams: 50 tokens/s per stream, 100 tokens in 2 s
     seq = PhasePlan("protocol", "sequential", 1, requests=12, output_tokens=100,
                     timeout_s=60)
-    d = phase_duration(seq, decl)
+    d = phase_bound(seq, decl)
     assert (d.requests, d.expected_s, d.maximum_s) == (12, 24.0, 720.0)
     conc = dataclasses.replace(seq, name="sustained", strategy="concurrent", concurrency=16,
                                requests=None, duration_s=45)
-    d = phase_duration(conc, decl)
+    d = phase_bound(conc, decl)
     assert d.expected_s == 47.0 and d.maximum_s == 105.0 and d.requests == 360
     rate = dataclasses.replace(seq, name="recovery", strategy="constant", rate_rps=2,
                                requests=None, duration_s=15, observe_s=60)
-    d = phase_duration(rate, decl)
+    d = phase_bound(rate, decl)
     assert d.maximum_s == 15 + 60 + 60 and d.requests == 30
 
 
 def test_run_deadline_bounds_every_phase(decl: Declaration) -> None:
     quick = load_profile("quick")
     plan = build_plan(load_catalog(), quick, decl)
-    run = run_duration(plan, decl, request_timeout(quick, decl))
+    run = run_bound(plan, decl, request_timeout(quick, decl))
     assert {p.phase for p in run.phases} == set(plan.phases)
     assert run.expected_s < run.deadline_s
     assert run.deadline_s >= sum(p.maximum_s for p in run.phases) + run.probes_maximum_s
@@ -105,7 +105,7 @@ def test_requests_that_never_connected_are_superseded_on_resume(tmp_path: Path) 
 
 
 def test_resume_reads_its_inputs_from_the_run_directory(tmp_path: Path) -> None:
-    from conformance.cli.run_cmd import resume_inputs
+    from conformance.cli.run_inputs import resume_inputs
 
     out = tmp_path / "run1"
     (out / "evidence").mkdir(parents=True)
@@ -124,18 +124,18 @@ def test_resume_reads_its_inputs_from_the_run_directory(tmp_path: Path) -> None:
 def test_the_watchdog_interrupts_the_run_at_its_deadline() -> None:
     import time
 
-    from conformance.pytest_plugin.session import _Watchdog
+    from conformance.pytest_plugin.guard import Watchdog
 
     why: list[str] = []
     try:
-        _Watchdog(0.05, why)
+        Watchdog(0.05, why)
         for _ in range(600):  # interrupted long before (KeyboardInterrupt, as Ctrl-C)
             time.sleep(0.05)
     except KeyboardInterrupt:
         pass
     assert why and "deadline" in why[0]
     quiet: list[str] = []
-    _Watchdog(0.05, quiet).cancel()
+    Watchdog(0.05, quiet).cancel()
     time.sleep(0.2)
     assert quiet == []
 
@@ -163,3 +163,10 @@ def test_an_interrupted_attempts_probes_are_superseded(tmp_path: Path) -> None:
     assert ev.phase("metering").seqs() == {1}
     assert ev.phase("metering").requests["metering-1"]["attempt"] == 2
     assert ev.phase("sustained").seqs() == {5}
+
+
+def test_a_sweep_is_bounded_at_every_level(decl: Declaration) -> None:
+    sweep = PhasePlan("sweep", "concurrent", 1, concurrency=8, requests=12,
+                      output_tokens=100, timeout_s=60)
+    b = phase_bound(sweep, decl)  # levels 1, 2, 4, 8: 12 + 6 + 3 + 2 waves
+    assert b.requests == 48 and b.maximum_s == 23 * 60
