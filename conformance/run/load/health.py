@@ -73,6 +73,17 @@ class HealthWindow:
     loop_lag_max_ms: float
     cpu_percent: float  # of one core, by the client process
     system_cpu_percent: float  # whole machine, all cores (100 = every core busy)
+    span_s: float = 1.0  # the window's length (a window closes on the first tick past it)
+
+    def saturated(self, threshold_ms: float, tolerance: float = 0.02) -> bool:
+        """Could client lag in this window have moved a latency by more than ``tolerance ×
+        threshold_ms``? (its largest loop lag; or the process was CPU-bound, so the probe
+        itself may have been starved)."""
+        return self.cpu_percent >= CPU_SATURATED or self.loop_lag_max_ms > (
+            tolerance * threshold_ms)
+
+    def holds(self, t_s: float) -> bool:
+        return self.t_s <= t_s < self.t_s + self.span_s
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class ClientHealth:
     cpu_percent_mean: float
     windows: tuple[HealthWindow, ...] = ()
     reasons: tuple[str, ...] = ()  # why the client may have been saturated
+    t0_ns: int = 0  # origin of the windows' t_s (perf_counter_ns); 0: not one origin
 
     @property
     def saturated(self) -> bool:
@@ -201,6 +213,7 @@ class LagMonitor:
                         s.max,
                         100.0 * (cpu - w_cpu) / ((now - w_start) / 1e9),
                         psutil.cpu_percent(None),
+                        (now - w_start) / 1e9,
                     )
                 )
                 w_start, w_cpu, w_lags = now, cpu, []
@@ -219,6 +232,7 @@ class HealthParts:
     windows: list[HealthWindow] = field(default_factory=list)
     cpu_percent_mean: float = 0.0
     duration_s: float = 0.0
+    t0_ns: int = 0  # the monitor's start: origin of its windows
 
 
 def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[float]) -> ClientHealth:
@@ -231,6 +245,9 @@ def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[floa
     reasons = []
     if cpu_max >= CPU_SATURATED:
         reasons.append(f"client process at {cpu_max:.0f}% of a core in its busiest second")
+    # worker processes start their monitors at one common instant (within a few ms);
+    # the earliest start is the origin of every window
+    starts = [p.t0_ns for p in parts]
     return ClientHealth(
         processes=len(parts),
         duration_s=max((p.duration_s for p in parts), default=0.0),
@@ -240,6 +257,7 @@ def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[floa
         cpu_percent_mean=cpu_mean,
         windows=windows,
         reasons=tuple(reasons),
+        t0_ns=min(starts) if starts and all(starts) else 0,
     )
 
 
