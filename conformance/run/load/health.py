@@ -145,6 +145,14 @@ def saturation(
     return SaturationCheck(bool(reasons), err, allowed, tuple(reasons))
 
 
+def busy_share(health: ClientHealth) -> float:
+    """The share of the phase's 1-s windows in which a client process was CPU-bound (≥ 90%
+    of a core); without windows, 1 if the phase was flagged at all."""
+    if not health.windows:
+        return 1.0 if health.reasons else 0.0
+    return sum(w.cpu_percent >= CPU_SATURATED for w in health.windows) / len(health.windows)
+
+
 class LagMonitor:
     """Runs beside the requests in one event loop; collects lag per tick and CPU per window."""
 
