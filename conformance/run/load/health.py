@@ -145,6 +145,21 @@ def saturation(
     return SaturationCheck(bool(reasons), err, allowed, tuple(reasons))
 
 
+def saturated_share(health: ClientHealth, *, threshold_ms: float, quantile: float = 0.99,
+                    tolerance: float = 0.02) -> float:
+    """The share of the phase's 1-s windows saturated for a latency limit of
+    ``threshold_ms`` (``HealthWindow.saturated``); without windows, the phase-wide rule
+    (:func:`saturation`) decides all or nothing. For figures that cannot set aside single
+    requests (a ratio of two phases' percentiles), compare it with the catalog's
+    ``client_saturation.max_set_aside_share``."""
+    if not health.windows:
+        chk = saturation(health, threshold_ms=threshold_ms, quantile=quantile,
+                         tolerance=tolerance)
+        return 1.0 if chk.saturated else 0.0
+    hit = sum(w.saturated(threshold_ms, tolerance) for w in health.windows)
+    return hit / len(health.windows)
+
+
 def busy_share(health: ClientHealth) -> float:
     """The share of the phase's 1-s windows in which a client process was CPU-bound (≥ 90%
     of a core); without windows, 1 if the phase was flagged at all."""

@@ -128,3 +128,14 @@ def test_a_condition_declares_its_own_minimum(catalog: Catalog, plan: Plan) -> N
     assert (v.outcome, v.reason) == ("inconclusive", "insufficient_samples")
     assert judge_requirement(req, plan, [few], [], {}, 0.95).outcome == "pass"
     assert EvidenceMin().requires == ()
+
+
+def test_saturated_share_of_windows() -> None:
+    from conformance.run.load.health import busy_share, saturated_share
+    from conformance.verdicts import health_from_json
+
+    h = health_from_json(health({1, 2, 3})["sustained"])
+    assert saturated_share(h, threshold_ms=1000.0) == pytest.approx(0.03)
+    assert busy_share(h) == pytest.approx(0.03)
+    blind = dataclasses.replace(h, windows=())
+    assert saturated_share(blind, threshold_ms=1000.0) == 1.0  # the phase-wide rule
