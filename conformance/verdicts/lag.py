@@ -65,13 +65,16 @@ class _Windows:
     def __init__(self, ws: Sequence[HealthWindow], t0_ns: int) -> None:
         self.ws = sorted(ws, key=lambda w: w.t_s)
         self.starts = [w.t_s for w in self.ws]
+        self.longest = max((w.span_s for w in self.ws), default=0.0)
         self.t0_ns = t0_ns
 
     def hit(self, sent_ns: int) -> bool:
         t = (sent_ns - self.t0_ns) / 1e9
-        i = bisect.bisect_right(self.starts, t)
-        # windows of several worker processes may overlap: look back a few
-        return any(self.ws[j].holds(t) for j in range(max(0, i - 8), i))
+        # windows of several worker processes overlap: every one starting within the
+        # longest span before t may hold it
+        lo = bisect.bisect_left(self.starts, t - self.longest)
+        hi = bisect.bisect_right(self.starts, t)
+        return any(self.ws[j].holds(t) for j in range(lo, hi))
 
 
 def _split(m: Measurement, sat: _Windows) -> tuple[Measurement, int, int] | None:
