@@ -29,6 +29,7 @@ def largest_limit(thresholds: Mapping[str, Sequence[Condition]], metric: str) ->
 class LatencySamples:
     values: list[float] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    sent_ns: list[int | None] = field(default_factory=list)  # when each request was sent
     censored: int = 0  # timed out before the first token, kept at the timeout
     dropped: int = 0  # no first token and nothing proven (other errors, short timeout)
 
@@ -52,10 +53,12 @@ def ttft_samples(records: Iterable[RequestRecord], timeout_s: float,
         if t is not None:
             out.values.append(t)
             out.evidence.append(r.request_id)
+            out.sent_ns.append(r.sent_ns)
         elif r.error == "timeout" and r.sent_ns is not None and timeout_ms > largest_limit_ms:
             out.values.append(timeout_ms)
             out.evidence.append(r.request_id)
+            out.sent_ns.append(r.sent_ns)
             censored += 1
         elif r.ok or r.error == "timeout":
             dropped += 1
-    return LatencySamples(out.values, out.evidence, censored, dropped)
+    return LatencySamples(out.values, out.evidence, out.sent_ns, censored, dropped)

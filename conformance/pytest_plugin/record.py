@@ -55,20 +55,26 @@ class Recorder:
     def samples(self, metric: str, values: Iterable[float | None], *,
                 evidence: Sequence[str] = (), phase: str | None = None,
                 duration_s: float | None = None, requirement: str | None = None,
-                lag_scale: float = 1.0,
+                lag_scale: float = 1.0, sent_ns: Sequence[int | None] = (),
                 detail: Mapping[str, Any] | None = None) -> Measurement:
         """Numbers for percentile conditions (``None`` values are dropped with their id).
         ``lag_scale``: the share of a client delay that reaches one sample (1 for TTFT,
-        1/(tokens − 1) for TPOT)."""
+        1/(tokens − 1) for TPOT). ``sent_ns``: when each sample's request was sent (its
+        ``sent_ns``), so the verdict can set aside samples from saturated client windows."""
         vals = list(values)
         ev = list(evidence)
-        pairs = [(v, ev[i] if i < len(ev) else "") for i, v in enumerate(vals)
-                 if v is not None]
+        sent = list(sent_ns)
+        keep = [i for i, v in enumerate(vals) if v is not None]
         rid = self._req(requirement)
+        times = [sent[i] if i < len(sent) else None for i in keep]
         return self._write(Measurement(
-            rid, metric, self._key(rid, metric), samples=tuple(float(v) for v, _ in pairs),
-            sample_evidence=tuple(e for _, e in pairs) if ev else (), phase=phase,
-            duration_s=duration_s, n=len(pairs), lag_scale=lag_scale,
+            rid, metric, self._key(rid, metric),
+            samples=tuple(float(vals[i]) for i in keep),  # type: ignore[arg-type]
+            sample_evidence=tuple(ev[i] if i < len(ev) else "" for i in keep) if ev else (),
+            sample_sent_ns=tuple(t for t in times if t is not None)
+            if times and all(t is not None for t in times) else (),
+            phase=phase,
+            duration_s=duration_s, n=len(keep), lag_scale=lag_scale,
             detail=dict(detail or {})))
 
     def observations(self, metric: str,

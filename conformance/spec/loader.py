@@ -28,6 +28,7 @@ from conformance.spec.models import (
     Profile,
     Requirement,
     Review,
+    SaturationRule,
     SourceRef,
     Workload,
 )
@@ -53,16 +54,18 @@ def _validate(schema: str, doc: Document) -> list[Problem]:
     return validate_document(schema, doc)
 
 
+def _condition(c: dict[str, Any]) -> Condition:
+    return Condition(c["metric"], c["stat"], c["op"], c["value"], c.get("note"), c.get("min_n"))
+
+
 def _requirement(raw: dict[str, Any], source: SourceRef) -> Requirement:
     thresholds: dict[Level, tuple[Condition, ...]] = {}
     for lvl in LEVELS:
         if lvl in raw.get("thresholds", {}):
-            thresholds[lvl] = tuple(
-                Condition(c["metric"], c["stat"], c["op"], c["value"], c.get("note"))
-                for c in raw["thresholds"][lvl]
-            )
+            thresholds[lvl] = tuple(_condition(c) for c in raw["thresholds"][lvl])
     min_ev: dict[Level, EvidenceMin] = {
-        lvl: EvidenceMin(e.get("samples"), e.get("duration_s"))
+        lvl: EvidenceMin(e.get("samples"), e.get("duration_s"),
+                         tuple(_condition(c) for c in e.get("requires", ())))
         for lvl, e in raw.get("min_evidence", {}).items()
     }
     rv = raw.get("review")
@@ -140,39 +143,45 @@ def _semantic_checks(
             )
         metric_names = [m["name"] for m in req.get("metrics", [])]
         metric_kinds = {m["name"]: m["kind"] for m in req.get("metrics", [])}
-        for lvl, conds in req.get("thresholds", {}).items():
-            for j, c in enumerate(conds):
-                path = (*base, "thresholds", lvl, j, "metric")
-                if c["metric"] not in metric_names:
-                    import difflib
+        judged: list[tuple[tuple[str | int, ...], dict[str, Any]]] = [
+            ((*base, "thresholds", lvl, j), c)
+            for lvl, conds in req.get("thresholds", {}).items()
+            for j, c in enumerate(conds)]
+        judged += [((*base, "min_evidence", lvl, "requires", j), c)
+                   for lvl, e in req.get("min_evidence", {}).items()
+                   for j, c in enumerate(e.get("requires", ()))]
+        for at, c in judged:
+            path = (*at, "metric")
+            if c["metric"] not in metric_names:
+                import difflib
 
-                    close = difflib.get_close_matches(c["metric"], metric_names, n=1)
-                    problems.append(
-                        doc.problem(
-                            path,
-                            f"threshold refers to undefined metric {c['metric']!r}",
-                            hint=f"did you mean {close[0]!r}?"
-                            if close
-                            else f"define it under metrics: ({', '.join(metric_names)})",
-                        )
+                close = difflib.get_close_matches(c["metric"], metric_names, n=1)
+                problems.append(
+                    doc.problem(
+                        path,
+                        f"threshold refers to undefined metric {c['metric']!r}",
+                        hint=f"did you mean {close[0]!r}?"
+                        if close
+                        else f"define it under metrics: ({', '.join(metric_names)})",
                     )
-                    continue
-                kind = metric_kinds[c["metric"]]
-                stat = c["stat"]
-                ok = {
-                    "sample": {"p50", "p90", "p95", "p99", "p999", "max", "min", "mean", "all"},
-                    "rate": {"rate", "all"},
-                    "value": {"value"},
-                    "check": {"all"},
-                }[kind]
-                if stat not in ok:
-                    problems.append(
-                        doc.problem(
-                            (*base, "thresholds", lvl, j, "stat"),
-                            f"stat {stat!r} does not apply to a metric of kind {kind!r}",
-                            hint=f"use one of: {', '.join(sorted(ok))}",
-                        )
+                )
+                continue
+            kind = metric_kinds[c["metric"]]
+            stat = c["stat"]
+            ok = {
+                "sample": {"p50", "p90", "p95", "p99", "p999", "max", "min", "mean", "all"},
+                "rate": {"rate", "all"},
+                "value": {"value"},
+                "check": {"all"},
+            }[kind]
+            if stat not in ok:
+                problems.append(
+                    doc.problem(
+                        (*at, "stat"),
+                        f"stat {stat!r} does not apply to a metric of kind {kind!r}",
+                        hint=f"use one of: {', '.join(sorted(ok))}",
                     )
+                )
         for lvl in req.get("min_evidence", {}):
             if lvl not in req.get("thresholds", {}) and req["method"] == "automated":
                 problems.append(
@@ -243,6 +252,7 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
         requirements=tuple(requirements),
         digest=digest(snapshot),
         snapshot=snapshot,
+        saturation=SaturationRule(**index.get("client_saturation", {})),
     )
 
 

@@ -41,6 +41,7 @@ class Condition:
     op: str
     value: float | bool
     note: str | None = None
+    min_n: int | None = None  # observations it must rest on (default: the level's samples)
 
     def describe(self, unit: str = "") -> str:
         if self.stat == "all":
@@ -59,8 +60,23 @@ class Condition:
 
 @dataclass(frozen=True)
 class EvidenceMin:
+    """What a level must observe before it can pass: ``samples`` per condition (decided
+    observations, samples, or a value's ``n``), the phase ``duration_s``, and ``requires``:
+    preconditions (conditions on other metrics, e.g. "at least 10 refusals were provoked")
+    that must *pass* for the level to be judged at all — unmet, the level is
+    ``inconclusive: precondition_not_met``, never pass and never fail."""
+
     samples: int | None = None
     duration_s: float | None = None
+    requires: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class SaturationRule:
+    """When client lag voids a latency verdict (catalog ``client_saturation``)."""
+
+    lag_tolerance: float = 0.02  # lag may move a latency by at most this share of its limit
+    max_set_aside_share: float = 0.10  # share of requests in saturated windows tolerated
 
 
 @dataclass(frozen=True)
@@ -140,8 +156,7 @@ class Requirement:
         if self.thresholds:
             out["thresholds"] = {
                 lvl: [
-                    {"metric": c.metric, "stat": c.stat, "op": c.op, "value": c.value}
-                    | ({"note": c.note} if c.note else {})
+                    _condition_dict(c)
                     for c in conds
                 ]
                 for lvl, conds in self.thresholds.items()
@@ -153,6 +168,7 @@ class Requirement:
                     for k, v in (("samples", e.samples), ("duration_s", e.duration_s))
                     if v is not None
                 }
+                | ({"requires": [_condition_dict(c) for c in e.requires]} if e.requires else {})
                 for lvl, e in self.min_evidence.items()
             }
         if self.review:
@@ -169,6 +185,12 @@ class Requirement:
         if self.parameters:
             out["parameters"] = dict(self.parameters)
         return out
+
+
+def _condition_dict(c: Condition) -> dict[str, Any]:
+    return ({"metric": c.metric, "stat": c.stat, "op": c.op, "value": c.value}
+            | ({"note": c.note} if c.note else {})
+            | ({"min_n": c.min_n} if c.min_n is not None else {}))
 
 
 @dataclass(frozen=True)
@@ -199,6 +221,7 @@ class Catalog:
     requirements: tuple[Requirement, ...]
     digest: str
     snapshot: Mapping[str, Any] = field(compare=False, repr=False, default_factory=dict)
+    saturation: SaturationRule = field(default_factory=SaturationRule)
 
     def __iter__(self) -> Iterator[Requirement]:
         return iter(self.requirements)

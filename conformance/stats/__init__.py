@@ -19,7 +19,6 @@ from conformance.stats.rates import (
     clopper_pearson,
     mean_bounds,
     rate,
-    wilson,
 )
 from conformance.stats.windows import Throughput, Window, throughput, windowed
 
@@ -40,6 +39,5 @@ __all__ = [
     "rate",
     "throughput",
     "upper_rank",
-    "wilson",
     "windowed",
 ]

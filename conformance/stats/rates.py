@@ -1,4 +1,8 @@
-"""Confidence intervals for rates (success, completeness, goodput) and for means."""
+"""Confidence intervals for rates (success, completeness, goodput) and for means.
+
+Rates use the exact Clopper–Pearson interval only: the Wilson score interval, which this
+module had, passes a service exactly at a floor more often than its nominal 5% at the
+catalog's sample sizes (docs/metrics.md, "The decision rule")."""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy.stats import beta, norm, t
+from scipy.stats import beta, t
 
-Method = Literal["wilson", "clopper-pearson"]
+Method = Literal["clopper-pearson"]
 Sided = Literal["upper", "lower", "two"]
 
 
@@ -23,33 +27,6 @@ class RateEstimate:
     confidence: float
     method: Method
     sided: Sided
-
-
-def _z(confidence: float, sided: Sided) -> float:
-    return float(norm.ppf(confidence if sided != "two" else 1 - (1 - confidence) / 2))
-
-
-def wilson(k: int, n: int, confidence: float = 0.95, sided: Sided = "two") -> RateEstimate:
-    """Wilson score interval for k successes in n trials."""
-    _check(k, n, confidence)
-    if n == 0:
-        return RateEstimate(k, n, None, None, None, confidence, "wilson", sided)
-    z = _z(confidence, sided)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
-    return RateEstimate(
-        k,
-        n,
-        p,
-        lo if sided != "upper" else None,
-        hi if sided != "lower" else None,
-        confidence,
-        "wilson",
-        sided,
-    )
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95, sided: Sided = "two") -> RateEstimate:
@@ -77,9 +54,9 @@ def rate(
     n: int,
     confidence: float = 0.95,
     sided: Sided = "two",
-    method: Method = "wilson",
+    method: Method = "clopper-pearson",
 ) -> RateEstimate:
-    return (wilson if method == "wilson" else clopper_pearson)(k, n, confidence, sided)
+    return clopper_pearson(k, n, confidence, sided)
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,37 @@
 """One threshold condition judged against the measurements of one metric.
 
-Rules (``docs/evidence-format.md`` and the catalog's certification rules):
+The decision rule (``docs/metrics.md``, "The decision rule"), the same for every kind:
 
-* percentiles (``p50``, ``p99``, ...) of samples are judged on the one-sided
-  distribution-free order-statistic bound at the catalog's confidence (the upper bound
-  for ``<=``, the lower bound for ``>=``);
-* rates (``stat: rate``) on the one-sided Wilson bound;
-* ``stat: all`` — every observation holds; one that cannot be settled is inconclusive;
-* ``stat: value`` — the value itself, or its bound when the measurement supplies one.
+* **pass** when the one-sided bound on the *favourable* side meets the limit (the upper
+  bound for ``<=``, the lower bound for ``>=``);
+* **fail** only when the one-sided bound on the *other* side proves the violation (the
+  lower bound of a ``<=`` figure is beyond the limit) — never on a point estimate;
+* otherwise **inconclusive** (``insufficient_samples``, or the reason the evidence gave).
 
-A point estimate that fails is ``fail``. A point estimate that passes while its bound
-does not (or no bound exists for so few samples) is ``inconclusive: insufficient_samples``.
+Bounds per kind, each one-sided at the catalog's confidence:
+
+* percentiles (``p50``, ``p99``, ...) of samples — distribution-free order statistics;
+* ``rate`` — exact Clopper–Pearson; trials the evidence could not settle count against
+  the pass (as the unfavourable outcome) and against the fail (as the favourable one);
+* ``mean`` — Student-t (n ≥ 2);
+* ``max`` / ``min`` / ``all`` — every observation holds (the observed figure is exact:
+  one observation beyond the limit proves the fail; one that cannot be settled leaves
+  the condition inconclusive);
+* ``value`` — the measurement's own bounds (``lower``/``upper``); a value recorded
+  without bounds is exact (a count, a duration). A bound that is absent on one side
+  decides nothing on that side.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 from conformance.run.evidence.records import Measurement, Obs
 from conformance.spec.models import Condition
-from conformance.stats import mean_bounds, quantile_bounds, wilson
+from conformance.stats import clopper_pearson, mean_bounds, quantile_bounds
 from conformance.verdicts.model import (
     INSUFFICIENT_SAMPLES,
     NO_EVIDENCE,
@@ -32,8 +42,10 @@ from conformance.verdicts.model import (
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
-    "==": operator.eq, "!=": operator.ne,
+    "==": operator.eq,
 }
+
+Side = Literal["upper", "lower"]
 
 
 def percentile_q(stat: str) -> float | None:
@@ -44,16 +56,44 @@ def percentile_q(stat: str) -> float | None:
     return None
 
 
-Side = Literal["upper", "lower"]
+def kind(c: Condition) -> str:
+    """The condition's kind: ``percentile``, ``rate``, ``mean``, ``extreme`` (max/min),
+    ``all`` or ``value`` (the benchmark and the docs tabulate one row per kind)."""
+    if percentile_q(c.stat) is not None:
+        return "percentile"
+    if c.stat in ("max", "min"):
+        return "extreme"
+    return c.stat if c.stat in ("rate", "mean", "all") else "value"
 
 
-def _side(op: str) -> Side:
-    return "upper" if _upper_side(op) else "lower"
+def least_evidence(c: Condition, confidence: float) -> int:
+    """The fewest observations on which a *perfect* service can pass ``c`` (every sample
+    at its best, every trial favourable): a catalog's ``min_evidence`` must be at least
+    this, or the level could never be shown (``tests/unit/spec`` checks it)."""
+    q = percentile_q(c.stat)
+    if q is not None:  # the bound is the most extreme order statistic
+        p = q if _upper_side(c.op) else 1.0 - q
+        return math.ceil(math.log(1.0 - confidence) / math.log(p))
+    if c.stat == "rate" and not isinstance(c.value, bool):
+        limit = float(c.value)
+        p = limit if not _upper_side(c.op) else 1.0 - limit
+        if p <= 0.0:
+            return 1
+        # Clopper–Pearson with n of n favourable: the bound is (1 − confidence)^(1/n)
+        n = math.ceil(math.log(1.0 - confidence) / math.log(p))
+        while (clopper_pearson(n, n, confidence, "lower").lower or 0.0) < p:  # rounding
+            n += 1
+        return n
+    return 2 if c.stat == "mean" else 1
 
 
 def _upper_side(op: str) -> bool:
-    """Whether the limit is a ceiling (judged on an upper bound)."""
+    """Whether the limit is a ceiling (a pass is shown by an upper bound)."""
     return op in ("<=", "<")
+
+
+def favourable(op: str) -> Side:
+    return "upper" if _upper_side(op) else "lower"
 
 
 def pooled(ms: Sequence[Measurement]) -> tuple[list[float], list[Obs], list[Measurement]]:
@@ -64,25 +104,105 @@ def pooled(ms: Sequence[Measurement]) -> tuple[list[float], list[Obs], list[Meas
 
 
 def _res(c: Condition, outcome: str, reason: str | None, detail: str | None,
-         point: float | bool | None, bound: float | None, n: int | None) -> ConditionResult:
+         point: float | bool | None, bound: float | None, n: int | None,
+         fail_bound: float | None = None) -> ConditionResult:
     return ConditionResult(c.metric, c.stat, c.op, c.value, outcome,  # type: ignore[arg-type]
-                           reason, detail, point, bound, n)
+                           reason, detail, point, bound, n, fail_bound)
 
 
-def _bounded(c: Condition, point: float, bound: float | None, n: int | None,
-             what: str) -> ConditionResult:
+def _fmt(x: float | None) -> str:
+    return "none" if x is None else f"{x:.6g}"
+
+
+def decide(c: Condition, point: float | None, upper: float | None, lower: float | None,
+           n: int | None, what: str, unsure: str = INSUFFICIENT_SAMPLES) -> ConditionResult:
+    """The rule on one figure with its one-sided ``upper`` and ``lower`` bounds (None: the
+    evidence cannot give that bound)."""
     ok = OPS[c.op]
     limit = float(c.value)
-    if not ok(point, limit):
+    fav, adv = (upper, lower) if _upper_side(c.op) else (lower, upper)
+    if c.op == "==":  # an equality is shown only by an exact figure
+        if upper is not None and upper == lower == limit:
+            return _res(c, "pass", None, None, point, upper, n, lower)
+        if (upper is not None and upper < limit) or (lower is not None and lower > limit):
+            return _res(c, "fail", THRESHOLD_EXCEEDED,
+                        f"{what} {_fmt(point)} is not == {limit:g} (bounds {_fmt(lower)}"
+                        f"..{_fmt(upper)}, n={n})", point, upper, n, lower)
+        return _res(c, "inconclusive", unsure,
+                    f"{what} {_fmt(point)}: bounds {_fmt(lower)}..{_fmt(upper)} neither show "
+                    f"nor exclude == {limit:g} (n={n})", point, upper, n, lower)
+    if fav is not None and ok(fav, limit):
+        return _res(c, "pass", None, None, point, fav, n, adv)
+    side = "upper" if _upper_side(c.op) else "lower"
+    other = "lower" if _upper_side(c.op) else "upper"
+    if adv is not None and not ok(adv, limit):
         return _res(c, "fail", THRESHOLD_EXCEEDED,
-                    f"{what} {point:.6g} is not {c.op} {limit:g}", point, bound, n)
-    if bound is None or not ok(bound, limit):
-        shown = "does not exist" if bound is None else f"is {bound:.6g}"
-        return _res(c, "inconclusive", INSUFFICIENT_SAMPLES,
-                    f"{what} {point:.6g} meets {c.op} {limit:g} but its "
-                    f"{'upper' if _upper_side(c.op) else 'lower'} confidence bound {shown}"
-                    f" (n={n})", point, bound, n)
-    return _res(c, "pass", None, None, point, bound, n)
+                    f"{what} {_fmt(point)}: its {other} confidence bound {adv:.6g} is not "
+                    f"{c.op} {limit:g} (n={n})", point, fav, n, adv)
+    shown = "does not exist" if fav is None else f"is {fav:.6g}"
+    return _res(c, "inconclusive", unsure,
+                f"{what} {_fmt(point)}: its {side} confidence bound {shown}, its {other} "
+                f"bound {_fmt(adv)}; neither shows or refutes {c.op} {limit:g} (n={n})",
+                point, fav, n, adv)
+
+
+def _rate(c: Condition, obs: Sequence[Obs], confidence: float) -> ConditionResult:
+    decided = [o for o in obs if o.ok is not None]
+    undecided = [o for o in obs if o.ok is None]
+    if not obs:
+        return _res(c, "inconclusive", NO_EVIDENCE, f"no {c.metric} trials", None, None, 0)
+    k = sum(1 for o in decided if o.ok)
+    u, n = len(undecided), len(obs)
+    # unsettled trials: the unfavourable outcome for the pass, the favourable for the fail
+    hi = clopper_pearson(k + u, n, confidence, "upper").upper
+    lo = clopper_pearson(k, n, confidence, "lower").lower
+    point = k / len(decided) if decided else None
+    why = (undecided[0].reason or INSUFFICIENT_SAMPLES) if undecided else INSUFFICIENT_SAMPLES
+    r = decide(c, point, hi, lo, n, f"rate({c.metric}) {k}/{len(decided)} =", why)
+    if r.outcome == "inconclusive" and undecided:
+        return _res(c, "inconclusive", why, f"{r.detail}; {u} of {n} trials cannot be "
+                    f"settled: {undecided[0].detail}", point, r.bound, n, r.fail_bound)
+    return r
+
+
+def _all(c: Condition, obs: Sequence[Obs]) -> ConditionResult:
+    bad = [o for o in obs if o.ok is not None and o.ok is not c.value]
+    undecided = [o for o in obs if o.ok is None]
+    if bad:
+        return _res(c, "fail", THRESHOLD_EXCEEDED,
+                    f"{len(bad)} of {len(obs)} do not hold; first: {bad[0].detail}",
+                    False, None, len(obs))
+    if undecided:
+        u = undecided[0]
+        return _res(c, "inconclusive", u.reason or INSUFFICIENT_SAMPLES,
+                    f"{len(undecided)} of {len(obs)} cannot be settled: {u.detail}",
+                    None, None, len(obs))
+    if not obs:
+        return _res(c, "inconclusive", NO_EVIDENCE, f"no {c.metric} observations",
+                    None, None, 0)
+    return _res(c, "pass", None, None, True, None, len(obs))
+
+
+def _value(c: Condition, m: Measurement) -> ConditionResult:
+    if m.value is None and m.lower is None and m.upper is None:
+        return _res(c, "inconclusive", NO_EVIDENCE, f"{c.metric} not measured", None, None, 0)
+    if isinstance(c.value, bool) or isinstance(m.value, bool):
+        ok = m.value == c.value
+        return _res(c, "pass" if ok else "fail", None if ok else THRESHOLD_EXCEEDED,
+                    None if ok else f"{c.metric} is {m.value}", m.value, None, m.n or 1)
+    point = None if m.value is None else float(m.value)
+    if m.lower is None and m.upper is None:  # recorded without bounds: exact
+        return decide(c, point, point, point, m.n, c.metric)
+    return decide(c, point, m.upper, m.lower, m.n, c.metric)
+
+
+def _combine(c: Condition, parts: Sequence[ConditionResult]) -> ConditionResult:
+    """Several measurements of one ``value`` metric: all must pass; one fail fails."""
+    for outcome in ("fail", "inconclusive"):
+        hit = [r for r in parts if r.outcome == outcome]
+        if hit:
+            return hit[0]
+    return parts[0]
 
 
 def judge(c: Condition, ms: Sequence[Measurement], confidence: float) -> ConditionResult:
@@ -92,77 +212,23 @@ def judge(c: Condition, ms: Sequence[Measurement], confidence: float) -> Conditi
     if q is not None or c.stat == "mean":
         if not samples:
             return _res(c, "inconclusive", NO_EVIDENCE, f"no {c.metric} samples", None, None, 0)
-        sided = _side(c.op)
         if q is not None:
-            est = quantile_bounds(samples, q, confidence, sided)
-            assert est.point is not None
-            return _bounded(c, est.point, est.upper if sided == "upper" else est.lower,
-                            est.n, f"{c.stat}({c.metric})")
-        mb = mean_bounds(samples, confidence, sided)
-        assert mb.mean is not None
-        return _bounded(c, mb.mean, mb.upper if sided == "upper" else mb.lower, mb.n,
-                        f"mean({c.metric})")
-    if c.stat == "max" and samples:
-        v = max(samples)
-        ok = OPS[c.op](v, float(c.value))
-        return _res(c, "pass" if ok else "fail", None if ok else THRESHOLD_EXCEEDED,
-                    None if ok else f"max {v:.6g} is not {c.op} {c.value}", v, v, len(samples))
-    if c.stat in ("rate", "all"):
-        decided = [o for o in obs if o.ok is not None]
-        undecided = [o for o in obs if o.ok is None]
-        if c.stat == "all":
-            bad = [o for o in decided if o.ok is not c.value]
-            if bad:
-                return _res(c, "fail", THRESHOLD_EXCEEDED,
-                            f"{len(bad)} of {len(obs)} do not hold; first: {bad[0].detail}",
-                            False, None, len(obs))
-            if undecided:
-                u = undecided[0]
-                return _res(c, "inconclusive", u.reason or INSUFFICIENT_SAMPLES,
-                            f"{len(undecided)} of {len(obs)} cannot be settled: {u.detail}",
-                            None, None, len(obs))
-            if not obs:
-                return _res(c, "inconclusive", NO_EVIDENCE, f"no {c.metric} observations",
-                            None, None, 0)
-            return _res(c, "pass", None, None, True, None, len(obs))
-        n = len(decided)
-        if n == 0:
-            return _res(c, "inconclusive", NO_EVIDENCE, f"no {c.metric} trials", None, None, 0)
-        k = sum(1 for o in decided if o.ok)
-        side = _side(c.op)
-        rest = wilson(k, n, confidence, side)
-        assert rest.point is not None
-        r = _bounded(c, rest.point, rest.upper if side == "upper" else rest.lower, n,
-                     f"rate({c.metric}) {k}/{n} =")
-        if r.outcome == "pass" and undecided:
-            u = undecided[0]
-            return _res(c, "inconclusive", u.reason or INSUFFICIENT_SAMPLES,
-                        f"{len(undecided)} trials cannot be settled: {u.detail}",
-                        rest.point, r.bound, n)
-        return r
-    # stat: value
+            up = quantile_bounds(samples, q, confidence, "upper")
+            lo = quantile_bounds(samples, q, confidence, "lower")
+            return decide(c, up.point, up.upper, lo.lower, up.n, f"{c.stat}({c.metric})")
+        mu = mean_bounds(samples, confidence, "upper")
+        ml = mean_bounds(samples, confidence, "lower")
+        return decide(c, mu.mean, mu.upper, ml.lower, mu.n, f"mean({c.metric})")
+    if c.stat in ("max", "min") and samples:
+        v = (max if c.stat == "max" else min)(samples)
+        return decide(c, v, v, v, len(samples), f"{c.stat}({c.metric})")
+    if c.stat == "all":
+        return _all(c, obs)
+    if c.stat == "rate":
+        return _rate(c, obs, confidence)
     if not values:
         return _res(c, "inconclusive", NO_EVIDENCE, f"no {c.metric} value", None, None, 0)
-    if isinstance(c.value, bool) or any(isinstance(m.value, bool) for m in values):
-        vals = [m.value for m in values]
-        ok = all(v == c.value for v in vals)
-        return _res(c, "pass" if ok else "fail", None if ok else THRESHOLD_EXCEEDED,
-                    None if ok else f"{c.metric} is {vals}", all(bool(v) for v in vals), None,
-                    len(vals))
-    upper = _upper_side(c.op)
-    # several values of one metric: the least favourable one is judged
-    worst = (max if upper else min)(values, key=lambda m: float(m.value or 0.0))
-    if worst.value is None:
-        return _res(c, "inconclusive", NO_EVIDENCE, f"{c.metric} not measured", None, None, 0)
-    point = float(worst.value)
-    bound = worst.upper if upper else worst.lower
-    has_bound = (worst.upper is not None) or (worst.lower is not None)
-    if not has_bound:
-        ok = OPS[c.op](point, float(c.value))
-        return _res(c, "pass" if ok else "fail", None if ok else THRESHOLD_EXCEEDED,
-                    None if ok else f"{c.metric} {point:.6g} is not {c.op} {c.value:g}",
-                    point, None, worst.n)
-    return _bounded(c, point, bound, worst.n, c.metric)
+    return _combine(c, [_value(c, m) for m in values])
 
 
 def summarise(c: Condition, ms: Sequence[Measurement], unit: str,
@@ -183,8 +249,8 @@ def summarise(c: Condition, ms: Sequence[Measurement], unit: str,
         k = sum(1 for o in decided if o.ok)
         if c.stat == "all":
             return MeasuredValue(c.metric, c.stat, k == len(obs), unit, None, None, len(obs))
-        lo_r = wilson(k, len(decided), confidence, "lower")
-        up_r = wilson(k, len(decided), confidence, "upper")
+        lo_r = clopper_pearson(k, len(decided), confidence, "lower")
+        up_r = clopper_pearson(k, len(decided), confidence, "upper")
         return MeasuredValue(c.metric, c.stat, lo_r.point, unit, lo_r.lower, up_r.upper,
                              len(decided))
     if values:
@@ -192,5 +258,6 @@ def summarise(c: Condition, ms: Sequence[Measurement], unit: str,
         v = m.value if isinstance(m.value, bool) or m.value is None else float(m.value)
         return MeasuredValue(c.metric, c.stat, v, unit, m.lower, m.upper, m.n)
     if samples:
-        return MeasuredValue(c.metric, c.stat, max(samples), unit, None, None, len(samples))
+        v = (min if c.stat == "min" else max)(samples)
+        return MeasuredValue(c.metric, c.stat, v, unit, None, None, len(samples))
     return MeasuredValue(c.metric, c.stat, None, unit, None, None, 0)

@@ -1,32 +1,35 @@
 """Pure: (catalog, plan, measurements, flags, client health) → verdicts and a summary.
 
-Per requirement and level: every condition of the level is judged (``conditions``);
-the level fails if one fails, is inconclusive if one is, passes otherwise. Then:
+Per requirement and level: every condition of the level is judged (``conditions``: a pass
+on the favourable bound, a fail only on the other side's bound), client lag taken into
+account (``lag``: requests sent in saturated windows set aside). Then:
 
-* too few samples for the level's ``min_evidence`` → ``inconclusive: insufficient_samples``
-  unless a condition already fails; too short → ``insufficient_duration`` (always: a short
-  run is never evidence of failure for a duration metric);
-* client lag that could move a latency percentile by more than 2% of its limit →
-  ``inconclusive: client_saturated`` instead of any latency verdict;
+* a level whose phase was too short for its ``min_evidence.duration_s`` is
+  ``inconclusive: insufficient_duration`` (a short run is never evidence of failure);
+* a level whose preconditions (``min_evidence.requires``: what must have been observed,
+  e.g. refusals provoked) do not pass is ``inconclusive: precondition_not_met`` — never
+  pass, never fail;
+* one failed condition fails the level; a condition resting on fewer observations than it
+  declares (``min_n``, else the level's ``samples``) is ``insufficient_samples``, never a pass;
 * a ``check_error`` / ``nondeterministic`` / ``client_saturated`` / ``no_test`` flag makes
   every level inconclusive with that reason.
 
-The requirement's level is the highest level reached through consecutive passes from L1;
-its outcome is L1's. The run's level is the lowest level over the MUST requirements;
-SHOULD requirements never block.
+Levels are monotonic by construction: a level passes only if the level below passes, and a
+fail below is a fail at every stricter level (the catalog's levels are nested). The
+requirement's level is the highest level passed; its outcome is L1's. The run's level is the
+lowest level over the MUST requirements; SHOULD requirements never block.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conformance.plan.model import Plan
 from conformance.run.evidence.records import Flag, Measurement
-from conformance.run.load.health import ClientHealth, HealthWindow, Summary, saturation
-from conformance.spec.models import LEVELS, Catalog, Level, Requirement
-from conformance.verdicts import conditions
+from conformance.run.load.health import ClientHealth, HealthWindow, Summary
+from conformance.spec.models import LEVELS, Catalog, Level, Requirement, SaturationRule
+from conformance.verdicts import conditions, lag
 from conformance.verdicts.model import (
     CLIENT_SATURATED,
     EVALUATOR_REVIEW,
@@ -34,13 +37,13 @@ from conformance.verdicts.model import (
     INSUFFICIENT_DURATION,
     INSUFFICIENT_SAMPLES,
     NO_EVIDENCE,
+    PRECONDITION_NOT_MET,
     ConditionResult,
     LevelResult,
     MeasuredValue,
     Verdict,
 )
 
-SATURATION_TOLERANCE = 0.02  # client lag may move a percentile by at most 2% of its limit
 BLOCKING_FLAGS = ("check_error", "nondeterministic", "client_saturated", "no_test")
 
 
@@ -55,124 +58,92 @@ def health_from_json(d: Mapping[str, Any]) -> ClientHealth:
         cpu_percent_mean=float(d.get("cpu_percent_mean", 0.0)),
         windows=tuple(HealthWindow(**w) for w in d.get("windows", ())),
         reasons=tuple(d.get("reasons", ())),
+        t0_ns=int(d.get("t0_ns", 0)),
     )
 
 
-def _saturated(req: Requirement, level: str, cond: ConditionResult,
-               ms: Sequence[Measurement], health: Mapping[str, ClientHealth]) -> str | None:
-    """Why client lag makes this condition's verdict untrustworthy, or None."""
-    unit = next((m.unit for m in req.metrics if m.name == cond.metric), "")
+def evidence_size(ms: Sequence[Measurement]) -> int:
+    """How many observations ``ms`` rest on: samples, decided trials, or a value's ``n``."""
+    n = 0
     for m in ms:
-        h = health.get(m.phase) if m.phase else None
-        if h is None:
-            continue
-        q = conditions.percentile_q(cond.stat)
-        if unit == "ms" and q is not None and not isinstance(cond.limit, bool):
-            scale = m.lag_scale if m.lag_scale > 0 else 1.0
-            chk = saturation(h, threshold_ms=float(cond.limit) / scale, quantile=q,
-                             tolerance=SATURATION_TOLERANCE)
-        elif level in m.lag_sensitive_ms:
-            chk = saturation(h, threshold_ms=m.lag_sensitive_ms[level], quantile=0.99,
-                             tolerance=SATURATION_TOLERANCE)
-        else:
-            continue
-        if chk.saturated:
-            return f"phase {m.phase}: " + "; ".join(chk.reasons)
-    return None
+        if m.samples is not None:
+            n += len(m.samples)
+        elif m.observations is not None:
+            n += len([o for o in m.observations if o.ok is not None])
+        elif m.n is not None:
+            n = max(n, m.n)
+    return n
 
 
-def _fail_beyond_lag(req: Requirement, level: str, cond: ConditionResult,
-                     ms: Sequence[Measurement], health: Mapping[str, ClientHealth]) -> bool:
-    """A failed upper limit that client lag cannot explain stays a fail.
-
-    Timestamps only err late, by at most the largest loop lag the phase saw (d_max), so
-    every true latency is at least its measured value minus d_max (times ``lag_scale``
-    where a delay reaches a sample only in part). A lag-sensitive value (a ratio of
-    latencies) moves by at most ``limit × d_max / T`` with T its ``lag_sensitive_ms``
-    scale. If the failing figure minus that slack still exceeds the limit, the lag that
-    made the condition untrustworthy for a pass cannot have produced the fail."""
-    if cond.outcome != "fail" or cond.op not in ("<=", "<") or isinstance(cond.limit, bool) \
-            or not isinstance(cond.point, int | float) or isinstance(cond.point, bool):
-        return False
-    unit = next((m.unit for m in req.metrics if m.name == cond.metric), "")
-    q = conditions.percentile_q(cond.stat)
-    limit = float(cond.limit)
-    slack = 0.0
-    for m in ms:
-        h = health.get(m.phase) if m.phase else None
-        if h is None:
-            continue
-        lag = h.loop_lag_ms
-        if lag.n == 0 or not math.isfinite(lag.max):
-            return False
-        if unit == "ms" and q is not None:
-            slack = max(slack, lag.max * (m.lag_scale if m.lag_scale > 0 else 1.0))
-        elif level in m.lag_sensitive_ms and m.lag_sensitive_ms[level] > 0:
-            slack = max(slack, limit * lag.max / m.lag_sensitive_ms[level])
-        else:
-            return False
-    return float(cond.point) - slack > limit
-
-
-def _n_and_duration(by_metric: Mapping[str, Sequence[Measurement]]
-                    ) -> tuple[int, float | None]:
-    """Evidence size (the smallest pooled count over the level's metrics) and the
-    shortest measured duration behind it."""
-    counts: list[int] = []
-    dur: float | None = None
-    for ms in by_metric.values():
-        n = 0
-        for m in ms:
-            if m.samples is not None:
-                n += len(m.samples)
-            elif m.observations is not None:
-                n += len([o for o in m.observations if o.ok is not None])
-            elif m.n is not None:
-                n = max(n, m.n)
-            if m.duration_s is not None:
-                dur = m.duration_s if dur is None else min(dur, m.duration_s)
-        counts.append(n)
-    return min(counts, default=0), dur
+def _duration(ms: Sequence[Measurement]) -> float | None:
+    ds = [m.duration_s for m in ms if m.duration_s is not None]
+    return min(ds) if ds else None
 
 
 def judge_level(req: Requirement, level: Level, by_metric: Mapping[str, list[Measurement]],
-                confidence: float, health: Mapping[str, ClientHealth]) -> LevelResult:
+                confidence: float, health: Mapping[str, ClientHealth],
+                rule: SaturationRule | None = None) -> LevelResult:
+    """One level judged on its own conditions (``judge_requirement`` then makes the levels
+    monotonic)."""
+    rule = rule or SaturationRule()
     conds = req.thresholds.get(level, ())
+    need = req.min_evidence.get(level)
     results: list[ConditionResult] = []
     for c in conds:
-        ms = by_metric.get(c.metric, [])
-        r = conditions.judge(c, ms, confidence)
-        sat = _saturated(req, level, r, ms, health)
-        if sat and not _fail_beyond_lag(req, level, r, ms, health):
-            r = conditions._res(c, "inconclusive", CLIENT_SATURATED, sat, r.point, r.bound,
-                                r.n)
+        r, used = lag.judge(req, level, c, by_metric.get(c.metric, []), health, confidence,
+                            rule)
+        want = c.min_n if c.min_n is not None else (need.samples if need else None)
+        have = evidence_size(used)
+        if want is not None and r.outcome == "pass" and have < want:
+            r = conditions._res(c, "inconclusive", INSUFFICIENT_SAMPLES,
+                                f"{have} samples < {want} required at {level} for "
+                                f"{c.describe()}", r.point, r.bound, have, r.fail_bound)
         results.append(r)
-    used_by = {c.metric: by_metric.get(c.metric, []) for c in conds}
-    used = [m for ms in used_by.values() for m in ms]
-    need = req.min_evidence.get(level)
-    n, dur = _n_and_duration(used_by)
-    if need is not None and need.duration_s is not None and used and (
-        dur is None or dur < need.duration_s
-    ):
-        shown = "unknown" if dur is None else f"{dur:.0f} s"
-        return LevelResult("inconclusive", INSUFFICIENT_DURATION,
-                           f"measured duration {shown} < {need.duration_s:g} s required",
-                           tuple(results))
-    fails = [r for r in results if r.outcome == "fail"]
-    if fails:
-        return LevelResult("fail", fails[0].reason, fails[0].detail, tuple(results))
-    incs = [r for r in results if r.outcome == "inconclusive"]
-    sat_r = [r for r in incs if r.reason == CLIENT_SATURATED]
-    if sat_r:
-        return LevelResult("inconclusive", CLIENT_SATURATED, sat_r[0].detail, tuple(results))
-    if need is not None and need.samples is not None and n < need.samples:
-        return LevelResult("inconclusive", INSUFFICIENT_SAMPLES,
-                           f"{n} samples < {need.samples} required at {level}", tuple(results))
-    if incs:
-        return LevelResult("inconclusive", incs[0].reason, incs[0].detail, tuple(results))
+    used_all = [m for c in conds for m in by_metric.get(c.metric, [])]
+    if need is not None and need.duration_s is not None and used_all:
+        dur = _duration(used_all)
+        if dur is None or dur < need.duration_s:
+            shown = "unknown" if dur is None else f"{dur:.0f} s"
+            return LevelResult("inconclusive", INSUFFICIENT_DURATION,
+                               f"measured duration {shown} < {need.duration_s:g} s required",
+                               tuple(results))
+    for pre in need.requires if need is not None else ():
+        p = conditions.judge(pre, by_metric.get(pre.metric, []), confidence)
+        if p.outcome != "pass":
+            return LevelResult("inconclusive", PRECONDITION_NOT_MET,
+                               f"requires {pre.describe()}: "
+                               f"{p.detail or p.outcome}", tuple(results))
     if not results:
         return LevelResult("inconclusive", NO_EVIDENCE, f"no thresholds at {level}")
-    return LevelResult("pass", None, None, tuple(results))
+    for outcome, reason in (("fail", None), ("inconclusive", CLIENT_SATURATED),
+                            ("inconclusive", INSUFFICIENT_SAMPLES), ("inconclusive", None)):
+        hit = [r for r in results if r.outcome == outcome and reason in (None, r.reason)]
+        if hit:
+            return LevelResult(outcome, hit[0].reason, hit[0].detail,  # type: ignore[arg-type]
+                               tuple(results))
+    notes = [r.detail for r in results if r.detail]
+    return LevelResult("pass", None, "; ".join(notes) or None, tuple(results))
+
+
+def monotonic(levels: Mapping[str, LevelResult]) -> dict[str, LevelResult]:
+    """Levels made monotonic: Lk passes only if L(k−1) passes; a fail at L(k−1) is a fail at
+    Lk (the catalog's levels are nested: each is at least as strict as the one below)."""
+    out: dict[str, LevelResult] = {}
+    below: tuple[str, LevelResult] | None = None
+    for lvl in LEVELS:
+        if lvl not in levels:
+            continue
+        r = levels[lvl]
+        if below is not None:
+            name, b = below
+            if b.outcome == "fail" and r.outcome != "fail":
+                r = LevelResult("fail", b.reason, f"fails {name}: {b.detail}", r.conditions)
+            elif b.outcome != "pass" and r.outcome == "pass":
+                r = LevelResult(b.outcome, b.reason, f"{name} not shown: {b.detail}",
+                                r.conditions)
+        out[lvl] = r
+        below = (lvl, r)
+    return out
 
 
 def _evidence_ids(ms: Sequence[Measurement], flags: Sequence[Flag]) -> tuple[str, ...]:
@@ -181,7 +152,7 @@ def _evidence_ids(ms: Sequence[Measurement], flags: Sequence[Flag]) -> tuple[str
 
 def judge_requirement(req: Requirement, plan: Plan, ms: Sequence[Measurement],
                       flags: Sequence[Flag], health: Mapping[str, ClientHealth],
-                      confidence: float) -> Verdict:
+                      confidence: float, rule: SaturationRule | None = None) -> Verdict:
     base: dict[str, Any] = {"id": req.id, "category": req.category,
                             "obligation": req.obligation, "method": req.method,
                             "title": req.title}
@@ -212,8 +183,8 @@ def judge_requirement(req: Requirement, plan: Plan, ms: Sequence[Measurement],
                        levels={lvl: LevelResult("inconclusive", why) for lvl in LEVELS
                                if lvl in req.thresholds},
                        measurements=measured, evidence=_evidence_ids(ms, flags))
-    levels: dict[str, LevelResult] = {lvl: judge_level(req, lvl, by_metric, confidence, health)
-              for lvl in LEVELS if lvl in req.thresholds}
+    levels = monotonic({lvl: judge_level(req, lvl, by_metric, confidence, health, rule)
+                        for lvl in LEVELS if lvl in req.thresholds})
     achieved = None
     for lvl in LEVELS:
         if lvl in levels and levels[lvl].outcome == "pass":
@@ -226,7 +197,8 @@ def judge_requirement(req: Requirement, plan: Plan, ms: Sequence[Measurement],
     detail: str | None = first.detail
     if outcome == "pass":
         short = [f"{k}: {v.reason}" for k, v in levels.items() if v.outcome != "pass"]
-        reason, detail = None, ("; ".join(short) or None)
+        reason, detail = None, ("; ".join([*short, *([first.detail] if first.detail else [])])
+                                or None)
     return Verdict(**base, outcome=outcome, level=achieved, reason=reason, detail=detail,
                    levels=levels, measurements=measured, evidence=_evidence_ids(ms, flags))
 
@@ -253,5 +225,6 @@ def judge_all(catalog: Catalog, plan: Plan, measurements: Sequence[Measurement],
             continue
         ms = [m for m in measurements if m.requirement == req.id]
         fl = [f for f in flags if f.requirement == req.id]
-        out.append(judge_requirement(req, plan, ms, fl, hs, catalog.confidence))
+        out.append(judge_requirement(req, plan, ms, fl, hs, catalog.confidence,
+                                     catalog.saturation))
     return out

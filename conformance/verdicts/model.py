@@ -18,6 +18,7 @@ NO_TEST = "no_test"
 FEATURE_ABSENT = "feature_absent"
 EVALUATOR_REVIEW = "evaluator_review"
 THRESHOLD_EXCEEDED = "threshold_not_met"
+PRECONDITION_NOT_MET = "precondition_not_met"  # what the condition must observe was not seen
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ class ConditionResult:
     reason: str | None = None
     detail: str | None = None
     point: float | bool | None = None
-    bound: float | None = None  # the one-sided confidence bound judged
+    bound: float | None = None  # the favourable-side bound (a pass needs it to meet the limit)
     n: int | None = None
+    fail_bound: float | None = None  # the other side's bound (a fail needs it beyond the limit)
+    set_aside: int = 0  # samples left out: sent in windows where the client was saturated
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.checks.latency import largest_limit, ttft_samples
-from conformance.run.load.health import saturation
+from conformance.run.load.health import saturated_share
 from conformance.stats import quantile, quantile_ratio
 from conformance.verdicts import health_from_json
 
@@ -61,9 +61,12 @@ def test_scaling(sustained_phase, load_runner, record, catalog, requirement, pla
     # lag in the single-stream phase inflates the denominator (in the service's favour)
     h = load_runner("scaling").outcome.health
     if h:
-        chk = saturation(health_from_json(h), threshold_ms=min(lag_ms.values()), quantile=0.5)
-        if chk.saturated:
-            record.flag("client_saturated", "phase scaling: " + "; ".join(chk.reasons),
+        rule = catalog.saturation
+        share = saturated_share(health_from_json(h), threshold_ms=min(lag_ms.values()),
+                                quantile=0.5, tolerance=rule.lag_tolerance)
+        if share > rule.max_set_aside_share:
+            record.flag("client_saturated", f"phase scaling: client lag or CPU saturated "
+                        f"{share:.0%} of its 1-s windows (> {rule.max_set_aside_share:.0%})",
                         evidence=[m.id])
 
 

@@ -12,7 +12,10 @@ import pytest
 
 from conformance.checks.audit import audited_events
 from conformance.checks.latency import largest_limit, ttft_samples
+from conformance.run.evidence import Obs
+from conformance.run.load.health import busy_share
 from conformance.stats import throughput
+from conformance.verdicts import health_from_json
 
 PHASE = "sustained"
 
@@ -26,7 +29,7 @@ def test_ttft(sustained_phase, record, thresholds, plan):  # type: ignore[no-unt
     # a request that timed out before its first token counts at the timeout (a lower bound)
     s = ttft_samples(sustained_phase.measured, plan.phase(PHASE).timeout_s,
                      largest_limit(thresholds, "ttft_ms"))
-    record.samples("ttft_ms", s.values, evidence=s.evidence, phase=PHASE,
+    record.samples("ttft_ms", s.values, evidence=s.evidence, phase=PHASE, sent_ns=s.sent_ns,
                    duration_s=sustained_phase.outcome.duration_s, detail=s.detail())
 
 
@@ -39,6 +42,7 @@ def test_tpot(sustained_phase, record, audit):  # type: ignore[no-untyped-def]
     fewest = min((n for _, n in recs), default=2)
     record.samples("tpot_ms", [r.tpot_ms(n) for r, n in recs],
                    evidence=[r.request_id for r, _ in recs], phase=PHASE,
+                   sent_ns=[r.sent_ns for r, _ in recs],
                    duration_s=sustained_phase.outcome.duration_s,
                    lag_scale=1.0 / max(1, fewest - 1),
                    detail=_counts([audit(r) for r, _ in recs]))
@@ -55,6 +59,7 @@ def test_longest_stall(sustained_phase, record):  # type: ignore[no-untyped-def]
     recs = [r for r in _ok(sustained_phase) if r.max_stall_ms() is not None]
     record.samples("max_stall_ms", [r.max_stall_ms() for r in recs],
                    evidence=[r.request_id for r in recs], phase=PHASE,
+                   sent_ns=[r.sent_ns for r in recs],
                    duration_s=sustained_phase.outcome.duration_s)
 
 
@@ -73,7 +78,9 @@ def test_goodput(sustained_phase, record, catalog, audit):  # type: ignore[no-un
             ttft, tpot = r.ttft_ms(), r.tpot_ms(audit(r).audited) if r.ok else None
             good = r.ok and ttft is not None and tpot is not None \
                 and ttft <= ttft_max and tpot <= tpot_max
-            trials.append((bool(good), r.request_id))
+            # when it was sent: a trial sent while the client was saturated is set aside
+            trials.append(Obs(bool(good), evidence=(r.request_id,),
+                              data={"sent_ns": r.sent_ns} if r.sent_ns is not None else {}))
         record.observations(f"goodput_{level.lower()}", trials, phase=PHASE,
                             duration_s=sustained_phase.outcome.duration_s,
                             lag_sensitive_ms={level: ttft_max},
@@ -81,7 +88,7 @@ def test_goodput(sustained_phase, record, catalog, audit):  # type: ignore[no-un
 
 
 @pytest.mark.requirement("PERF-005")
-def test_capacity(sustained_phase, record, declaration, requirement, audit):  # type: ignore[no-untyped-def]
+def test_capacity(sustained_phase, record, declaration, requirement, audit, catalog):  # type: ignore[no-untyped-def]
     recs = _ok(sustained_phase)
     declared = float(declaration.performance.output_tokens_per_s)
     sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]
@@ -103,6 +110,9 @@ def test_capacity(sustained_phase, record, declaration, requirement, audit):  # 
                              "window_s": 1.0, **_counts([audit(r) for r in recs])})
     health = sustained_phase.outcome.health
     l1 = float(requirement.thresholds["L1"][0].value)
-    if health.get("reasons") and (lower is None or lower < l1):
-        # a CPU-bound client under-measures throughput: do not blame the service
-        record.flag("client_saturated", "; ".join(health["reasons"]), evidence=[m.id])
+    busy = busy_share(health_from_json(health)) if health else 0.0
+    if busy > catalog.saturation.max_set_aside_share and (lower is None or lower < l1):
+        # a client CPU-bound for much of the phase under-measures throughput: do not blame
+        # the service (one busy second of a long phase does not)
+        record.flag("client_saturated", f"client CPU-bound in {busy:.0%} of the phase's "
+                    f"1-s windows: " + "; ".join(health.get("reasons", [])), evidence=[m.id])

@@ -62,6 +62,9 @@ def _worse(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         x, y = a.get(k, {}), b.get(k, {})
         out[k] = {f: max(x.get(f, 0), y.get(f, 0)) for f in set(x) | set(y)}
     out["cpu_percent_max"] = max(a.get("cpu_percent_max", 0), b.get("cpu_percent_max", 0))
+    # windows of several segments have several origins: no sample can be placed in one
+    # (the verdict falls back to the phase-wide lag rule)
+    out["t0_ns"] = 0
     return out
 
 

@@ -78,7 +78,9 @@ class Measurement:
       confidence bound (``lower``/``upper``) and the ``n`` it rests on.
 
     ``phase`` names the load phase the numbers come from (its client health decides
-    ``client_saturated``); ``duration_s`` is the measured duration behind the value.
+    ``client_saturated``); ``sample_sent_ns`` (or ``sent_ns`` in an observation's ``data``)
+    says when each request was sent, so samples sent in a 1-s window where the client was
+    saturated can be set aside; ``duration_s`` is the measured duration behind the value.
     ``lag_sensitive_ms``: for metrics derived from latencies but not themselves latencies
     (goodput), the latency limit per level that client lag could move. ``lag_scale``: how
     much of a client delay reaches one sample (1 for TTFT; 1/(tokens − 1) for TPOT, an
@@ -90,6 +92,7 @@ class Measurement:
     key: str = "0"
     samples: tuple[float, ...] | None = None
     sample_evidence: tuple[str, ...] = ()
+    sample_sent_ns: tuple[int, ...] = ()  # when each sample's request was sent (monotonic)
     observations: tuple[Obs, ...] | None = None
     value: float | bool | None = None
     lower: float | None = None
@@ -125,6 +128,8 @@ class Measurement:
             out["samples"] = list(self.samples)
             if self.sample_evidence:
                 out["sample_evidence"] = list(self.sample_evidence)
+            if self.sample_sent_ns:
+                out["sample_sent_ns"] = list(self.sample_sent_ns)
         elif self.observations is not None:
             out["observations"] = [o.to_json() for o in self.observations]
         else:
@@ -153,6 +158,7 @@ class Measurement:
             key=str(d.get("key", "0")),
             samples=tuple(float(x) for x in samples) if samples is not None else None,
             sample_evidence=tuple(d.get("sample_evidence", ())),
+            sample_sent_ns=tuple(int(x) for x in d.get("sample_sent_ns", ())),
             observations=tuple(Obs.from_json(o) for o in obs) if obs is not None else None,
             value=d.get("value"),
             lower=d.get("lower"),

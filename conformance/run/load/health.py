@@ -73,6 +73,17 @@ class HealthWindow:
     loop_lag_max_ms: float
     cpu_percent: float  # of one core, by the client process
     system_cpu_percent: float  # whole machine, all cores (100 = every core busy)
+    span_s: float = 1.0  # the window's length (a window closes on the first tick past it)
+
+    def saturated(self, threshold_ms: float, tolerance: float = 0.02) -> bool:
+        """Could client lag in this window have moved a latency by more than ``tolerance ×
+        threshold_ms``? (its largest loop lag; or the process was CPU-bound, so the probe
+        itself may have been starved)."""
+        return self.cpu_percent >= CPU_SATURATED or self.loop_lag_max_ms > (
+            tolerance * threshold_ms)
+
+    def holds(self, t_s: float) -> bool:
+        return self.t_s <= t_s < self.t_s + self.span_s
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class ClientHealth:
     cpu_percent_mean: float
     windows: tuple[HealthWindow, ...] = ()
     reasons: tuple[str, ...] = ()  # why the client may have been saturated
+    t0_ns: int = 0  # origin of the windows' t_s (perf_counter_ns); 0: not one origin
 
     @property
     def saturated(self) -> bool:
@@ -131,6 +143,29 @@ def saturation(
             f"loop lag {err:.2f} ms at q={upper:.4g} exceeds {tolerance:.0%} of {threshold_ms} ms"
         )
     return SaturationCheck(bool(reasons), err, allowed, tuple(reasons))
+
+
+def saturated_share(health: ClientHealth, *, threshold_ms: float, quantile: float = 0.99,
+                    tolerance: float = 0.02) -> float:
+    """The share of the phase's 1-s windows saturated for a latency limit of
+    ``threshold_ms`` (``HealthWindow.saturated``); without windows, the phase-wide rule
+    (:func:`saturation`) decides all or nothing. For figures that cannot set aside single
+    requests (a ratio of two phases' percentiles), compare it with the catalog's
+    ``client_saturation.max_set_aside_share``."""
+    if not health.windows:
+        chk = saturation(health, threshold_ms=threshold_ms, quantile=quantile,
+                         tolerance=tolerance)
+        return 1.0 if chk.saturated else 0.0
+    hit = sum(w.saturated(threshold_ms, tolerance) for w in health.windows)
+    return hit / len(health.windows)
+
+
+def busy_share(health: ClientHealth) -> float:
+    """The share of the phase's 1-s windows in which a client process was CPU-bound (≥ 90%
+    of a core); without windows, 1 if the phase was flagged at all."""
+    if not health.windows:
+        return 1.0 if health.reasons else 0.0
+    return sum(w.cpu_percent >= CPU_SATURATED for w in health.windows) / len(health.windows)
 
 
 class LagMonitor:
@@ -201,6 +236,7 @@ class LagMonitor:
                         s.max,
                         100.0 * (cpu - w_cpu) / ((now - w_start) / 1e9),
                         psutil.cpu_percent(None),
+                        (now - w_start) / 1e9,
                     )
                 )
                 w_start, w_cpu, w_lags = now, cpu, []
@@ -219,6 +255,7 @@ class HealthParts:
     windows: list[HealthWindow] = field(default_factory=list)
     cpu_percent_mean: float = 0.0
     duration_s: float = 0.0
+    t0_ns: int = 0  # the monitor's start: origin of its windows
 
 
 def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[float]) -> ClientHealth:
@@ -231,6 +268,9 @@ def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[floa
     reasons = []
     if cpu_max >= CPU_SATURATED:
         reasons.append(f"client process at {cpu_max:.0f}% of a core in its busiest second")
+    # worker processes start their monitors at one common instant (within a few ms);
+    # the earliest start is the origin of every window
+    starts = [p.t0_ns for p in parts]
     return ClientHealth(
         processes=len(parts),
         duration_s=max((p.duration_s for p in parts), default=0.0),
@@ -240,6 +280,7 @@ def merge_health(parts: Iterable[HealthParts], schedule_delays_ms: Sequence[floa
         cpu_percent_mean=cpu_mean,
         windows=windows,
         reasons=tuple(reasons),
+        t0_ns=min(starts) if starts and all(starts) else 0,
     )
 
 

@@ -189,6 +189,7 @@ class LoadRunner:
             monitor.windows,
             monitor.cpu_percent_mean(),
             (monitor.t1_ns - monitor.t0_ns) / 1e9,
+            monitor.t0_ns,
         )
         self.result = PhaseResult(
             spec.name,

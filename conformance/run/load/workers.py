@@ -102,6 +102,7 @@ async def _worker_async(
         monitor.windows,
         monitor.cpu_percent_mean(),
         (monitor.t1_ns - monitor.t0_ns) / 1e9,
+        monitor.t0_ns,
     )
 
 

@@ -63,10 +63,16 @@ def test_point_passes_bound_fails_is_inconclusive(catalog: Catalog, plan: Plan) 
     assert "upper confidence bound is 6000" in (v.detail or "")
 
 
-def test_point_over_the_limit_fails(catalog: Catalog, plan: Plan) -> None:
+def test_a_fail_needs_the_lower_bound_beyond_the_limit(catalog: Catalog, plan: Plan) -> None:
+    # 19 of 299 at 7 s: the p99's 95% lower bound is X(293) = 7000 ms > 5000 ms
     v = verdict(catalog, plan, "PERF-001",
                 [samples("PERF-001", "ttft_ms", [100.0] * 280 + [7000.0] * 19)])
     assert (v.outcome, v.level, v.reason) == ("fail", None, "threshold_not_met")
+    # 4 of 299 at 7 s: the point estimate X(297) is over the limit, but the lower bound
+    # X(293) = 100 ms proves nothing: inconclusive, not a fail on a point estimate
+    v = verdict(catalog, plan, "PERF-001",
+                [samples("PERF-001", "ttft_ms", [100.0] * 295 + [7000.0] * 4)])
+    assert (v.outcome, v.reason) == ("inconclusive", "insufficient_samples")
 
 
 def test_levels_are_reached_in_order(catalog: Catalog, plan: Plan) -> None:
@@ -76,14 +82,26 @@ def test_levels_are_reached_in_order(catalog: Catalog, plan: Plan) -> None:
     assert v.levels["L3"].outcome == "fail"
 
 
-def test_rate_judged_on_wilson_lower_bound(catalog: Catalog, plan: Plan) -> None:
-    ok = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 268)])
+def test_rate_judged_on_clopper_pearson_bounds(catalog: Catalog, plan: Plan) -> None:
+    # 299 of 299: the exact lower bound 0.05^(1/299) = 0.99003 >= 0.99 (268 were Wilson's)
+    ok = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 299)])
     assert (ok.outcome, ok.level) == ("pass", "L1")
+    short = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 298)])
+    assert (short.outcome, short.reason) == ("inconclusive", "insufficient_samples")
     assert ok.levels["L2"].reason == "insufficient_samples"
     unsure = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 300, 1)])
     assert (unsure.outcome, unsure.reason) == ("inconclusive", "insufficient_samples")
     bad = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 270, 30)])
     assert bad.outcome == "fail"
+    # 3 failures in 300: point 0.99 — not proven below 0.99 (upper bound 0.997)
+    near = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 297, 3)])
+    assert (near.outcome, near.reason) == ("inconclusive", "insufficient_samples")
+    # unsettled trials count against the pass and for the fail
+    unsure = verdict(catalog, plan, "STAB-001",
+                     [trials("STAB-001", "success_rate", 1000, 0, 2)])
+    assert (unsure.outcome, unsure.reason) == ("pass", None)
+    lost = verdict(catalog, plan, "STAB-001", [trials("STAB-001", "success_rate", 270, 20, 10)])
+    assert lost.outcome == "fail"
 
 
 def test_all_means_every_observation(catalog: Catalog, plan: Plan) -> None:
@@ -99,14 +117,16 @@ def test_all_means_every_observation(catalog: Catalog, plan: Plan) -> None:
 
 
 def test_value_with_bound(catalog: Catalog, plan: Plan) -> None:
-    def cap(value: float, lower: float, duration: float) -> Verdict:
-        m = Measurement("PERF-005", "capacity_ratio", value=value, lower=lower, upper=1.5,
+    def cap(value: float, lower: float, duration: float, upper: float = 1.5) -> Verdict:
+        m = Measurement("PERF-005", "capacity_ratio", value=value, lower=lower, upper=upper,
                         n=40, duration_s=duration)
         return verdict(catalog, plan, "PERF-005", [m])
 
     assert cap(0.97, 0.955, 45).level == "L2"
     assert cap(0.95, 0.85, 45).reason == "insufficient_samples"
-    assert cap(0.5, 0.4, 45).outcome == "fail"
+    # a point far below the floor fails only when the upper bound is below it too
+    assert cap(0.5, 0.4, 45, upper=0.6).outcome == "fail"
+    assert cap(0.5, 0.4, 45).reason == "insufficient_samples"
     assert cap(0.97, 0.955, 10).reason == "insufficient_duration"
 
 
@@ -134,12 +154,19 @@ def _health(lag_ms: float) -> dict[str, object]:
 
 
 def test_client_lag_gives_client_saturated(catalog: Catalog, plan: Plan) -> None:
-    ms = [samples("PERF-001", "ttft_ms", [100.0] * 299, phase="sustained")]
-    busy = verdict(catalog, plan, "PERF-001", ms, health={"sustained": _health(300.0)})
+    # 300 ms of lag is more than 2% of 5000 ms: a p99 of 4900 ms is not trusted
+    near = [samples("PERF-001", "ttft_ms", [4900.0] * 299, phase="sustained")]
+    busy = verdict(catalog, plan, "PERF-001", near, health={"sustained": _health(300.0)})
     assert (busy.outcome, busy.reason) == ("inconclusive", "client_saturated")
-    # 300 ms is under 2% of the L1 limit? no: 2% of 5000 ms is 100 ms. 30 ms lag is fine at
-    # L1 and L2 (40 ms) but not at L3 (2% of 1000 ms = 20 ms)
-    calm = verdict(catalog, plan, "PERF-001", ms, health={"sustained": _health(30.0)})
+    # ... but 100 ms passes every level even with the largest lag added (100 + 300 ms)
+    fast = [samples("PERF-001", "ttft_ms", [100.0] * 299, phase="sustained")]
+    v = verdict(catalog, plan, "PERF-001", fast, health={"sustained": _health(300.0)})
+    assert (v.outcome, v.level) == ("pass", "L3")
+    assert "largest client lag" in (v.levels["L1"].detail or "")
+    # 30 ms lag is fine at L1 and L2 (2% of 2000 ms = 40 ms) but not at L3 (20 ms), where
+    # a p99 of 990 ms + 30 ms no longer holds
+    mixed = [samples("PERF-001", "ttft_ms", [100.0] * 200 + [990.0] * 99, phase="sustained")]
+    calm = verdict(catalog, plan, "PERF-001", mixed, health={"sustained": _health(30.0)})
     assert (calm.outcome, calm.level) == ("pass", "L2")
     assert calm.levels["L3"].reason == "client_saturated"
 
@@ -176,9 +203,10 @@ def test_a_lag_sensitive_ratio_fails_only_beyond_its_lag_slack(catalog: Catalog,
 
 def test_tpot_lag_is_scaled_by_the_tokens_of_a_stream(catalog: Catalog, plan: Plan) -> None:
     h = {"sustained": _health(30.0)}
-    raw = [samples("PERF-002", "tpot_ms", [10.0] * 299, phase="sustained")]
-    assert verdict(catalog, plan, "PERF-002", raw, health=h).reason == "client_saturated"
-    scaled = [samples("PERF-002", "tpot_ms", [10.0] * 299, phase="sustained",
+    raw = [samples("PERF-002", "tpot_ms", [15.0] * 299, phase="sustained")]
+    v = verdict(catalog, plan, "PERF-002", raw, health=h)
+    assert (v.level, v.levels["L3"].reason) == ("L2", "client_saturated")
+    scaled = [samples("PERF-002", "tpot_ms", [15.0] * 299, phase="sustained",
                       lag_scale=1 / 999)]
     assert verdict(catalog, plan, "PERF-002", scaled, health=h).level == "L3"
 
@@ -216,4 +244,8 @@ def test_mean_is_summarised_as_the_mean_with_its_bounds(catalog: Catalog, plan: 
     m = next(x for x in v.measurements if x.stat == "mean")
     assert m.value == pytest.approx(0.00625) and m.n == 40
     assert m.lower is not None and m.upper is not None and m.lower < 0.00625 < m.upper
+    # the point is over 0.005, its t lower bound is not: not proven
+    assert (v.outcome, v.reason) == ("inconclusive", "insufficient_samples")
+    worse = [0.05] * 20 + [0.0] * 20  # mean 0.025, lower bound 0.016 > 0.005
+    v = verdict(catalog, plan, "METER-002", [samples("METER-002", "billing_bias", worse)])
     assert v.outcome == "fail"
