@@ -38,7 +38,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, only: str,
     res = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "--tokencert-candidate", str(DECL),
         "--tokencert-out", str(pytester.path / "out"), "--tokencert-only", only,
-        "--tokencert-junit", str(junit))
+        "--tokencert-junit", str(junit), "--tokencert-no-preflight")
     return res, junit
 
 
