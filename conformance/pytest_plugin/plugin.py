@@ -26,7 +26,7 @@ from conformance._core.errors import RunError, TokencertError
 from conformance._core.redact import scrub
 from conformance.plan.duration import expect_plan
 from conformance.pytest_plugin.guard import CandidateUnreachable
-from conformance.pytest_plugin.progress import PhaseProgress
+from conformance.pytest_plugin.progress import PhaseProgress, real_stderr
 from conformance.pytest_plugin.session import Options, Session
 from conformance.pytest_plugin.state import MARKER, SESSION_KEY, requirement_ids
 from conformance.pytest_plugin.verdict_view import SHOULD_FAILED, verdict_reports, verdict_summary
@@ -109,9 +109,19 @@ class TokencertPlugin:
         self.progress = PhaseProgress(
             suspend=suspend,
             expected=expect_plan(session.plan, session.declaration.performance))
+        if self.progress.plain:  # configure time: pytest's capture is suspended now
+            self.progress.plain_stream = real_stderr()
+            self.progress.mid_line = self._mid_line
         session.progress = self.progress
         self.n_items = 0
         self.item_index = 0
+
+    def _mid_line(self) -> bool:
+        """Whether pytest's terminal line holds progress dots (pytest has no public API
+        for it: read its writer's current line width where there is one)."""
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        tw = getattr(tr, "_tw", None)
+        return bool(getattr(tw, "width_of_current_line", 0))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.progress.start()  # the plain line's ticker (no terminal only)
@@ -220,7 +230,8 @@ class TokencertPlugin:
             return
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None:  # the verdicts' letters on a line of their own
-            tr.ensure_newline()
+            if self._mid_line():
+                tr.write("\n")
             tr.write_sep("-", "tokencert: one result per requirement (its verdict)")
         for rep in verdict_reports(doc):
             self.config.hook.pytest_runtest_logreport(report=rep)

@@ -88,8 +88,13 @@ class PhaseProgress:
     def __init__(self, stream: TextIO | None = None, suspend: Suspend | None = None,
                  hz: float = 2.0, force: bool = False, *, plain: bool | None = None,
                  expected: Sequence[PhaseExpectation] = (),
-                 interval_s: float = PLAIN_INTERVAL_S, clock: Clock = time.monotonic) -> None:
+                 interval_s: float = PLAIN_INTERVAL_S, clock: Clock = time.monotonic,
+                 plain_stream: TextIO | None = None) -> None:
         self.stream = stream or sys.__stderr__ or sys.stderr
+        # the plain line's own stream: a duplicate of the real stderr taken before any
+        # test runs, written from the ticker thread without touching pytest's capture
+        self.plain_stream = plain_stream
+        self.mid_line: Callable[[], bool] = lambda: False  # is the console mid-line?
         self.enabled = force or (_tty(self.stream) and _tty(sys.__stdout__ or sys.stdout))
         self.plain = (not self.enabled) if plain is None else plain
         self.suspend = suspend or contextlib.nullcontext
@@ -202,9 +207,15 @@ class PhaseProgress:
                 return False
             self._last_plain = now
             text = format_plain(self.snapshot())
-            with self.suspend():
-                self.stream.write(text + "\n")
-                self.stream.flush()
+            if self.mid_line():  # pytest's dots: the line starts on a line of its own
+                text = "\n" + text
+            if self.plain_stream is not None:
+                self.plain_stream.write(text + "\n")
+                self.plain_stream.flush()
+            else:
+                with self.suspend():
+                    self.stream.write(text + "\n")
+                    self.stream.flush()
         return True
 
     def start(self, poll_s: float = 1.0) -> None:
@@ -231,3 +242,19 @@ class PhaseProgress:
         with self._lock:
             if self._phase:
                 self._show(final=True)
+            if self.plain_stream is not None:
+                with contextlib.suppress(OSError):
+                    self.plain_stream.close()
+                self.plain_stream = None
+
+
+def real_stderr() -> TextIO | None:
+    """A new stream on a duplicate of file descriptor 2, taken now: call it while pytest's
+    capture is suspended (``pytest_configure``), and later redirections of fd 2 by the
+    capture do not reach it. None where fd 2 cannot be duplicated."""
+    import os
+
+    try:
+        return os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    except OSError:
+        return None

@@ -96,3 +96,14 @@ def test_ticker_thread_stops_on_close() -> None:
     p.start(poll_s=0.001)
     p.close()
     assert p._ticker is None
+
+
+def test_plain_line_goes_to_its_own_stream() -> None:
+    buf, plain, clock = io.StringIO(), io.StringIO(), FakeClock()
+    p = PhaseProgress(stream=buf, expected=EXPECTED, interval_s=15.0, clock=clock,
+                      plain_stream=plain)
+    clock.t += 15
+    assert p.tick()
+    assert buf.getvalue() == "" and plain.getvalue().startswith("progress: phase 0/3")
+    p.close()
+    assert plain.closed and p.plain_stream is None
