@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,15 +57,19 @@ def _parse_time(value: Any) -> datetime | None:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """pyHanko logs (with tracebacks) what it cannot parse; the report says it instead."""
-    log = logging.getLogger("pyhanko")
-    saved = log.level, log.propagate, log.disabled
-    log.disabled = True
+    """pyHanko logs (with tracebacks) and warns about what it cannot parse; the report says
+    it instead."""
+    logs = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
+    saved = [lg.disabled for lg in logs]
+    for lg in logs:
+        lg.disabled = True
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
-        log.setLevel(saved[0])
-        log.propagate, log.disabled = saved[1], saved[2]
+        for lg, was in zip(logs, saved, strict=True):
+            lg.disabled = was
 
 
 def _attestation(att: dict[str, bytes], signer: x509.Certificate | None,
@@ -148,8 +153,7 @@ def _subject(results: bytes | None, card: dict[str, Any], report: VerifyReport,
 def _verify(pdf: bytes, trust_root: x509.Certificate, s: Supplied,
             report: VerifyReport) -> None:
     when = s.at or datetime.now(UTC)
-    with _quiet():
-        facts = read_pdf(pdf, trust_root, report)
+    facts = read_pdf(pdf, trust_root, report)
     att = facts.attachments
     try:
         card: dict[str, Any] = json.loads(att["certificate.json"])
@@ -225,7 +229,8 @@ def verify_certificate(pdf: bytes, trust_root: x509.Certificate, bundle: bytes |
     s = Supplied(bundle, list(crls or []), lists, at, rejudge, allow_demo, accepted, limits)
     report = VerifyReport(allow_demo=allow_demo, accepted=accepted)
     try:
-        _verify(pdf, trust_root, s, report)
+        with _quiet():
+            _verify(pdf, trust_root, s, report)
     except VerificationError as exc:
         report.set("document_readable", False, exc.message)
     except Exception as exc:  # any malformed input is an invalid document, never a crash

@@ -125,6 +125,9 @@ def check_status(paths: list[Path], number: str | None, root: x509.Certificate,
     if entry is None:
         report.set("not_withdrawn", True, f"not listed (list {newest.sequence} of "
                    f"{newest.this_update.date()}, fresh until {newest.next_update.date()})")
+    elif not isinstance(entry, dict):
+        report.set("not_withdrawn", False, f"listed in status list {newest.sequence} "
+                   "(malformed entry)")
     else:
         report.set("not_withdrawn", False,
                    f"{entry.get('status')} since {entry.get('since')}"

@@ -121,3 +121,15 @@ def test_pades_certification_signature_with_embedded_crl(issued: Issued) -> None
     perms = root["/Perms"]["/DocMDP"].get_object()
     assert perms["/Reference"][0].get_object()["/TransformParams"]["/P"] == 1  # no changes
     assert len(root["/DSS"]["/CRLs"]) >= 1  # B-LT: the CRL given to certify is embedded
+
+
+def test_qr_code_links_the_bodys_register_with_number_and_digest() -> None:
+    from conformance.bundle import CertificateData
+    from conformance.certificate.view import register_link
+
+    body = {"name": "B", "accreditation": "A-1", "prefix": "EXC", "demo": False,
+            "register_url": "https://register.example.org/"}
+    cert = CertificateData("EXC-HQTS-2026.1-2026-000007", "certificate", "t", "t", "t", False,
+                           body)
+    assert register_link(cert, "sha256:ab") == (
+        "https://register.example.org/?number=EXC-HQTS-2026.1-2026-000007&digest=sha256:ab")
