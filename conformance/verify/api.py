@@ -204,6 +204,8 @@ def _verify(pdf: bytes, trust_root: x509.Certificate, s: Supplied,
 
 
 def _rejudge(s: Supplied, report: VerifyReport) -> None:
+    if report.kind in OTHER_KINDS:
+        return  # no verdicts to re-judge: the document kind says what it is
     if not s.rejudge:
         report.set("verdicts_reproduced", None, "not re-judged (--no-rejudge)")
         return

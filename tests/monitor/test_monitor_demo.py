@@ -51,7 +51,13 @@ def test_signed_report_verifies(demo_run: DemoOutcome, cli: Callable[..., Any],
     pdf = demo_run.report_pdf
     bundle = pdf.with_name(pdf.stem + ".bundle.zip")
     root = demo_run.out / "pki" / "ca.cert.pem"
+    # a DEMO report: verifies only with --allow-demo, and the demo sets up no TSA, status
+    # signer or CRL, so those facts are accepted unchecked by name
+    unchecked = "trusted_time,signer_valid_at_signing,signer_not_revoked,not_withdrawn"
     r = cli("verify", str(pdf), "--bundle", str(bundle), "--trust", str(root), "--json")
+    assert r.code != 0, r.out  # without them: not valid
+    r = cli("verify", str(pdf), "--bundle", str(bundle), "--trust", str(root), "--json",
+            "--allow-demo", "--accept-unchecked", unchecked)
     assert r.code == 0, r.out + r.err
     rep = json.loads(r.out)
     assert rep["kind"] == "monitoring-report" and rep["valid"]
@@ -68,7 +74,8 @@ def test_signed_report_verifies(demo_run: DemoOutcome, cli: Callable[..., Any],
             data = src.read(n)
             dst.writestr(n, data.replace(b'"rank":1', b'"rank":2') if n == "results.json"
                          else data)
-    r = cli("verify", str(pdf), "--bundle", str(bad), "--trust", str(root))
+    r = cli("verify", str(pdf), "--bundle", str(bad), "--trust", str(root), "--allow-demo",
+            "--accept-unchecked", unchecked)
     assert r.code == 1 and "INVALID" in r.out
     index = (demo_run.report_dir / "index.html").read_text()
     assert "over-bills" in index and (demo_run.report_dir / "target-slow.html").is_file()
