@@ -116,6 +116,12 @@ def report(
     crl: Path | None = typer.Option(None, "--crl", help="CRL to embed (PAdES B-LT)."),
     pass_env: str | None = typer.Option(None, "--passphrase-env", metavar="NAME",
                                         help="Variable holding the key passphrase."),
+    pki_dir: Path | None = typer.Option(None, "--pki", help="The body's PKI directory: its "
+                                        "TSA key timestamps the signed report (RFC 3161)."),
+    tsa_url: str | None = typer.Option(None, "--tsa-url", help="An external RFC 3161 "
+                                       "time-stamping authority instead of the body's."),
+    tsa_pass_env: str | None = typer.Option(None, "--tsa-passphrase-env", metavar="NAME",
+                                            help="Variable holding the TSA key passphrase."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """The monthly ranking as static HTML with plots; with --key/--cert also the signed
@@ -126,7 +132,8 @@ def report(
     \b
       tokencert monitor report --period 2026-12 --out site --db monitor.db
       tokencert monitor report --period 2026-12 --out site --key pub.key.pem \\
-          --cert pub.cert.pem --chain pki/ca.cert.pem --passphrase-env TC_PUB_PASS
+          --cert pub.cert.pem --chain pki/ca.cert.pem --passphrase-env TC_PUB_PASS \\
+          --pki pki --tsa-passphrase-env TC_TSA_PASS
     """
     from conformance.monitor.figures import METRICS, compute, month
     from conformance.monitor.publish import ranking_rows, write_static
@@ -144,10 +151,13 @@ def report(
         result: dict[str, object] = {"index": str(pages[0]), "rows": list(ranking_rows(w))}
         if key is not None and cert is not None:
             from conformance.certificate.certify import Signing
-            from conformance.cli.certify_cmd import _signing
+            from conformance.cli.certify_cmd import _signing, _timestamper
             from conformance.monitor.signed import sign_report
 
-            signing = _signing(key, cert, chain, crl, pass_env)
+            has_tsa = pki_dir is not None and (pki_dir / "tsa.cert.pem").is_file()
+            stamper = _timestamper(pki_dir if tsa_url is None and has_tsa else None, tsa_url,
+                                   tsa_pass_env)
+            signing = _signing(key, cert, chain, crl, pass_env, stamper)
             assert isinstance(signing, Signing)
             s = sign_report(store, w, signing, out_dir, period)
             result |= {"number": s.number, "pdf": str(s.pdf), "bundle": str(s.bundle),

@@ -105,7 +105,8 @@ def sign_report(store: Store, w: Window, signing: Signing, out: Path, period: st
         PdfAttachment(layout.ATTESTATION, attestation,
                       "in-toto Statement v1 in a DSSE envelope", "Supplement")])
     signed = sign_pdf(pdf, signing.key, signing.cert, signing.chain, signing.crl,
-                      signing.trust_root, SigningPolicy(reason="tokencert monitoring report"))
+                      signing.trust_root, SigningPolicy(reason="tokencert monitoring report"),
+                      timestamper=signing.timestamper)
     out.mkdir(parents=True, exist_ok=True)
     pdf_path, zip_path = out / f"{number}.pdf", out / f"{number}.bundle.zip"
     zip_path.write_bytes(bundle)
