@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
+from conformance.pytest_plugin.session import PhaseData, Session, TokenizerKit
 from conformance.run.client import ChatParams, Client
-from conformance.run.evidence import read_evidence
+from conformance.run.evidence import EvidenceStore, read_evidence
 from conformance.run.prompts import PromptFactory, PromptSpec
 from conformance.run.records import RequestRecord
+from conformance.spec import Catalog, Condition, Level
+
+if TYPE_CHECKING:
+    from conformance.checks.audit import AuditedCount
+    from conformance.run.tokenize.vocab import Vocabulary
 
 PROTOCOL_MAX_TOKENS = 32  # protocol checks need a well-formed answer, not a long one
 
@@ -43,11 +52,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         it.add_marker(skip)
 
 
-ParamsFactory = Callable[..., ChatParams]
+# The types of this file's fixtures, for the suites' annotations (imported there under
+# TYPE_CHECKING: pytest hands fixtures over by name, never by import).
+
+
+class ParamsFactory(Protocol):
+    """``protocol_params``."""
+
+    def __call__(self, seq: int, *, stream: bool, max_tokens: int | None = ...,
+                 **extra: object) -> ChatParams: ...
+
+
+ProtocolCount = Callable[[str], int]
+RawSend = Callable[[Client], Awaitable[list[RequestRecord]]]
+
+
+class SendRaw(Protocol):
+    """``send_raw``."""
+
+    def __call__(self, fn: RawSend, *, timeout_s: float | None = None,
+                 api_key: str | None = None) -> list[RequestRecord]: ...
+
+
+RunRecords = Callable[[], list[RequestRecord]]
+Audit = Callable[[RequestRecord], "AuditedCount"]
+# the plugin's own fixtures, under short names
+LoadRunner = Callable[[str], PhaseData]
+Thresholds = Mapping[Level, tuple[Condition, ...]]
 
 
 @pytest.fixture(scope="session")
-def protocol_params(tokenizer, plan) -> ParamsFactory:  # type: ignore[no-untyped-def]
+def protocol_params(tokenizer: TokenizerKit, plan: Plan) -> ParamsFactory:
     """``protocol_params(seq, stream=..., **extra)``: a fresh W-short prompt (the protocol
     phase's workload) with a small ``max_tokens``; deterministic in ``seq``."""
     ph = plan.phase("protocol")
@@ -56,7 +91,7 @@ def protocol_params(tokenizer, plan) -> ParamsFactory:  # type: ignore[no-untype
     factory = PromptFactory(tokenizer.count_messages, tokenizer.tokenizer.encode,
                             tokenizer.tokenizer.decode, seed)
 
-    def make(seq: int, *, stream: bool, max_tokens: int = PROTOCOL_MAX_TOKENS,
+    def make(seq: int, *, stream: bool, max_tokens: int | None = PROTOCOL_MAX_TOKENS,
              **extra: object) -> ChatParams:
         msgs = factory.make(seq, PromptSpec(input_tokens))
         return ChatParams(messages=tuple(msgs), max_tokens=max_tokens, stream=stream,
@@ -66,7 +101,7 @@ def protocol_params(tokenizer, plan) -> ParamsFactory:  # type: ignore[no-untype
 
 
 @pytest.fixture(scope="session")
-def protocol_count(plan, catalog) -> Callable[[str], int]:  # type: ignore[no-untyped-def]
+def protocol_count(plan: Plan, catalog: Catalog) -> ProtocolCount:
     """How many probes a protocol requirement sends: enough for its highest level's
     ``min_evidence``, and a share of the profile's protocol requests."""
     ph = plan.phase("protocol")
@@ -80,11 +115,8 @@ def protocol_count(plan, catalog) -> Callable[[str], int]:  # type: ignore[no-un
     return count
 
 
-RawSend = Callable[[Client], Awaitable[list[RequestRecord]]]
-
-
 @pytest.fixture(scope="session")
-def send_raw(tokencert_session, evidence):  # type: ignore[no-untyped-def]
+def send_raw(tokencert_session: Session, evidence: EvidenceStore) -> SendRaw:
     """``send_raw(fn, timeout_s=None, api_key=None)``: run ``await fn(client)`` on a fresh
     measuring client (``post_raw``/``get`` with any auth) and record every record it returns
     as evidence. ``api_key``: another key for the client (the second tenant)."""
@@ -111,7 +143,7 @@ def send_raw(tokencert_session, evidence):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def run_records(evidence) -> Callable[[], list[RequestRecord]]:  # type: ignore[no-untyped-def]
+def run_records(evidence: EvidenceStore) -> RunRecords:
     """``run_records()``: every request record of the whole run so far, all phases (raw
     bodies and events restored), as written to the evidence (redacted)."""
 
@@ -124,7 +156,7 @@ def run_records(evidence) -> Callable[[], list[RequestRecord]]:  # type: ignore[
 
 
 @pytest.fixture(scope="session")
-def vocabulary(tokenizer):  # type: ignore[no-untyped-def]
+def vocabulary(tokenizer: TokenizerKit) -> Vocabulary:
     """The declared vocabulary as bytes (METER-003's logprob and chunk checks, and the
     longest token: the byte bound per token of every audited count)."""
     from conformance.run.tokenize.vocab import Vocabulary
@@ -133,16 +165,17 @@ def vocabulary(tokenizer):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def audit(tokenizer, declaration, vocabulary):  # type: ignore[no-untyped-def]
+def audit(tokenizer: TokenizerKit, declaration: Declaration,
+          vocabulary: Vocabulary) -> Audit:
     """``audit(record)`` → the auditor's :class:`~conformance.checks.audit.AuditedCount` of
     one response's completion tokens (cached per record id): what TPOT, throughput and
     billing figures use instead of the service's own ``completion_tokens``."""
     from conformance.checks.audit import audit_completion
 
     m = declaration.model
-    seen: dict[str, object] = {}
+    seen: dict[str, AuditedCount] = {}
 
-    def one(rec: RequestRecord):  # type: ignore[no-untyped-def]
+    def one(rec: RequestRecord) -> AuditedCount:
         a = seen.get(rec.request_id)
         if a is None:
             a = seen[rec.request_id] = audit_completion(

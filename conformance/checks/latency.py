@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from conformance.run.records import RequestRecord
-from conformance.spec import Condition
+from conformance.spec import Condition, Level
 
 
-def largest_limit(thresholds: Mapping[str, Sequence[Condition]], metric: str) -> float:
+def largest_limit(thresholds: Mapping[Level, Sequence[Condition]], metric: str) -> float:
     """The loosest limit any level puts on ``metric`` (a censored sample must exceed it)."""
     return max(float(c.value) for conds in thresholds.values() for c in conds
                if c.metric == metric)

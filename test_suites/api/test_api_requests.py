@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conformance.checks import protocol
-from conformance.run.client import ChatParams
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
+from conformance.pytest_plugin.fixtures import ProbeClient
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import TokenizerKit
+from conformance.run.client import ChatParams, Client
 from conformance.run.corpora import malformed_cases
 from conformance.run.prompts import PromptFactory, PromptSpec
+from conformance.run.records import RequestRecord
+from conformance.spec import Requirement
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import ParamsFactory, ProtocolCount, RunRecords, SendRaw
 
 # API-006: the client mistakes the catalog names, taken from the malformed corpus.
 CLIENT_ERROR_CASES = ("json-truncated", "json-empty-body", "missing-messages", "messages-string",
@@ -18,7 +29,8 @@ CLIENT_ERROR_CASES = ("json-truncated", "json-empty-body", "missing-messages", "
 
 
 @pytest.mark.requirement("API-003")
-def test_stream_usage_chunk(client, record, protocol_params, protocol_count):  # type: ignore[no-untyped-def]
+def test_stream_usage_chunk(client: ProbeClient, record: Recorder, protocol_params: ParamsFactory,
+                            protocol_count: ProtocolCount) -> None:
     n = protocol_count("API-003")
     recs = client.many([(f"api003-{i}", protocol_params(
         3000 + i, stream=True, stream_options={"include_usage": True})) for i in range(n)])
@@ -27,7 +39,8 @@ def test_stream_usage_chunk(client, record, protocol_params, protocol_count):  #
 
 
 @pytest.mark.requirement("API-004")
-def test_max_tokens_honoured(client, record, protocol_params, protocol_count):  # type: ignore[no-untyped-def]
+def test_max_tokens_honoured(client: ProbeClient, record: Recorder, protocol_params: ParamsFactory,
+                             protocol_count: ProtocolCount) -> None:
     """Small caps (a W-short answer is longer), streamed and not, via max_tokens and
     max_completion_tokens."""
     n = protocol_count("API-004")
@@ -48,7 +61,8 @@ def test_max_tokens_honoured(client, record, protocol_params, protocol_count):  
 
 
 @pytest.mark.requirement("API-005")
-def test_stop_sequences(client, record, protocol_params, protocol_count, declaration):  # type: ignore[no-untyped-def]
+def test_stop_sequences(client: ProbeClient, record: Recorder, protocol_params: ParamsFactory,
+                        protocol_count: ProtocolCount, declaration: Declaration) -> None:
     """A stop string taken from the middle of the answer to the same request without
     ``stop``: a deterministic service must end right before it with finish_reason=stop."""
     n = protocol_count("API-005")
@@ -83,11 +97,11 @@ def _middle_word(text: str) -> str | None:
 
 
 @pytest.mark.requirement("API-006")
-def test_client_errors(send_raw, record, declaration):  # type: ignore[no-untyped-def]
+def test_client_errors(send_raw: SendRaw, record: Recorder, declaration: Declaration) -> None:
     cases = {c.id: c for c in malformed_cases(declaration.model.id)}
     chosen = [cases[c] for c in CLIENT_ERROR_CASES]
 
-    async def go(c):  # type: ignore[no-untyped-def]
+    async def go(c: Client) -> list[RequestRecord]:
         return [await c.post_raw("chat/completions", case.body, headers=case.headers,
                                  request_id=f"protocol-api006-{case.id}", phase="protocol",
                                  seq=i) for i, case in enumerate(chosen)]
@@ -97,7 +111,8 @@ def test_client_errors(send_raw, record, declaration):  # type: ignore[no-untype
 
 
 @pytest.mark.requirement("API-008")
-def test_context_window(client, record, tokenizer, declaration, plan, requirement):  # type: ignore[no-untyped-def]
+def test_context_window(client: ProbeClient, record: Recorder, tokenizer: TokenizerKit,
+                        declaration: Declaration, plan: Plan, requirement: Requirement) -> None:
     """A prompt the catalog's ``overshoot`` share (at least ``overshoot_min_tokens``) past
     the declared context window, with a small max_tokens, streamed and not; the refusal's
     message must name the problem (``message_keywords``)."""
@@ -116,7 +131,7 @@ def test_context_window(client, record, tokenizer, declaration, plan, requiremen
         record.observe(protocol.overlong_rejected(rec, cw, [w for w in words if w]))
 
 
-def _aliases(declaration) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def _aliases(declaration: Declaration) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for m in declaration.models:
         names = [m.id, *m.aliases]
@@ -126,7 +141,8 @@ def _aliases(declaration) -> dict[str, list[str]]:  # type: ignore[no-untyped-de
 
 
 @pytest.mark.requirement("API-010")
-def test_model_identity(client, record, protocol_params, protocol_count, declaration):  # type: ignore[no-untyped-def]
+def test_model_identity(client: ProbeClient, record: Recorder, protocol_params: ParamsFactory,
+                        protocol_count: ProtocolCount, declaration: Declaration) -> None:
     """Every declared model id and alias, streamed and not."""
     names = [n for m in declaration.models for n in (m.id, *m.aliases)]
     n = max(protocol_count("API-010"), 2 * len(names))
@@ -143,7 +159,8 @@ def test_model_identity(client, record, protocol_params, protocol_count, declara
 
 @pytest.mark.run_late(2)
 @pytest.mark.requirement("API-009")
-def test_request_ids_unique(client, record, protocol_params, protocol_count, run_records):  # type: ignore[no-untyped-def]
+def test_request_ids_unique(client: ProbeClient, record: Recorder, protocol_params: ParamsFactory,
+                            protocol_count: ProtocolCount, run_records: RunRecords) -> None:
     """Runs last: every response of the whole run (all phases) must carry an id that no
     other response repeats. Its own probes make sure there are enough of them."""
     n = max(protocol_count("API-009"), 10)

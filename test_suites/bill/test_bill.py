@@ -8,12 +8,23 @@ its own so that a run selecting only BILL has something to bill.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conformance.checks import billing, metering
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
+from conformance.pytest_plugin.fixtures import ProbeClient
+from conformance.pytest_plugin.record import Recorder
 from conformance.run.client import ChatParams
+from conformance.run.records import RequestRecord
+from conformance.spec import Requirement
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import Audit, RunRecords
 
 PLAIN_PROBES = 12    # non-streamed (usage in the body)
 STREAM_PROBES = 4    # streamed with include_usage
@@ -21,11 +32,11 @@ EXPORT_WAIT_S = 3.0  # a stream is billed after its last chunk: give the export 
 
 
 @pytest.fixture(scope="module")
-def billing_probes(client):  # type: ignore[no-untyped-def]
-    reqs = []
+def billing_probes(client: ProbeClient) -> list[RequestRecord]:
+    reqs: list[tuple[str, ChatParams]] = []
     for i in range(PLAIN_PROBES + STREAM_PROBES):
         stream = i >= PLAIN_PROBES
-        extra = {"temperature": 0, **({"stream_options": {"include_usage": True}}
+        extra: dict[str, object] = {"temperature": 0, **({"stream_options": {"include_usage": True}}
                                       if stream else {})}
         reqs.append((f"bill-{i}", ChatParams(
             messages=({"role": "user", "content": f"Billing probe {i}: name three prime "
@@ -35,18 +46,20 @@ def billing_probes(client):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.requirement("BILL-001")
-def test_price_list(record, declaration):  # type: ignore[no-untyped-def]
+def test_price_list(record: Recorder, declaration: Declaration) -> None:
     record.observe(billing.price_list_complete(declaration))
 
 
-def _workload(plan, r):  # type: ignore[no-untyped-def]
+def _workload(plan: Plan, r: RequestRecord) -> str:
     ph = plan.phase(r.phase)
     return (ph.workload if ph is not None and ph.workload else None) or r.phase
 
 
 @pytest.mark.requirement("BILL-002")
 @pytest.mark.run_late(2)
-def test_cost_per_workload(billing_probes, run_records, record, plan, declaration, audit):  # type: ignore[no-untyped-def]
+def test_cost_per_workload(billing_probes: list[RequestRecord], run_records: RunRecords,
+                           record: Recorder, plan: Plan, declaration: Declaration,
+                           audit: Audit) -> None:
     recs = [(_workload(plan, r), r) for r in run_records() if metering.usage_expected(r)]
     # the auditor's completion counts price every request beside the service's figures
     record.observations("cost_reported", billing.costs_reported(
@@ -56,9 +69,11 @@ def test_cost_per_workload(billing_probes, run_records, record, plan, declaratio
 
 @pytest.mark.requirement("BILL-003")
 @pytest.mark.run_late(2)
-def test_billing_export_reconciles(billing_probes, run_records, record, declaration,  # type: ignore[no-untyped-def]
-                                   audit, requirement):
+def test_billing_export_reconciles(billing_probes: list[RequestRecord], run_records: RunRecords,
+                                   record: Recorder, declaration: Declaration, audit: Audit,
+                                   requirement: Requirement) -> None:
     exp = declaration.billing_export
+    assert exp is not None, "BILL-003 applies only where the declaration names an export"
     recs = run_records()
     delivered = _delivered(recs, audit)
     wanted = [r for r in recs if r.ok and metering.is_chat(r) and isinstance(r.usage, dict)]
@@ -75,11 +90,11 @@ def test_billing_export_reconciles(billing_probes, run_records, record, declarat
                         detail={"export": str(exp.path), "rows": len(rows)})
 
 
-def _delivered(recs, audit):  # type: ignore[no-untyped-def]
+def _delivered(recs: Sequence[RequestRecord], audit: Audit) -> dict[str, int]:
     """Record id → the most completion tokens it may be billed for: the auditor's settled
     count (logprobs, one token per chunk, the cut of max_tokens; the EOS token where
     declared), plus reasoning reported but never shown (unauditable, taken as reported)."""
-    out = {}
+    out: dict[str, int] = {}
     for r in recs:
         if not (r.ok and metering.is_chat(r)):
             continue

@@ -17,20 +17,32 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from conformance.checks.metering import ProbePolicy
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
+from conformance.pytest_plugin.fixtures import ProbeClient
+from conformance.pytest_plugin.session import TokenizerKit
 from conformance.run.client import ChatParams
 from conformance.run.corpora import MeteringCase, metering_schedule
+from conformance.run.evidence import EvidenceStore
 from conformance.run.records import RequestRecord
+from conformance.spec import Catalog
 
 SEND_CONCURRENCY = 4  # the metering phase's default
 
-Send = Callable[..., list[RequestRecord]]
+
+class Send(Protocol):
+    """``send_concurrent`` (the fixture's type, for the suites' annotations)."""
+
+    def __call__(self, requests: Sequence[tuple[str, ChatParams]], *, phase: str,
+                 concurrency: int = ..., seq0: int = ..., retries: int = ...,
+                 wait_max_s: float = ...) -> list[RequestRecord]: ...
 
 
 def _retry_wait(rec: RequestRecord, attempt: int, cap_s: float) -> float:
@@ -45,7 +57,7 @@ def _retry_wait(rec: RequestRecord, attempt: int, cap_s: float) -> float:
 
 
 @pytest.fixture(scope="session")
-def probe_policy(catalog) -> ProbePolicy:  # type: ignore[no-untyped-def]
+def probe_policy(catalog: Catalog) -> ProbePolicy:
     """Retries and the unanswered share the catalog allows the shared metering probes."""
     return ProbePolicy.of(catalog.get("METER-001"))
 
@@ -55,7 +67,8 @@ PACE_BURST_S = 10.0  # ... after a burst of this many seconds' worth of requests
 
 
 @pytest.fixture(scope="session")
-def send_concurrent(client, evidence, declaration) -> Send:  # type: ignore[no-untyped-def]
+def send_concurrent(client: ProbeClient, evidence: EvidenceStore,
+                    declaration: Declaration) -> Send:
     """``send_concurrent([(tag, ChatParams)], phase=..., concurrency=4, seq0=0, retries=0)``:
     chat requests with up to ``concurrency`` in flight; each becomes the evidence record
     ``<phase>-<tag>``. A probe refused or failed is sent again up to ``retries`` times
@@ -121,7 +134,7 @@ class MeteringRun:
     twin_extra: dict[str, Any]  # the sampling parameters every probe used
 
 
-def sampling_extra(declaration: Any, seed: int) -> dict[str, Any]:
+def sampling_extra(declaration: Declaration, seed: int) -> dict[str, Any]:
     """Deterministic sampling (temperature 0, the seed where declared) and per-token
     logprobs where declared."""
     f = declaration.model.features
@@ -133,7 +146,7 @@ def sampling_extra(declaration: Any, seed: int) -> dict[str, Any]:
     return extra
 
 
-def phase_settings(plan: Any, name: str) -> tuple[int, int, int]:
+def phase_settings(plan: Plan, name: str) -> tuple[int, int, int]:
     """(seed, concurrency, repeats) of a plan phase, with defaults when it is not planned."""
     ph = plan.phase(name)
     if ph is None:
@@ -154,7 +167,8 @@ def variant(case: MeteringCase, repeat: int, seed: int) -> tuple[dict[str, str],
 
 
 @pytest.fixture(scope="session")
-def metering_run(send_concurrent, tokenizer, declaration, plan, probe_policy) -> MeteringRun:  # type: ignore[no-untyped-def]
+def metering_run(send_concurrent: Send, tokenizer: TokenizerKit, declaration: Declaration,
+                 plan: Plan, probe_policy: ProbePolicy) -> MeteringRun:
     seed, conc, repeats = phase_settings(plan, "metering")
     extra = sampling_extra(declaration, seed)
     cap_max = declaration.model.max_output_tokens

@@ -8,20 +8,35 @@ after every other test, whatever phase it ran).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conformance.checks import billing, metering
+from conformance.checks.findings import Observation
+from conformance.checks.metering import ProbePolicy
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
+from conformance.pytest_plugin.fixtures import ProbeClient
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import TokenizerKit
 from conformance.run.client import ChatParams
 from conformance.run.corpora import fingerprint_cases
+from conformance.spec import Requirement
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import Audit, RunRecords
+    from test_suites.meter.conftest import MeteringRun, Probe, Send
 
 USAGE = ("prompt_tokens", "completion_tokens", "total_tokens")
 TWINS = 8           # METER-004 pairs (min_evidence 5)
 CACHE_PREFIX_REPEATS = 60  # ~1,500 tokens of shared system prompt
 
 
-def _usable(probes, policy, metric, *fields):  # type: ignore[no-untyped-def]
+def _usable(probes: Sequence[Probe], policy: ProbePolicy, metric: str, *fields: str
+            ) -> tuple[list[Probe], list[Observation], list[str]]:
     """(probes a count check can judge, observations for the unanswered ones, ids left
     out). An unanswered probe (refused, failed or without usage after the retries) counts
     against the requirement beyond the catalog's share (``metering.unanswered``)."""
@@ -32,7 +47,8 @@ def _usable(probes, policy, metric, *fields):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.requirement("METER-001")
-def test_prompt_tokens(metering_run, record, requirement):  # type: ignore[no-untyped-def]
+def test_prompt_tokens(metering_run: MeteringRun, record: Recorder,
+                       requirement: Requirement) -> None:
     exact, errors, ids = [], [], []
     policy = metering.ProbePolicy.of(requirement)
     probes, refused, skipped = _usable(metering_run.probes, policy, "prompt_exact")
@@ -50,7 +66,8 @@ def test_prompt_tokens(metering_run, record, requirement):  # type: ignore[no-un
 
 
 @pytest.mark.requirement("METER-002")
-def test_billing_bias(metering_run, record, audit, requirement):  # type: ignore[no-untyped-def]
+def test_billing_bias(metering_run: MeteringRun, record: Recorder, audit: Audit,
+                      requirement: Requirement) -> None:
     values, ids, unsettled = [], [], []
     policy = metering.ProbePolicy.of(requirement)
     probes, refused, skipped = _usable(metering_run.probes, policy, "billing_bias",
@@ -72,7 +89,8 @@ def test_billing_bias(metering_run, record, audit, requirement):  # type: ignore
 
 
 @pytest.mark.requirement("METER-003")
-def test_completion_tokens(metering_run, record, audit, requirement):  # type: ignore[no-untyped-def]
+def test_completion_tokens(metering_run: MeteringRun, record: Recorder, audit: Audit,
+                           requirement: Requirement) -> None:
     policy = metering.ProbePolicy.of(requirement)
     probes, refused, skipped = _usable(metering_run.probes, policy, "completion_exact",
                                        "completion_tokens")
@@ -92,7 +110,8 @@ def test_completion_tokens(metering_run, record, audit, requirement):  # type: i
 
 
 @pytest.mark.requirement("METER-004")
-def test_stream_usage_equals_plain(metering_run, send_concurrent, record, requirement):  # type: ignore[no-untyped-def]
+def test_stream_usage_equals_plain(metering_run: MeteringRun, send_concurrent: Send,
+                                   record: Recorder, requirement: Requirement) -> None:
     policy = metering.ProbePolicy.of(requirement)
     probes = [p for p in metering_run.probes if p.repeat == 0]
     step = max(1, len(probes) // TWINS)
@@ -119,7 +138,8 @@ def test_stream_usage_equals_plain(metering_run, send_concurrent, record, requir
 
 @pytest.mark.requirement("METER-005")
 @pytest.mark.run_late(2)
-def test_usage_consistent(metering_run, run_records, record):  # type: ignore[no-untyped-def]
+def test_usage_consistent(metering_run: MeteringRun, run_records: RunRecords,
+                          record: Recorder) -> None:
     recs = [r for r in run_records() if metering.usage_expected(r)]
     record.observations("usage_consistent", [metering.usage_consistent(r) for r in recs],
                         detail={"phases": sorted({r.phase for r in recs})})
@@ -127,7 +147,7 @@ def test_usage_consistent(metering_run, run_records, record):  # type: ignore[no
 
 @pytest.mark.requirement("METER-006")
 @pytest.mark.run_late(2)
-def test_within_cap(metering_run, run_records, record):  # type: ignore[no-untyped-def]
+def test_within_cap(metering_run: MeteringRun, run_records: RunRecords, record: Recorder) -> None:
     obs = []
     for r in run_records():
         cap = metering.requested_cap(r)
@@ -139,7 +159,8 @@ def test_within_cap(metering_run, run_records, record):  # type: ignore[no-untyp
 
 
 @pytest.mark.requirement("METER-007")
-def test_tokenizer_fingerprint(send_concurrent, tokenizer, record, plan, requirement):  # type: ignore[no-untyped-def]
+def test_tokenizer_fingerprint(send_concurrent: Send, tokenizer: TokenizerKit, record: Recorder,
+                               plan: Plan, requirement: Requirement) -> None:
     policy = metering.ProbePolicy.of(requirement)
     cases = fingerprint_cases()
     ph = plan.phase("metering")
@@ -164,7 +185,8 @@ def _cache_prefix() -> str:
 
 
 @pytest.mark.requirement("METER-008")
-def test_prompt_caching(client, record, plan, declaration, requirement):  # type: ignore[no-untyped-def]
+def test_prompt_caching(client: ProbeClient, record: Recorder, plan: Plan, declaration: Declaration,
+                        requirement: Requirement) -> None:
     ph = plan.phase("caching")
     repeats = ph.repeats if ph is not None else 3
     prefix = _cache_prefix()

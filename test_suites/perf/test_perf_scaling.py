@@ -6,17 +6,27 @@ scaling phase (concurrency 1, same workload); the plan runs both when PERF-006 i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from conformance.checks.latency import largest_limit, ttft_samples
+from conformance.plan import Plan
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import PhaseData
 from conformance.run.load.health import saturated_share
+from conformance.run.records import RequestRecord
+from conformance.spec import Catalog, Requirement
 from conformance.stats import quantile, quantile_ratio
 from conformance.verdicts import health_from_json
 
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import Audit, LoadRunner, Thresholds
 
-def _tpot(phase, audit):  # type: ignore[no-untyped-def]
+
+def _tpot(phase: PhaseData, audit: Audit) -> list[tuple[RequestRecord, float, int]]:
     """(record, TPOT ms, audited output tokens): the auditor's count, not the service's."""
-    out = []
+    out: list[tuple[RequestRecord, float, int]] = []
     for r in phase.measured:
         if r.ok and (t := r.tpot_ms(n := audit(r).audited)) is not None:
             out.append((r, float(t), n))
@@ -24,16 +34,18 @@ def _tpot(phase, audit):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.requirement("PERF-006")
-def test_scaling(sustained_phase, load_runner, record, catalog, requirement, plan, audit):  # type: ignore[no-untyped-def]
+def test_scaling(sustained_phase: PhaseData, load_runner: LoadRunner, record: Recorder,
+                 catalog: Catalog, requirement: Requirement, plan: Plan, audit: Audit) -> None:
     alone = _tpot(load_runner("scaling"), audit)
     loaded = _tpot(sustained_phase, audit)
     num = [t for _, t, _ in loaded]
     den = [t for _, t, _ in alone]
     est = quantile_ratio(num, den, 0.5, catalog.confidence)
     sp, sc = plan.phase("sustained"), plan.phase("scaling")
+    alone_p50_ms = quantile(den, 0.5) if den else None
     detail = {
         "tpot_p50_loaded_ms": quantile(num, 0.5) if num else None,
-        "tpot_p50_alone_ms": quantile(den, 0.5) if den else None,
+        "tpot_p50_alone_ms": alone_p50_ms,
         "n_loaded": len(num), "n_alone": len(den),
         "concurrency_loaded": sp.concurrency if sp else None,
         "concurrency_alone": sc.concurrency if sc else None,
@@ -48,8 +60,8 @@ def test_scaling(sustained_phase, load_runner, record, catalog, requirement, pla
     # a client delay d moves a stream's TPOT by at most d / (tokens - 1): the ratio limit R
     # corresponds to R x TPOT-alone x (tokens - 1) ms of lag (2% of it tolerated)
     fewest = min((n for _, _, n in loaded), default=2)
-    alone_p50 = float(detail["tpot_p50_alone_ms"] or 0.0)
-    lag_ms = {lvl: float(conds[0].value) * alone_p50 * max(1, fewest - 1)
+    alone_p50 = float(alone_p50_ms or 0.0)
+    lag_ms: dict[str, float] = {lvl: float(conds[0].value) * alone_p50 * max(1, fewest - 1)
               for lvl, conds in requirement.thresholds.items()}
     # the ratio is >= 0 for certain: a supplied bound makes the verdict judge the upper one,
     # so a sample too small for it is `insufficient_samples`, never a pass on the point
@@ -71,11 +83,14 @@ def test_scaling(sustained_phase, load_runner, record, catalog, requirement, pla
 
 
 @pytest.mark.requirement("PERF-007")
-def test_long_context_ttft(load_runner, record, thresholds, plan):  # type: ignore[no-untyped-def]
+def test_long_context_ttft(load_runner: LoadRunner, record: Recorder, thresholds: Thresholds,
+                           plan: Plan) -> None:
     phase = load_runner("long_context")
     # a first token that came is a TTFT even if the answer then timed out; a request that
     # timed out before it counts at the timeout (a lower bound beyond every limit)
-    s = ttft_samples(phase.measured, plan.phase("long_context").timeout_s,
+    pp = plan.phase("long_context")
+    assert pp is not None, "the plan runs the long_context phase for PERF-007"
+    s = ttft_samples(phase.measured, pp.timeout_s,
                      largest_limit(thresholds, "ttft_long_ms"))
     record.samples("ttft_long_ms", s.values, evidence=s.evidence, phase="long_context",
                    duration_s=phase.outcome.duration_s,

@@ -8,33 +8,48 @@ over-count must not improve a performance verdict.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import pytest
 
-from conformance.checks.audit import audited_events
+from conformance.checks.audit import AuditedCount, audited_events
 from conformance.checks.latency import largest_limit, ttft_samples
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import PhaseData
 from conformance.run.evidence import Obs
 from conformance.run.load.health import busy_share
+from conformance.run.records import RequestRecord
+from conformance.spec import Catalog, Level, Requirement
 from conformance.stats import throughput
 from conformance.verdicts import health_from_json
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import Audit, Thresholds
 
 PHASE = "sustained"
 
 
-def _ok(phase):  # type: ignore[no-untyped-def]
+def _ok(phase: PhaseData) -> list[RequestRecord]:
     return [r for r in phase.measured if r.ok]
 
 
 @pytest.mark.requirement("PERF-001")
-def test_ttft(sustained_phase, record, thresholds, plan):  # type: ignore[no-untyped-def]
+def test_ttft(sustained_phase: PhaseData, record: Recorder, thresholds: Thresholds,
+              plan: Plan) -> None:
     # a request that timed out before its first token counts at the timeout (a lower bound)
-    s = ttft_samples(sustained_phase.measured, plan.phase(PHASE).timeout_s,
+    pp = plan.phase(PHASE)
+    assert pp is not None, "the plan runs the sustained phase for PERF-001"
+    s = ttft_samples(sustained_phase.measured, pp.timeout_s,
                      largest_limit(thresholds, "ttft_ms"))
     record.samples("ttft_ms", s.values, evidence=s.evidence, phase=PHASE, sent_ns=s.sent_ns,
                    duration_s=sustained_phase.outcome.duration_s, detail=s.detail())
 
 
 @pytest.mark.requirement("PERF-002")
-def test_tpot(sustained_phase, record, audit):  # type: ignore[no-untyped-def]
+def test_tpot(sustained_phase: PhaseData, record: Recorder, audit: Audit) -> None:
     # output tokens are the auditor's count, never the service's own completion_tokens
     recs = [(r, n) for r in _ok(sustained_phase)
             if r.tpot_ms(n := audit(r).audited) is not None]
@@ -48,14 +63,14 @@ def test_tpot(sustained_phase, record, audit):  # type: ignore[no-untyped-def]
                    detail=_counts([audit(r) for r, _ in recs]))
 
 
-def _counts(audited):  # type: ignore[no-untyped-def]
+def _counts(audited: Sequence[AuditedCount]) -> dict[str, int]:
     """The auditor's output-token total beside the service's (shown, never used)."""
     return {"output_tokens_audited": sum(a.audited for a in audited),
             "output_tokens_reported": sum(a.reported or 0 for a in audited)}
 
 
 @pytest.mark.requirement("PERF-003")
-def test_longest_stall(sustained_phase, record):  # type: ignore[no-untyped-def]
+def test_longest_stall(sustained_phase: PhaseData, record: Recorder) -> None:
     recs = [r for r in _ok(sustained_phase) if r.max_stall_ms() is not None]
     record.samples("max_stall_ms", [r.max_stall_ms() for r in recs],
                    evidence=[r.request_id for r in recs], phase=PHASE,
@@ -64,14 +79,16 @@ def test_longest_stall(sustained_phase, record):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.requirement("PERF-004")
-def test_goodput(sustained_phase, record, catalog, audit):  # type: ignore[no-untyped-def]
+def test_goodput(sustained_phase: PhaseData, record: Recorder, catalog: Catalog,
+                 audit: Audit) -> None:
     # the level's TTFT and TPOT limits come from PERF-001/PERF-002 in the catalog
-    def limit(rid: str, level: str) -> float:
+    def limit(rid: str, level: Level) -> float:
         conds = catalog.get(rid).thresholds[level]
         return float(next(c.value for c in conds if c.stat == "p99"))
 
     recs = sustained_phase.measured
-    for level in ("L1", "L2", "L3"):
+    levels: tuple[Level, ...] = ("L1", "L2", "L3")
+    for level in levels:
         ttft_max, tpot_max = limit("PERF-001", level), limit("PERF-002", level)
         trials = []
         for r in recs:
@@ -88,7 +105,8 @@ def test_goodput(sustained_phase, record, catalog, audit):  # type: ignore[no-un
 
 
 @pytest.mark.requirement("PERF-005")
-def test_capacity(sustained_phase, record, declaration, requirement, audit, catalog):  # type: ignore[no-untyped-def]
+def test_capacity(sustained_phase: PhaseData, record: Recorder, declaration: Declaration,
+                  requirement: Requirement, audit: Audit, catalog: Catalog) -> None:
     recs = _ok(sustained_phase)
     declared = float(declaration.performance.output_tokens_per_s)
     sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]

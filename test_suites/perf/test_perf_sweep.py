@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.plan import Plan
 from conformance.plan.sweep import SWEEP, segments
+from conformance.pytest_plugin.session import Session
 
 
 @pytest.mark.requirement("PERF-006")
-def test_scaling_sweep(tokencert_session, plan):  # type: ignore[no-untyped-def]
+def test_scaling_sweep(tokencert_session: Session, plan: Plan) -> None:
     pp = plan.phase(SWEEP)
     if pp is None:  # the profile has no sweep (quick): nothing to run
         return

@@ -8,20 +8,27 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conformance.checks import hygiene
+from conformance.declaration.models import Declaration
+from conformance.pytest_plugin.record import Recorder
 from conformance.run.client import Client
 from conformance.run.client.client import AUTH
 from conformance.run.records import RequestRecord
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import RunRecords, SendRaw
 
 PHASE = "security"
 
 
 @pytest.mark.run_late(2)
 @pytest.mark.requirement("SEC-003")
-def test_error_hygiene(send_raw, record, declaration, run_records):  # type: ignore[no-untyped-def]
+def test_error_hygiene(send_raw: SendRaw, record: Recorder, declaration: Declaration,
+                       run_records: RunRecords) -> None:
     model = declaration.model.id
     ok_body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
                           "max_tokens": 1}).encode()
@@ -58,7 +65,8 @@ def test_error_hygiene(send_raw, record, declaration, run_records):  # type: ign
 
 @pytest.mark.run_late(2)
 @pytest.mark.requirement("SEC-006")
-def test_key_not_echoed(send_raw, record, declaration, run_records):  # type: ignore[no-untyped-def]
+def test_key_not_echoed(send_raw: SendRaw, record: Recorder, declaration: Declaration,
+                        run_records: RunRecords) -> None:
     """The declared keys (and random wrong keys sent here) must appear in no response. The
     declared keys are redacted as the client records, so their trace is the redaction
     marker; the wrong keys are not secrets and are matched as they are."""

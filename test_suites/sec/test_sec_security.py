@@ -13,19 +13,29 @@ import socket
 import ssl
 import time
 import warnings
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
 from conformance.checks import hygiene
 from conformance.checks import overload as ov
+from conformance.checks.findings import Observation
 from conformance.checks.hygiene import TransportFacts
+from conformance.declaration.models import Declaration
+from conformance.plan import Plan
 from conformance.plan.probes import allowance
 from conformance.plan.probes import rate_probe as probe_size
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import Session, TokenizerKit
 from conformance.run.client import ChatParams, Client
 from conformance.run.corpora import malformed_cases
-from conformance.run.prompts import PromptFactory, PromptSpec
+from conformance.run.prompts import Message, PromptFactory, PromptSpec
 from conformance.run.records import RequestRecord
+from conformance.spec import Requirement
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import SendRaw
 
 PHASE = "security"
 
@@ -46,7 +56,8 @@ def _auth_variants() -> list[tuple[str, str | None]]:
 
 
 @pytest.mark.requirement("SEC-001")
-def test_auth_on_every_endpoint(send_raw, record, declaration):  # type: ignore[no-untyped-def]
+def test_auth_on_every_endpoint(send_raw: SendRaw, record: Recorder,
+                                declaration: Declaration) -> None:
     model = declaration.model.id
     variants = _auth_variants()
 
@@ -129,7 +140,7 @@ def _plain_http(host: str, port: int, path: str, timeout_s: float = 5.0
 
 
 @pytest.mark.requirement("SEC-002")
-def test_transport_security(record, declaration):  # type: ignore[no-untyped-def]
+def test_transport_security(record: Recorder, declaration: Declaration) -> None:
     ep = declaration.endpoint
     u = urlsplit(ep.base_url)
     host = u.hostname or ""
@@ -158,7 +169,8 @@ def test_transport_security(record, declaration):  # type: ignore[no-untyped-def
 # -- SEC-004 -------------------------------------------------------------------------------------
 
 @pytest.mark.requirement("SEC-004")
-def test_bad_input(send_raw, record, declaration, tokencert_session):  # type: ignore[no-untyped-def]
+def test_bad_input(send_raw: SendRaw, record: Recorder, declaration: Declaration,
+                   tokencert_session: Session) -> None:
     """The whole malformed corpus, one request at a time with the valid key, each bounded by
     the declared timeout (at most the profile's); then one normal request."""
     cases = malformed_cases(declaration.model.id)
@@ -186,7 +198,8 @@ def test_bad_input(send_raw, record, declaration, tokencert_session):  # type: i
 # -- SEC-007 -------------------------------------------------------------------------------------
 
 @pytest.mark.requirement("SEC-007")
-def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, requirement):  # type: ignore[no-untyped-def]
+def test_cache_isolation(send_raw: SendRaw, record: Recorder, declaration: Declaration,
+                         tokenizer: TokenizerKit, plan: Plan, requirement: Requirement) -> None:
     """Per trial: key A primes a fresh long prefix; key B sends a different fresh prefix
     (cold) and then A's prefix (primed). B must see no cached tokens on A's prefix, and B's
     TTFT on primed prefixes must not be significantly lower than on cold ones. The catalog
@@ -211,8 +224,8 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, require
                     tuple(factory.make(70000 + 1000 * b + 2 * i + 1, PromptSpec(size))))
                    for i in range(trials)]
 
-        def params(msgs: tuple[object, ...], stream: bool) -> ChatParams:
-            return ChatParams(messages=msgs, max_tokens=1, stream=stream,  # type: ignore[arg-type]
+        def params(msgs: tuple[Message, ...], stream: bool) -> ChatParams:
+            return ChatParams(messages=msgs, max_tokens=1, stream=stream,
                               extra={"stream_options": {"include_usage": True}} if stream
                               else {})
 
@@ -236,7 +249,7 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, require
     def ttfts(recs: list[RequestRecord]) -> list[float]:
         return [t for t in (r.ttft_ms() for r in recs if r.ok) if t is not None]
 
-    obs: list[object] = []
+    obs: list[Observation] = []
     p_values: list[float] = []
     timing = None
     for b in range(batches):
@@ -246,7 +259,7 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, require
                                       evidence=[r.request_id for r in cold + primed])
         if "p_value" in timing.data:
             p_values.append(float(timing.data["p_value"]))
-        if timing.ok is not False or not all(getattr(o, "ok", True) for o in obs):
+        if timing.ok is not False or not all(o.ok for o in obs):
             break  # not significant (or undecided), or a cached-token hit already decides
     assert timing is not None
     if timing.ok is False and len(p_values) > 1:
@@ -258,7 +271,7 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, require
         # a cached-token hit ended the batches early: the timing alone is not confirmed
         timing = dataclasses.replace(timing, ok=True, detail="timing not confirmed "
                                      f"(one batch of {batches}); {timing.detail}")
-    record.observations("cache_isolated", [*obs, timing],  # type: ignore[list-item]
+    record.observations("cache_isolated", [*obs, timing],
                         detail={"prompt_tokens": size, "trials_per_batch": trials,
                                 "batches_run": len(p_values) or 1, "alpha": alpha,
                                 "alpha_per_batch": per_batch})
@@ -268,7 +281,8 @@ def test_cache_isolation(send_raw, record, declaration, tokenizer, plan, require
 
 @pytest.mark.run_late(1)
 @pytest.mark.requirement("SEC-005")
-def test_rate_limit(send_raw, record, declaration, tokenizer, plan, requirement):  # type: ignore[no-untyped-def]
+def test_rate_limit(send_raw: SendRaw, record: Recorder, declaration: Declaration,
+                    tokenizer: TokenizerKit, plan: Plan, requirement: Requirement) -> None:
     """One key (the second tenant's when declared, so the main key stays usable), on the
     probe's streams, as fast as the service answers, until more requests (or prompt tokens)
     were answered than the declared limits allow in the elapsed time — refused or not — or

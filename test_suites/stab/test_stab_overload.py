@@ -14,49 +14,57 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conformance.checks import overload as ov
-from conformance.plan import phase_seed
+from conformance.plan import Plan, phase_seed
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import PhaseData, Session
 from conformance.run.evidence import Obs
 from conformance.run.load.health import saturation
+from conformance.spec import Catalog, Requirement
 from conformance.stats import quantile
 from conformance.verdicts import health_from_json
+
+if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
+    from test_suites.conftest import LoadRunner
 
 SEGMENT_EXTRA_S = 1.0  # an observation segment holds one sliding window and this much more
 
 
 @dataclass
 class Overload:
-    burst: object  # PhaseData
-    baseline: object | None = None  # PhaseData
-    observed: tuple[object, ...] = ()  # PhaseData segments after the burst
+    burst: PhaseData
+    baseline: PhaseData | None = None
+    observed: tuple[PhaseData, ...] = ()  # segments after the burst
     window: int = 10
     result: ov.Recovery | None = None
     baseline_ms: float | None = None
     factor: float = 1.5  # the catalog's STAB-004 recovery_factor
 
 
-def _ttfts(phase):  # type: ignore[no-untyped-def]
-    return [(r.sent_ns, float(r.ttft_ms()), r.request_id) for r in phase.measured
-            if r.ok and r.ttft_ms() is not None and r.sent_ns is not None]
+def _ttfts(phase: PhaseData) -> list[tuple[int, float, str]]:
+    return [(sent, float(ttft), r.request_id) for r in phase.measured
+            if r.ok and (ttft := r.ttft_ms()) is not None and (sent := r.sent_ns) is not None]
 
 
-def _burst_end(burst) -> int | None:  # type: ignore[no-untyped-def]
-    ends = [r.last_byte_ns or r.headers_ns or r.sent_ns for r in burst.records]
-    ends = [e for e in ends if e is not None]
+def _burst_end(burst: PhaseData) -> int | None:
+    ends = [e for r in burst.records
+            if (e := r.last_byte_ns or r.headers_ns or r.sent_ns) is not None]
     return max(ends) if ends else None
 
 
 @pytest.fixture(scope="module")
-def overload(tokencert_session, plan, load_runner, catalog):  # type: ignore[no-untyped-def]
+def overload(tokencert_session: Session, plan: Plan, load_runner: LoadRunner,
+             catalog: Catalog) -> Overload:
     s = tokencert_session
     rp = plan.phase("recovery") if plan.applicable("STAB-004") else None
     if rp is None:
         return Overload(load_runner("burst"))
 
-    def segment(name: str, duration_s: float):  # type: ignore[no-untyped-def]
+    def segment(name: str, duration_s: float) -> PhaseData:
         pp = dataclasses.replace(rp, name=name, seed=phase_seed(s.profile.seed, name),
                                  duration_s=duration_s, requests=None, observe_s=None)
         return s.run_plan_phase(pp)
@@ -68,18 +76,18 @@ def overload(tokencert_session, plan, load_runner, catalog):  # type: ignore[no-
     base = [t for _, t, _ in _ttfts(baseline)]
     burst = load_runner("burst")
     end = _burst_end(burst)
-    out = Overload(burst, baseline, (), window, None, quantile(base, 0.5) if base else None,
-                   factor)
-    if end is None or out.baseline_ms is None:
+    base_ms = quantile(base, 0.5) if base else None
+    out = Overload(burst, baseline, (), window, None, base_ms, factor)
+    if end is None or base_ms is None:
         return out
     rate = rp.rate_rps or 1.0
     horizon = float(rp.observe_s or 60.0) + window / rate
     seg_s = window / rate + SEGMENT_EXTRA_S  # the recovery is checked after each segment
-    segs = []
+    segs: list[PhaseData] = []
     for i in range(math.ceil(horizon / seg_s) + 1):
         segs.append(segment(f"recovery-{i}", seg_s))
         obs = [x for p in segs for x in _ttfts(p)]
-        res = ov.recovery(out.baseline_ms, factor, end, obs, window)
+        res = ov.recovery(base_ms, factor, end, obs, window)
         out = dataclasses.replace(out, observed=tuple(segs), result=res)
         if res.recovered or res.observed_s >= horizon:
             break
@@ -87,7 +95,7 @@ def overload(tokencert_session, plan, load_runner, catalog):  # type: ignore[no-
 
 
 @pytest.mark.requirement("STAB-003")
-def test_graceful_overload(overload, record, requirement):  # type: ignore[no-untyped-def]
+def test_graceful_overload(overload: Overload, record: Recorder, requirement: Requirement) -> None:
     """Every burst answer: a server failure (5xx, no answer, a 2xx that is not a JSON or
     SSE answer) counts against ``burst_5xx_*``; every 429 must say when to retry; fewer
     than the catalog's ``min_refusals`` refusals leave ``refusal_well_formed`` undecided —
@@ -123,7 +131,7 @@ def test_graceful_overload(overload, record, requirement):  # type: ignore[no-un
 
 
 @pytest.mark.requirement("STAB-004")
-def test_recovery(overload, record, requirement):  # type: ignore[no-untyped-def]
+def test_recovery(overload: Overload, record: Recorder, requirement: Requirement) -> None:
     o = overload
     base_n = len(_ttfts(o.baseline)) if o.baseline is not None else 0
     res = o.result

@@ -9,17 +9,23 @@ from __future__ import annotations
 import pytest
 
 from conformance.checks.overload import window_ratio
+from conformance.plan import Plan
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import PhaseData
+from conformance.spec import Catalog, Requirement
 
 DEFAULT_WINDOW_S = 60.0
 
 
 @pytest.mark.requirement("STAB-005")
-def test_latency_stability(sustained_phase, plan, catalog, record, requirement):  # type: ignore[no-untyped-def]
+def test_latency_stability(sustained_phase: PhaseData, plan: Plan, catalog: Catalog,
+                           record: Recorder, requirement: Requirement) -> None:
     pp = plan.phase("sustained")
     window_s = float((pp.window_s if pp is not None else None) or DEFAULT_WINDOW_S)
     sent = [r.sent_ns for r in sustained_phase.measured if r.sent_ns is not None]
-    recs = [r for r in sustained_phase.measured
-            if r.ok and r.ttft_ms() is not None and r.sent_ns is not None]
+    # (sent_ns, TTFT ms) of every completed stream
+    recs = [(at, float(ttft)) for r in sustained_phase.measured
+            if r.ok and (ttft := r.ttft_ms()) is not None and (at := r.sent_ns) is not None]
     if not sent or not recs:
         record.value("window_ratio", None, n=0, phase="sustained", duration_s=0.0,
                      detail={"why": "no completed streams", "window_s": window_s})
@@ -28,8 +34,7 @@ def test_latency_stability(sustained_phase, plan, catalog, record, requirement):
     # belong to the window they were sent in, and only windows inside that span count
     t0 = min(sent)
     t1 = max(r.last_byte_ns or r.sent_ns or t0 for r in sustained_phase.measured) + 1
-    wr = window_ratio([(r.sent_ns, float(r.ttft_ms())) for r in recs], t0, t1, window_s,
-                      catalog.confidence)
+    wr = window_ratio(recs, t0, t1, window_s, catalog.confidence)
     # the evidence spans the full windows only: one window alone (ratio 1 by construction)
     # is never 120 s of evidence, so it stays `insufficient_duration`
     d = len(wr.windows) * window_s
@@ -44,7 +49,7 @@ def test_latency_stability(sustained_phase, plan, catalog, record, requirement):
                      detail={**detail, "why": why})
         return
     # a client delay d moves a window's p50 by at most d: against the limit R, R x overall p50
-    lag_ms = {lvl: float(conds[0].value) * float(wr.overall_p50 or 0.0)
+    lag_ms: dict[str, float] = {lvl: float(conds[0].value) * float(wr.overall_p50 or 0.0)
               for lvl, conds in requirement.thresholds.items()}
     # lower=0 (certain): the verdict then judges the upper bound, and a window too small
     # for it makes the level `insufficient_samples`, never a pass on the point estimate

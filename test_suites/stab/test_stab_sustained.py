@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.plan import Plan
+from conformance.pytest_plugin.record import Recorder
+from conformance.pytest_plugin.session import PhaseData
+
 PHASE = "sustained"
 
 
 @pytest.mark.requirement("STAB-001")
-def test_success_rate(sustained_phase, record):  # type: ignore[no-untyped-def]
+def test_success_rate(sustained_phase: PhaseData, record: Recorder) -> None:
     trials = []
     for r in sustained_phase.measured:
         well_formed = r.ok and r.finish_reason is not None and not r.decode_errors
@@ -18,7 +22,7 @@ def test_success_rate(sustained_phase, record):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.requirement("STAB-002")
-def test_stream_completeness(sustained_phase, record):  # type: ignore[no-untyped-def]
+def test_stream_completeness(sustained_phase: PhaseData, record: Recorder) -> None:
     trials = [(bool(r.finish_reason is not None and r.done_seen), r.request_id)
               for r in sustained_phase.measured
               if r.stream and r.status is not None and 200 <= r.status < 300]
@@ -27,17 +31,18 @@ def test_stream_completeness(sustained_phase, record):  # type: ignore[no-untype
 
 
 @pytest.mark.requirement("STAB-006")
-def test_sustained_duration(sustained_phase, record, plan):  # type: ignore[no-untyped-def]
+def test_sustained_duration(sustained_phase: PhaseData, record: Recorder, plan: Plan) -> None:
     outcome = sustained_phase.outcome
     d = outcome.duration_s
-    planned = plan.phase(PHASE).duration_s if plan.phase(PHASE) is not None else None
+    pp = plan.phase(PHASE)
+    planned = pp.duration_s if pp is not None else None
     # The evidence offered is the sustained load the instrument planned. A phase the
     # service itself cut short (its error rate tripped the stop condition) is evidence
     # against it at every level that planned duration covers: the service did not
     # sustain the load. A phase cut short by the instrument (interrupted, a load worker
     # lost) or planned too short proves nothing beyond what was measured.
     service_stopped = outcome.stop_reason == "error_rate" and planned is not None
-    offered = max(d, float(planned)) if service_stopped else d
+    offered = max(d, float(planned)) if service_stopped and planned is not None else d
     record.value("sustained_duration_s", d, n=1, duration_s=offered, phase=PHASE,
                  detail={"stop_reason": outcome.stop_reason, "resumed": outcome.resumed,
                          "planned_duration_s": planned,
