@@ -163,10 +163,16 @@ def test_a_service_that_dies_mid_run_ends_it_with_exit_3_and_resume_completes(
     from conformance.run.evidence import read_evidence
 
     sim = {"tpot_ms": 5.0, "base_ttft_ms": 20.0}
+    # the tiny phase has 24 requests on 8 streams: those in flight when the service dies
+    # are reset (answers, the service's failures), the rest find no listener; a limit of 4
+    # lets the latter end the run
+    profile = tmp_path / "tiny-n4.yaml"
+    profile.write_text(tiny_profile.read_text(encoding="utf-8")
+                       + "\nmax_consecutive_connection_failures: 4\n", encoding="utf-8")
     with ReferenceService.start(sim_config=sim) as svc:
         out = tmp_path / "r"
         cmd = tokencert_cmd("run", "--candidate", str(svc.declaration_path), "--profile",
-                            str(tiny_profile), "--out", str(out), "--only", "STAB-001")
+                            str(profile), "--out", str(out), "--only", "STAB-001")
         proc = subprocess.Popen(cmd, env=run_env(svc), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         phase = out / "evidence" / "phases" / "sustained.jsonl"
