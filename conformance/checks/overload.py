@@ -148,6 +148,7 @@ class WindowRatio:
     windows: tuple[tuple[float, int, float | None], ...]  # (start s, n, p50), full windows
     overall_p50: float | None
     n: int
+    lower: float | None = None
 
 
 def window_ratio(samples: Sequence[tuple[int, float]], t0_ns: int, t1_ns: int,
@@ -156,7 +157,12 @@ def window_ratio(samples: Sequence[tuple[int, float]], t0_ns: int, t1_ns: int,
 
     A partial last window is left out (a few requests would decide the worst window). The
     upper bound takes every window's p50 upper bound and the overall p50's lower bound,
-    each at 1 − α/(k + 1) for k windows (Bonferroni), so it holds with ≥ ``confidence``."""
+    each at 1 − α/(k + 1) for k windows (Bonferroni), so it holds with ≥ ``confidence``.
+    The lower bound mirrors it: the largest window p50 *lower* bound over the overall p50's
+    *upper* bound, at the same 1 − α/(k + 1) each (order statistics, distribution-free).
+    Every window's median is at least its lower bound and the overall median at most its
+    upper bound with probability ≥ ``confidence`` together, so the true worst window's ratio
+    is at least that quotient: a degraded minute is proven when it exceeds the limit."""
     w_ns = int(window_s * 1e9)
     k = int((t1_ns - t0_ns) // w_ns) if t1_ns > t0_ns else 0
     groups: list[list[float]] = [[] for _ in range(k)]
@@ -177,5 +183,9 @@ def window_ratio(samples: Sequence[tuple[int, float]], t0_ns: int, t1_ns: int,
     upper = None
     if lo is not None and lo > 0 and all(u is not None for u in uppers):
         upper = max(u for u in uppers if u is not None) / lo
+    # the lower bound needs only one window whose p50 lower bound exists
+    hi = quantile_bounds(used, 0.5, each, "upper").upper
+    lowers = [b for g in groups if (b := quantile_bounds(g, 0.5, each, "lower").lower) is not None]
+    lower = max(lowers) / hi if lowers and hi is not None and hi > 0 else None
     point = worst / overall if overall else None
-    return WindowRatio(point, upper, wins, overall, len(used))
+    return WindowRatio(point, upper, wins, overall, len(used), lower)

@@ -92,6 +92,12 @@ def too_many(gw: ServiceState, tenant: Tenant, refusal: Refusal) -> ApiError:
 HTML_PAGE = ("<!doctype html><html><head><title>Service</title></head><body><h1>Welcome"
              "</h1><p>Please sign in to continue.</p></body></html>")
 EPISODE_EXTRA_MS = 2000.0  # latency_episode: TTFT added during a degraded span
+SLOW_MINORITY_TPOT_MS = 300.0  # slow_minority: per-token time of its slow requests
+
+
+def _every(k: float) -> int:
+    """A "one request in PARAM" defect's period, rounded (PARAM below 1 is every request)."""
+    return max(1, round(k))
 
 
 def perturbation(gw: ServiceState, n: int, prompt_len: int) -> Perturb:
@@ -102,8 +108,8 @@ def perturbation(gw: ServiceState, n: int, prompt_len: int) -> Perturb:
         factor = d.param("slow_tokens")
     if "midstream_stall" in d:
         stall_ms = d.param("midstream_stall")
-    if "slow_minority" in d and n % 5 == 0:
-        factor = d.param("slow_minority") / gw.cfg.sim.tpot_ms
+    if "slow_minority" in d and n % _every(d.param("slow_minority")) == 0:
+        factor = SLOW_MINORITY_TPOT_MS / gw.cfg.sim.tpot_ms
     if "poor_scaling" in d:
         growth = d.param("poor_scaling")
     if "slow_long_prefill" in d and prompt_len > 4096:
@@ -251,7 +257,7 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
         perturb=perturbation(gw, n, len(ids)))
     model_out = "tokencert-other-model" if "wrong_model_field" in d else p.model
     body_id = "chatcmpl-ref" if "no_request_id" in d else f"chatcmpl-{rid}"
-    if "random_5xx" in d and n % 50 == 0:
+    if "random_5xx" in d and n % _every(d.param("random_5xx")) == 0:
         raise ApiError(500, "The server had an error while processing your request.",
                        "server_error")
     if "bills_5xx" in d and n % 20 == 0:

@@ -38,10 +38,11 @@ def test_latency_stability(sustained_phase: PhaseData, plan: Plan, catalog: Cata
     # the evidence spans the full windows only: one window alone (ratio 1 by construction)
     # is never 120 s of evidence, so it stays `insufficient_duration`
     d = len(wr.windows) * window_s
-    detail = {"window_s": window_s, "overall_ttft_p50_ms": wr.overall_p50,
-              "phase_duration_s": sustained_phase.outcome.duration_s,
-              "windows": [{"start_s": s, "n": n, "ttft_p50_ms": p} for s, n, p in wr.windows],
-              "full_windows": len(wr.windows)}
+    detail: dict[str, object] = {
+        "window_s": window_s, "overall_ttft_p50_ms": wr.overall_p50,
+        "phase_duration_s": sustained_phase.outcome.duration_s,
+        "windows": [{"start_s": s, "n": n, "ttft_p50_ms": p} for s, n, p in wr.windows],
+        "full_windows": len(wr.windows)}
     if wr.point is None:
         why = ("the phase holds no full window" if not wr.windows
                else "a window without completed requests")
@@ -51,7 +52,9 @@ def test_latency_stability(sustained_phase: PhaseData, plan: Plan, catalog: Cata
     # a client delay d moves a window's p50 by at most d: against the limit R, R x overall p50
     lag_ms: dict[str, float] = {lvl: float(conds[0].value) * float(wr.overall_p50 or 0.0)
               for lvl, conds in requirement.thresholds.items()}
-    # lower=0 (certain): the verdict then judges the upper bound, and a window too small
-    # for it makes the level `insufficient_samples`, never a pass on the point estimate
-    record.value("window_ratio", wr.point, lower=0.0, upper=wr.upper, n=wr.n, phase="sustained",
-                 duration_s=d, lag_sensitive_ms=lag_ms, detail=detail)
+    # both bounds are order-statistic bounds (window_ratio): the pass needs the upper one
+    # under the limit, the fail the lower one beyond it; a bound a window is too small for
+    # is None, which decides nothing on its side (never a verdict on the point estimate)
+    detail["ratio_bounds"] = {"lower": wr.lower, "upper": wr.upper}
+    record.value("window_ratio", wr.point, lower=wr.lower, upper=wr.upper, n=wr.n,
+                 phase="sustained", duration_s=d, lag_sensitive_ms=lag_ms, detail=detail)

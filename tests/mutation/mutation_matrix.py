@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from power import RateRow, power_of
+
 from conformance.reference import ReferenceService
 from conformance.reference.defects import BY_NAME, REGISTRY
 from conformance.spec import load_catalog
@@ -61,13 +63,9 @@ class Override:
     note: str = ""
 
 
-# a fail needs the p99's lower bound beyond the limit: of ~95 TTFT samples, X(92), so at
-# least 4 slow ones — 100 requests hold 5 of "1 in 20"
+# a fail needs the p99's lower bound beyond the limit: of 100 TTFT samples, X(97), so at
+# least 4 slow ones — 100 requests hold 5 of "1 in 20" (a random 1 in 20: power 0.74)
 FIVE_IN_20S = {"sustained": {"requests": 100}}
-# the two-sided rule (docs/metrics.md) fails a rate only when its Clopper-Pearson bound
-# proves it: what these rows' CI runs cannot show, with the size that would
-UNPROVEN = ("the two-sided decision rule fails a rate only on its bound; {what} cannot "
-            "prove it at 95% ({needs}); the matrix rework of issue 13 sizes the row")
 ONE_WAVE = {"sustained": {"requests": 8}}  # one request per stream at the declared concurrency
 SEC005_GATEWAY = {"tpm": 400_000}
 OVERRIDES: Mapping[str, Override] = {
@@ -77,25 +75,25 @@ OVERRIDES: Mapping[str, Override] = {
                                 "one wave of 8 streams, no batch slow-down, 27 x 8 ms: TPOT "
                                 "216 ms (limit 200) x 300 tokens = 65 s")),
     "midstream_stall": Override(phases=ONE_WAVE, note="one wave (every stream stalls)"),
-    # one request in 5 decodes at 300 ms/token (90 s): a 10 s request timeout ends it, and a
-    # request that never completed is not good (PERF-004 counts it against goodput)
-    "slow_minority": Override(phases=ONE_WAVE, request_timeout_s=10, note=(
-        "one wave; its slow requests end at a 10 s request timeout, which is why "
-        "STAB-001/STAB-002 fail with it"), known_gap=UNPROVEN.format(
-            what="one wave (2 slow of 8: goodput 0.75, upper bound 0.954 > 0.9)",
-            needs="50 requests, 10 slow: upper bound 0.886")),
+    # one request in 3 decodes at 300 ms/token (90 s): an 8 s request timeout ends it, and a
+    # request that never completed is not good (PERF-004 counts it against goodput); the
+    # fail needs goodput's Clopper-Pearson upper bound under 0.90: 9 slow of 48 (RATE_ROWS)
+    "slow_minority": Override(param=3, phases={"sustained": {"requests": 48}},
+                              request_timeout_s=8, note=(
+        "48 sustained requests (6 waves), one in 3 slow; its slow requests end at an 8 s "
+        "request timeout, which is why STAB-001/STAB-002 fail with it")),
     # PERF-005 judges throughput only over >= 30 s of sustained load (min_evidence)
     "overclaimed_capacity": Override(phases={"sustained": {"duration_s": 34}},
                                      note="34 s sustained phase (PERF-005 needs 30 s)"),
     "truncated_streams": Override(phases={"sustained": {"duration_s": 34}},
                                   note="34 s sustained phase (> 50 requests: one in 50 is cut)"),
-    "random_5xx": Override(phases=FIVE_IN_20S, note="100 sustained requests (one in 50 fails)",
-                           known_gap=UNPROVEN.format(
-                               what="1 failure in 50 (2 in 100: upper bound 0.996 > 0.99)",
-                               needs="about 600 requests at 1 in 50")),
+    # the fail needs the success rate's Clopper-Pearson upper bound under 0.99: 3 failures
+    # of 80 (1 in 50 would need ~1,000 requests for the same power: RATE_ROWS)
+    "random_5xx": Override(param=10, phases={"sustained": {"requests": 80}},
+                           note="80 sustained requests, one in 10 fails"),
     "ttft_spikes": Override(phases=FIVE_IN_20S,
                             note="100 sustained requests (one in 20 waits: p99 lower bound "
-                                 "X(92) of ~95 is a slow one)"),
+                                 "X(97) of 100 is a slow one)"),
     # quantile_ratio's bound at 97.5% a side needs 6 requests alone (and 6 loaded)
     "poor_scaling": Override(phases={**ONE_WAVE, "scaling": {"requests": 6}}),
     # W-long TTFT = (10000 - 4096) x 4 ms = 23.6 s > 20 s; the answer must complete to count
@@ -108,12 +106,12 @@ OVERRIDES: Mapping[str, Override] = {
                               note="57 s observation + one 5 s window after the burst (L1: 60 s)"),
     # STAB-005 judges only >= 120 s of full 60 s windows (min_evidence); the service's
     # second minute of uptime is degraded, which the phase's second window covers
+    # the fail needs the ratio's lower bound (the degraded window's p50 lower bound over the
+    # overall p50's upper bound, at 1 - 0.05/3 each) beyond 3.0: >= 6 requests in the window
     "latency_episode": Override(
         phases={"sustained": {"duration_s": 125, "window_s": 60}},
-        note="125 s sustained phase, 60 s windows",
-        known_gap="STAB-005 records its window ratio with lower bound 0 "
-                  "(test_suites/stab/test_stab_stability.py): the two-sided rule fails it "
-                  "only on a lower bound beyond the limit"),
+        note="125 s sustained phase, 60 s windows (every request sent in the degraded "
+             "minute is 2 s slower: deterministic, power 1)"),
     # the service dies 3 s after start; a 600 s sustained phase (L1) is planned, and the
     # service's own errors trip the phase's error-rate stop within seconds
     "dies_after": Override(param=3, phases={"sustained": {"duration_s": 600}},
@@ -126,6 +124,20 @@ OVERRIDES: Mapping[str, Override] = {
     "no_retry_after_rate_limit": Override(gateway=SEC005_GATEWAY, note="tpm 400k"),
     "double_billing": Override(billing_export=True),
     "bills_5xx": Override(billing_export=True),
+}
+
+
+# Rows whose defect acts at a rate (one request in k): the trials the row's profile gives
+# its requirement and the power with which it detects the defect (power.py; the matrix
+# asserts >= 95% in tests/mutation/test_power.py). Every other row's defect acts on every
+# request (or every request of a span): power 1 once the evidence exists.
+RATE_ROWS: Mapping[str, RateRow] = {
+    "random_5xx": RateRow("rate", 80, 10, 0.99, "sustained requests"),
+    "slow_minority": RateRow("rate", 48, 3, 0.90, "sustained requests"),
+    # known under-powered (tests/mutation/test_power.py says what would fix them)
+    "ttft_spikes": RateRow("percentile", 100, 20, 0.99, "TTFT samples (sustained requests)"),
+    "truncated_streams": RateRow("rate", 100, 50, 0.995,
+                                 "streams of a 34 s sustained phase (about 100)"),
 }
 
 
@@ -158,7 +170,6 @@ GROUPED: tuple[tuple[str, ...], ...] = (
      "loose_rate_limit"),
     ("ignore_stop", "silent_truncation", "no_request_id", "wrong_model_field", "no_auth",
      "echo_api_key", "no_retry_after_rate_limit"),
-    ("ttft_spikes", "random_5xx"),  # TTFT of answered requests / share answered
     ("overclaimed_capacity", "truncated_streams"),  # a claim / 1 in 50 streams cut
     ("slow_tokens", "incomplete_price_list"),  # every token slow / the declaration's prices
     # a usage figure of successful answers / error answers, bad input, transport, overload
@@ -391,11 +402,11 @@ def render_markdown(lines: Sequence[MatrixLine], clean: RunResult | None,
            "CI runs the same rows, grouped, in `tests/mutation/` (no collateral).", ""]
     out += [f"- {k}: {v}" for k, v in header.items()]
     out += ["", "| defect | requirement | expected | verdict | status | collateral (other MUST "
-            "fails) | s |", "|---|---|---|---|---|---|---|"]
+            "fails) | s | power |", "|---|---|---|---|---|---|---|---|"]
     for ln in lines:
         out.append(f"| `{ln.row.spec}` | {ln.row.requirement} | fail | {ln.verdict} | "
                    f"{ln.status} | {', '.join(ln.collateral) or '—'} | "
-                   f"{ln.result.seconds:.0f} |")
+                   f"{ln.result.seconds:.0f} | {power_of(ln.row.defect, RATE_ROWS)} |")
     gaps = [ln for ln in lines if ln.row.override.known_gap]
     notes = [ln for ln in lines if ln.row.override.note]
     if gaps or notes:

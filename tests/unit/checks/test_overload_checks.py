@@ -115,6 +115,18 @@ def test_window_ratio_sees_a_bad_minute() -> None:
     wins = [[100.0] * 50, [100.0] * 50, [450.0] * 50, [100.0] * 50]
     wr = ov.window_ratio(_series(wins), 0, int(240e9), 60.0, 0.95)
     assert wr.point == pytest.approx(4.5)
+    # proven: the bad window's p50 lower bound (450) over the overall p50's upper (100)
+    assert wr.lower == pytest.approx(4.5) and wr.upper is not None and wr.lower <= wr.upper
+
+
+def test_window_ratio_lower_bound_is_distribution_free_and_below_the_point() -> None:
+    rng = random.Random(7)
+    wins = [[100 + rng.expovariate(1 / 30) for _ in range(40)] for _ in range(3)]
+    wins[1] = [v * 3 for v in wins[1]]
+    wr = ov.window_ratio(_series(wins), 0, int(180e9), 60.0, 0.95)
+    assert wr.point is not None and wr.lower is not None and wr.upper is not None
+    assert wr.lower <= wr.point <= wr.upper
+    assert wr.lower > 1.0  # the slow window shows beyond a steady service's ratio of 1
 
 
 def test_window_ratio_drops_the_partial_window_and_needs_one_full() -> None:
@@ -128,4 +140,4 @@ def test_window_ratio_drops_the_partial_window_and_needs_one_full() -> None:
 def test_window_ratio_without_enough_samples_has_no_upper_bound() -> None:
     wins = [[100.0] * 3, [100.0] * 3]  # a p50 upper bound at 1 - 0.05/3 needs >= 6
     wr = ov.window_ratio(_series(wins), 0, int(120e9), 60.0, 0.95)
-    assert wr.point == pytest.approx(1.0) and wr.upper is None
+    assert wr.point == pytest.approx(1.0) and wr.upper is None and wr.lower is None
