@@ -59,7 +59,8 @@ REGISTRY: tuple[Defect, ...] = (
     _D("random_5xx", "STAB-001",
        "one request in PARAM (the first included) fails with 500", 50, "requests"),
     _D("truncated_streams", "STAB-002",
-       "one stream in 50 (the first included) is cut off mid-way: no finish_reason, no [DONE]"),
+       "one stream in PARAM (the first included) is cut off mid-way: no finish_reason, no "
+       "[DONE]", 50, "streams"),
     _D("5xx_under_load", "STAB-003", "requests beyond the concurrency limit get 503, not 429"),
     _D("no_retry_after", "STAB-003", "429 answers carry neither Retry-After nor x-ratelimit-*"),
     _D("html_200", "STAB-003",

@@ -320,7 +320,8 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                   cached: int) -> AsyncIterator[bytes]:
     d = gw.defects
     created = int(time.time())
-    cut_after = max(req.max_tokens // 2, 1) if ("truncated_streams" in d and n % 50 == 0) else 0
+    cut = "truncated_streams" in d and n % _every(d.param("truncated_streams")) == 0
+    cut_after = max(req.max_tokens // 2, 1) if cut else 0
     finish, count, last_lp = Finish("stop", 0), 0, None
     try:
         yield sse(chunk(body_id, model_out, created, {"role": "assistant", "content": ""}))

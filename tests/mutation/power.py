@@ -78,7 +78,18 @@ class RateRow:
                 f"{self.least_faults} faults)")
 
 
-def power_of(defect: str, rows: Mapping[str, RateRow]) -> str:
-    """The power column of docs/mutation-matrix.md for one defect."""
+def power_of(defect: str, rows: Mapping[str, RateRow],
+             any_one: Mapping[str, int] | None = None) -> str:
+    """The power column of docs/mutation-matrix.md for one defect. ``any_one``: defects at a
+    rate of one in k judged by an ``all`` condition (one violation fails) over every
+    response of the run: power 1 − (1 − 1/k)^n, ≥ 95% once n ≥ ln 0.05 / ln(1 − 1/k)."""
     r = rows.get(defect)
-    return r.shown() if r is not None else "1 (deterministic)"
+    if r is not None:
+        return r.shown()
+    k = (any_one or {}).get(defect)
+    if k is not None:
+        import math
+
+        n95 = math.ceil(math.log(0.05) / math.log(1.0 - 1.0 / k))
+        return f"1 − (1 − 1/{k})^n, ≥ 0.95 from n = {n95} responses (one violation fails)"
+    return "1 (deterministic)"

@@ -15,7 +15,6 @@ from power import MIN_POWER, RateRow, least_faults_for_percentile, least_faults_
 UNDERPOWERED = {
     "ttft_spikes": "1 in 20 at 100 requests (needs ~250 requests, ~80 s more CI, or a rate "
                    "parameter for the defect)",
-    "truncated_streams": "1 in 50 at ~100 streams (needs ~400 streams or a rate parameter)",
 }
 
 
