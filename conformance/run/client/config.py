@@ -8,11 +8,17 @@ from pathlib import Path
 
 from conformance._core.errors import InputError
 from conformance._core.redact import Redactor
+from conformance.run.client.anthropic_messages import AnthropicMessages
 from conformance.run.client.dialect import CountTokens, Dialect
 from conformance.run.client.openai_chat import OpenAIChat
+from conformance.run.client.openai_responses import OpenAIResponses
 from conformance.run.records import RequestRecord
 
-DIALECTS: Mapping[str, type[Dialect]] = {"openai-chat": OpenAIChat}
+DIALECTS: Mapping[str, type[Dialect]] = {
+    "openai-chat": OpenAIChat,
+    "anthropic-messages": AnthropicMessages,
+    "openai-responses": OpenAIResponses,
+}
 
 
 @dataclass(frozen=True)
