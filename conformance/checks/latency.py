@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conformance.run.records import RequestRecord
 from conformance.spec import Condition
@@ -62,3 +63,14 @@ def ttft_samples(records: Iterable[RequestRecord], timeout_s: float,
         elif r.ok or r.error == "timeout":
             dropped += 1
     return LatencySamples(out.values, out.evidence, out.sent_ns, censored, dropped)
+
+
+def reasoning_detail(records: Iterable[RequestRecord]) -> dict[str, Any]:
+    """For streams that showed reasoning first: TTFT is the time to the first *answer*
+    token; the time to the first reasoning token is shown beside it (never judged)."""
+    firsts = sorted(t for r in records if r.ok and (t := r.ttfrt_ms()) is not None)
+    if not firsts:
+        return {}
+    return {"reasoning_streams": len(firsts),
+            "ttfrt_ms_median": firsts[len(firsts) // 2],
+            "ttft_is": "time to the first answer token (visible reasoning comes before it)"}
