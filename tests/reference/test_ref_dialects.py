@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from conformance._core import resources
+from conformance.checks.audit import audit_completion
 from conformance.reference import ReferenceService
 from conformance.run.client import ChatParams, Client, ClientConfig
 from conformance.run.records import RequestRecord
@@ -75,3 +77,28 @@ def test_errors_come_in_the_dialect_shape(ref_tls: ReferenceService, dialect: st
                   key="sk-wrong")
     assert denied.status == 401
     assert not list(_schema(f"{dialect}.error").iter_errors(json.loads(denied.body or b"")))
+
+
+@pytest.fixture(scope="module")
+def thinking() -> Iterator[ReferenceService]:
+    with ReferenceService.start(sim_config={"reasoning_tokens": 5, "tpot_ms": 2.0}) as svc:
+        yield svc
+
+
+@pytest.mark.parametrize("dialect", ["openai-chat", "anthropic-messages", "openai-responses"])
+def test_reasoning_mode_is_recorded_apart_in_every_dialect(thinking: ReferenceService,
+                                                           dialect: str) -> None:
+    extra = {"stream_options": {"include_usage": True}} if dialect == "openai-chat" else {}
+    s = _run(thinking, dialect, ChatParams(MSGS, max_tokens=12, extra=extra))
+    assert s.ok and s.decode_errors == [] and s.usage is not None
+    assert s.reasoning_text and s.text and s.reasoning_text not in s.text
+    ttfrt, ttfat = s.ttfrt_ms(), s.ttfat_ms()
+    assert ttfrt is not None and ttfat is not None and ttfrt < ttfat
+    assert s.usage["completion_tokens"] == 12  # reasoning counts against max_tokens
+    if dialect != "anthropic-messages":  # Anthropic reports no separate reasoning count
+        assert s.usage["completion_tokens_details"]["reasoning_tokens"] == 5
+    a = audit_completion(s, lambda t: len(t.split()), None, max_token_bytes=64)
+    assert a.hidden_reasoning == 0 and a.reasoning_visible_bytes > 0
+    b = _run(thinking, dialect, ChatParams(MSGS, max_tokens=12, stream=False))
+    assert b.ok and b.reasoning_text and b.text and b.usage is not None
+    assert len(b.reasoning_text.split()) == 5 and len(b.text.split()) == 7
