@@ -47,7 +47,7 @@ def _messages_to_chat(body: Any) -> dict[str, Any]:
     system = body.get("system")
     if isinstance(system, list):
         system = "".join(b.get("text", "") for b in system if isinstance(b, dict))
-    if isinstance(system, str) and system:
+    if isinstance(system, str):  # an empty system prompt is still a system turn
         chat.append({"role": "system", "content": system})
     for i, m in enumerate(msgs):
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
@@ -207,8 +207,10 @@ async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
     kind: str | None = None
     finish: str | None = None
     usage: dict[str, Any] | None = None
+    done = False
     async for doc in _chat_docs(body):
         if doc is None:
+            done = True
             continue
         if "_raw" in doc:
             yield doc["_raw"]
@@ -250,14 +252,17 @@ async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
         yield _ev("content_block_stop", {"index": block})
     if finish is None:
         return  # truncated: no message_delta, no message_stop
-    au = _anthropic_usage(usage)
-    yield _ev("message_delta", {"delta": {"stop_reason": STOP_REASON.get(finish, "end_turn"),
-                                          "stop_sequence": None},
-                                "usage": {"output_tokens": au["output_tokens"],
-                                          "input_tokens": au["input_tokens"],
-                                          "cache_read_input_tokens":
-                                              au["cache_read_input_tokens"]}})
-    yield _ev("message_stop", {})
+    # the chat stream's defects carry over: no usage there, none here; no [DONE], no stop
+    final: dict[str, Any] = {"delta": {"stop_reason": STOP_REASON.get(finish, "end_turn"),
+                                       "stop_sequence": None}}
+    if usage is not None:
+        au = _anthropic_usage(usage)
+        final["usage"] = {"output_tokens": au["output_tokens"],
+                          "input_tokens": au["input_tokens"],
+                          "cache_read_input_tokens": au["cache_read_input_tokens"]}
+    yield _ev("message_delta", final)
+    if done:
+        yield _ev("message_stop", {})
 
 
 async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
@@ -275,8 +280,10 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
         seq += 1
         return _ev(kind, {"sequence_number": seq - 1, **data})
 
+    done = False
     async for doc in _chat_docs(body):
         if doc is None:
+            done = True
             continue
         if "_raw" in doc:
             yield doc["_raw"]
@@ -305,8 +312,8 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
                     "content_index": 0, "delta": d["content"]})
             if ch.get("finish_reason"):
                 finish = ch["finish_reason"]
-    if not rid or finish is None:
-        return  # truncated: no terminal event
+    if not rid or finish is None or not done:
+        return  # truncated (or the chat stream's [DONE] withheld): no terminal event
     status = "incomplete" if finish == "length" else "completed"
     yield ev(f"response.{status}", {"response": _response_obj(
         rid, model, created, status, "".join(text), "".join(reasoning), finish, usage)})

@@ -1,0 +1,58 @@
+"""`tokencert run` against the reference service in the Anthropic Messages and OpenAI
+Responses dialects: the protocol and metering checks pass on the clean service (no MUST
+fails) and the chat stream's defects, carried into each dialect, fail them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from run_e2e_helpers import FAST_SIM, tokencert_cmd
+
+from conformance.reference import ReferenceService
+
+ONLY = "API-001,API-002,API-003,METER-001"
+DIALECTS = ("anthropic-messages", "openai-responses")
+
+
+@pytest.fixture(scope="module")
+def defective() -> Iterator[ReferenceService]:
+    with ReferenceService.start(sim_config=FAST_SIM,
+                                defects=["missing_done", "no_stream_usage"]) as svc:
+        yield svc
+
+
+def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path) -> dict[str, str]:
+    decl = svc.declaration_path.with_name(f"candidate-{dialect}.yaml")
+    text = svc.declaration_path.read_text(encoding="utf-8")
+    decl.write_text(re.sub(r"(?m)^(  dialect: )openai-chat$", rf"\g<1>{dialect}", text),
+                    encoding="utf-8")
+    proc = subprocess.run(
+        tokencert_cmd("run", "--candidate", str(decl), "--profile", str(profile), "--out",
+                      str(out), "--only", ONLY),
+        env={**os.environ, **svc.env, "COLUMNS": "200"}, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert (out / "results.json").exists(), proc.stderr[-2000:]
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return {r["id"]: r["outcome"] for r in doc["requirements"]}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_clean_service_fails_no_must(ref_fast: ReferenceService, tiny_profile: Path,
+                                     tmp_path: Path, dialect: str) -> None:
+    got = _run(ref_fast, dialect, tiny_profile, tmp_path / "run")
+    assert got["API-001"] == got["API-002"] == got["API-003"] == "pass", got
+    assert got["METER-001"] in ("pass", "inconclusive"), got  # tiny profile: few samples
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_stream_defects_fail_in_each_dialect(defective: ReferenceService, tiny_profile: Path,
+                                             tmp_path: Path, dialect: str) -> None:
+    got = _run(defective, dialect, tiny_profile, tmp_path / "run")
+    assert got["API-002"] == "fail" and got["API-003"] == "fail", got
+    assert got["API-001"] == "pass", got  # non-streaming answers are untouched
