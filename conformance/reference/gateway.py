@@ -39,6 +39,13 @@ class Gateway(ServiceState):
             data = [] if "models_list_incomplete" in self.defects else [
                 {"id": g.model_id, "object": "model", "created": 1767225600,
                  "owned_by": "tokencert"}]
+            if "anthropic-version" in request.headers:  # an Anthropic client: its list shape
+                listed = [{"type": "model", "id": m["id"], "display_name": m["id"],
+                           "created_at": "2026-01-01T00:00:00Z"} for m in data]
+                return JSONResponse({"data": listed, "has_more": False,
+                                     "first_id": listed[0]["id"] if listed else None,
+                                     "last_id": listed[-1]["id"] if listed else None},
+                                    headers=self.common_headers(tenant))
             return JSONResponse({"object": "list", "data": data},
                                 headers=self.common_headers(tenant))
 

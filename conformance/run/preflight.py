@@ -38,6 +38,8 @@ from conformance.declaration.models import Declaration
 from conformance.plan import Plan
 from conformance.run.client.config import make_dialect
 from conformance.run.client.dialect import ChatParams
+from conformance.run.client.sse import SSESplitter
+from conformance.run.records import RequestRecord
 
 STEP_TIMEOUT_S = 5.0  # resolve, connect, handshake, a GET: each must answer within this
 STREAM_TIMEOUT_CAP_S = 30.0  # the streamed request: the request deadline, at most this
@@ -405,15 +407,22 @@ def _check_stream(http: httpx.Client, decl: Declaration, headers: dict[str, str]
                          "judges it")
         rep.ok("stream", f"HTTP {status} (left to the run)")
         return
-    events = [ln[5:].strip() for ln in raw.split(b"\n") if ln.startswith(b"data:")]
-    usage = any(b'"usage"' in e and b'"prompt_tokens"' in e for e in events)
-    done = any(e == b"[DONE]" for e in events)
+    splitter = SSESplitter()
+    splitter.feed(raw, 0)
+    splitter.close()
+    events = splitter.events
+    rec = RequestRecord(request_id="preflight", phase="preflight", seq=0, status=status,
+                        events=events)
+    dialect.decode(rec)  # the dialect's own terminator and usage ([DONE], message_stop, ...)
+    usage = isinstance((rec.usage or {}).get("prompt_tokens"), int)
+    done = rec.done_seen
     if not events:
         rep.notes.append("the streamed answer held no `data:` events: the run judges it")
     if not usage:
         rep.notes.append("the streamed answer carried no usage: the run judges it (API-003)")
     if not done:
-        rep.notes.append("the streamed answer did not end with [DONE]: the run judges it")
+        rep.notes.append("the streamed answer did not end with its terminator ([DONE], "
+                         "message_stop, response.completed): the run judges it")
     rep.ok("stream", f"HTTP {status}, {len(events)} event(s), usage "
            f"{'present' if usage else 'absent'}, {time.monotonic() - t0:.2f} s")
 

@@ -16,7 +16,7 @@ from run_e2e_helpers import FAST_SIM, tokencert_cmd
 
 from conformance.reference import ReferenceService
 
-ONLY = "API-001,API-002,API-003,METER-001"
+ONLY = "API-001,API-002,API-003,API-007,METER-001,METER-003"
 DIALECTS = ("anthropic-messages", "openai-responses")
 
 
@@ -46,8 +46,9 @@ def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path) -> dict[
 def test_clean_service_fails_no_must(ref_fast: ReferenceService, tiny_profile: Path,
                                      tmp_path: Path, dialect: str) -> None:
     got = _run(ref_fast, dialect, tiny_profile, tmp_path / "run")
-    assert got["API-001"] == got["API-002"] == got["API-003"] == "pass", got
+    assert got["API-001"] == got["API-002"] == got["API-003"] == got["API-007"] == "pass", got
     assert got["METER-001"] in ("pass", "inconclusive"), got  # tiny profile: few samples
+    assert got["METER-003"] == "not_applicable", got  # no logprobs: spec/dialects/mapping.yaml
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

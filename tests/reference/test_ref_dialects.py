@@ -102,3 +102,21 @@ def test_reasoning_mode_is_recorded_apart_in_every_dialect(thinking: ReferenceSe
     b = _run(thinking, dialect, ChatParams(MSGS, max_tokens=12, stream=False))
     assert b.ok and b.reasoning_text and b.text and b.usage is not None
     assert len(b.reasoning_text.split()) == 5 and len(b.text.split()) == 7
+
+
+@pytest.mark.parametrize("dialect", ["anthropic-messages", "openai-responses"])
+def test_models_listed_in_the_dialect_shape(ref_tls: ReferenceService, dialect: str) -> None:
+    cfg = ClientConfig(base_url=ref_tls.base_url, model="m", api_key=ref_tls.api_key,
+                       dialect=dialect, ca_bundle=ref_tls.ca_bundle)
+
+    async def go() -> RequestRecord:
+        async with Client(cfg) as c:
+            rec = await c.get("models", request_id="models")
+        await asyncio.sleep(0.05)
+        return rec
+
+    rec = asyncio.run(go())
+    assert rec.status == 200
+    doc = json.loads(rec.body or b"")
+    assert not list(_schema(f"{dialect}.models").iter_errors(doc)), doc
+    assert [m["id"] for m in doc["data"]] == [m.id for m in ref_tls.declaration().models]
