@@ -39,6 +39,7 @@ def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path) -> dict[
         timeout=300, check=False)
     assert (out / "results.json").exists(), proc.stderr[-2000:]
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert doc["candidate"]["dialect"] == dialect  # the report and certificate name it
     return {r["id"]: r["outcome"] for r in doc["requirements"]}
 
 
