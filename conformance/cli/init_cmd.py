@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
         \b
           tokencert init candidate.yaml
-          tokencert init candidate.yaml --dialect anthropic-messages
+          tokencert init messages-candidate.yaml --dialect anthropic-messages
         """
         if dialect not in DIALECTS:
             raise InputError(
