@@ -162,11 +162,12 @@ class AuditedCount:
 
 
 def requested_cap(rec: RequestRecord) -> int | None:
-    """The ``max_tokens`` (or ``max_completion_tokens``) the request set, if any."""
+    """The ``max_tokens`` (or ``max_completion_tokens``, or the Responses dialect's
+    ``max_output_tokens``) the request set, if any."""
     body = (rec.request or {}).get("json")
     if not isinstance(body, dict):
         return None
-    for key in ("max_completion_tokens", "max_tokens"):
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
         v = body.get(key)
         if isinstance(v, int) and not isinstance(v, bool):
             return v

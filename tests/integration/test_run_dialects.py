@@ -27,7 +27,8 @@ def defective() -> Iterator[ReferenceService]:
         yield svc
 
 
-def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path) -> dict[str, str]:
+def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path
+         ) -> tuple[dict[str, str], str]:
     decl = svc.declaration_path.with_name(f"candidate-{dialect}.yaml")
     text = svc.declaration_path.read_text(encoding="utf-8")
     decl.write_text(re.sub(r"(?m)^(  dialect: )openai-chat$", rf"\g<1>{dialect}", text),
@@ -40,13 +41,15 @@ def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path) -> dict[
     assert (out / "results.json").exists(), proc.stderr[-2000:]
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert doc["candidate"]["dialect"] == dialect  # the report and certificate name it
-    return {r["id"]: r["outcome"] for r in doc["requirements"]}
+    return {r["id"]: r["outcome"] for r in doc["requirements"]}, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_clean_service_fails_no_must(ref_fast: ReferenceService, tiny_profile: Path,
                                      tmp_path: Path, dialect: str) -> None:
-    got = _run(ref_fast, dialect, tiny_profile, tmp_path / "run")
+    got, said = _run(ref_fast, dialect, tiny_profile, tmp_path / "run")
+    # the preflight probe speaks the dialect too: its terminator and usage were seen
+    assert "terminator" not in said and "carried no usage" not in said, said[-2000:]
     assert got["API-001"] == got["API-002"] == got["API-003"] == got["API-007"] == "pass", got
     assert got["METER-001"] in ("pass", "inconclusive"), got  # tiny profile: few samples
     assert got["METER-003"] == "not_applicable", got  # no logprobs: spec/dialects/mapping.yaml
@@ -55,6 +58,7 @@ def test_clean_service_fails_no_must(ref_fast: ReferenceService, tiny_profile: P
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_stream_defects_fail_in_each_dialect(defective: ReferenceService, tiny_profile: Path,
                                              tmp_path: Path, dialect: str) -> None:
-    got = _run(defective, dialect, tiny_profile, tmp_path / "run")
+    got, said = _run(defective, dialect, tiny_profile, tmp_path / "run")
+    assert "terminator" in said, said[-2000:]  # preflight saw the withheld message_stop
     assert got["API-002"] == "fail" and got["API-003"] == "fail", got
     assert got["API-001"] == "pass", got  # non-streaming answers are untouched

@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from conformance._core import resources
-from conformance.checks.audit import audit_completion, delivery
+from conformance.checks.audit import audit_completion, delivery, requested_cap
 from conformance.run.client import (
     DIALECTS,
     AnthropicMessages,
@@ -198,4 +198,7 @@ def test_requests_are_built_in_each_dialect() -> None:
     assert r.json == {"model": "m", "input": MSGS, "max_output_tokens": 16, "stream": True,
                       "temperature": 0}
     assert OpenAIResponses().auth_headers("k") == {"authorization": "Bearer k"}
+    for built in (a, r):  # METER-006 and the audit read the cap in every dialect
+        rec = RequestRecord(request_id="c", phase="p", seq=0, request={"json": built.json})
+        assert requested_cap(rec) == 16
     assert OpenAIChat().build(p, "m").json["stop"] == "\n"
