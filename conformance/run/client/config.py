@@ -69,6 +69,8 @@ def decode_record(
             ev.data = redactor.bytes_(ev.data)
         if rec.text is not None:
             rec.text = redactor.text(rec.text)
+        if rec.reasoning_text is not None:
+            rec.reasoning_text = redactor.text(rec.reasoning_text)
         # one check of the chunks' joined text (a secret or bearer token in any chunk shows
         # there too; the newline is a word boundary); chunk by chunk only when it hits
         joined = "\n".join(x for _, x, _ in rec.content_chunks)

@@ -202,3 +202,14 @@ def test_requests_are_built_in_each_dialect() -> None:
         rec = RequestRecord(request_id="c", phase="p", seq=0, request={"json": built.json})
         assert requested_cap(rec) == 16
     assert OpenAIChat().build(p, "m").json["stop"] == "\n"
+
+
+def test_reasoning_is_redacted_like_the_answer() -> None:
+    from conformance._core.redact import Redactor
+    from conformance.run.client import decode_record
+
+    rec = record("chat-reasoning.sse")
+    red = Redactor()
+    red.add("Thinking.")  # as if the service echoed a secret in its reasoning
+    decode_record(rec, OpenAIChat(), None, red)
+    assert rec.reasoning_text is not None and "Thinking." not in rec.reasoning_text
