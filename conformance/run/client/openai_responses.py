@@ -52,8 +52,8 @@ def finish_of(resp: dict[str, Any]) -> str | None:
         return "stop"
     if status == "incomplete":
         det = resp.get("incomplete_details")
-        reason = det.get("reason") if isinstance(det, dict) else None
-        return INCOMPLETE.get(str(reason), str(reason))
+        reason = as_str(det.get("reason")) if isinstance(det, dict) else None
+        return INCOMPLETE.get(reason, reason) if reason else "length"  # cut, reason unsaid
     return as_str(status)
 
 

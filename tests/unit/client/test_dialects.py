@@ -213,3 +213,36 @@ def test_reasoning_is_redacted_like_the_answer() -> None:
     red.add("Thinking.")  # as if the service echoed a secret in its reasoning
     decode_record(rec, OpenAIChat(), None, red)
     assert rec.reasoning_text is not None and "Thinking." not in rec.reasoning_text
+
+
+WEIRD: list[Any] = [None, 1, "x", [], {}, {"type": None}, {"type": 5},
+                    {"type": "message_start", "message": None},
+                    {"type": "message_start", "message": {"usage": "lots", "id": 3}},
+                    {"type": "message_start", "message": {"usage": {"input_tokens": 1e999}}},
+                    {"type": "content_block_start", "content_block": {"type": "text", "text": 1}},
+                    {"type": "content_block_delta", "delta": None},
+                    {"type": "content_block_delta", "delta": {"type": "text_delta", "text": None}},
+                    {"type": "message_delta", "delta": {"stop_reason": 7}, "usage": []},
+                    {"type": "response.output_text.delta", "delta": {"no": "str"}},
+                    {"type": "response.completed", "response": None},
+                    {"type": "response.completed", "response": {"status": "incomplete",
+                                                                "usage": {"input_tokens": "1"}}},
+                    {"type": "response.failed", "response": {"error": None}},
+                    {"type": "error"}]
+
+
+@pytest.mark.parametrize("dialect", ["anthropic-messages", "openai-responses"])
+def test_decoders_never_raise_on_malformed_events_or_bodies(dialect: str) -> None:
+    d = make_dialect(dialect)
+    sp = SSESplitter()
+    for doc in WEIRD:
+        sp.feed(b"data: " + json.dumps(doc).replace("Infinity", "1e999").encode() + b"\n\n", 1)
+    sp.feed(b"data: {not json\n\n", 2)
+    sp.close()
+    rec = RequestRecord(request_id="w", phase="p", seq=0, status=200, events=sp.events)
+    d.decode(rec)  # must not raise
+    assert rec.error in ("garbage", "protocol") and rec.decode_errors
+    for doc in WEIRD:
+        body = RequestRecord(request_id="w", phase="p", seq=0, stream=False, status=200,
+                             body=json.dumps(doc).encode(), last_byte_ns=1)
+        d.decode(body)
