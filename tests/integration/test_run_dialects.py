@@ -22,8 +22,10 @@ DIALECTS = ("anthropic-messages", "openai-responses")
 
 @pytest.fixture(scope="module")
 def defective() -> Iterator[ReferenceService]:
-    with ReferenceService.start(sim_config=FAST_SIM,
+    # --dialect: the written declaration names anthropic-messages (every dialect is served)
+    with ReferenceService.start(sim_config=FAST_SIM, dialect="anthropic-messages",
                                 defects=["missing_done", "no_stream_usage"]) as svc:
+        assert svc.declaration().endpoint.dialect == "anthropic-messages"
         yield svc
 
 
@@ -31,7 +33,7 @@ def _run(svc: ReferenceService, dialect: str, profile: Path, out: Path
          ) -> tuple[dict[str, str], str]:
     decl = svc.declaration_path.with_name(f"candidate-{dialect}.yaml")
     text = svc.declaration_path.read_text(encoding="utf-8")
-    decl.write_text(re.sub(r"(?m)^(  dialect: )openai-chat$", rf"\g<1>{dialect}", text),
+    decl.write_text(re.sub(r"(?m)^(  dialect: )[a-z-]+$", rf"\g<1>{dialect}", text),
                     encoding="utf-8")
     proc = subprocess.run(
         tokencert_cmd("run", "--candidate", str(decl), "--profile", str(profile), "--out",
