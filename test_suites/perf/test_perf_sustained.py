@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.checks.audit import audited_events
-from conformance.checks.latency import largest_limit, reasoning_detail, ttft_samples
+from conformance.checks.latency import largest_limit, ttft_samples
 from conformance.run.evidence import Obs
 from conformance.run.load.health import busy_share
 from conformance.stats import throughput
@@ -30,8 +30,7 @@ def test_ttft(sustained_phase, record, thresholds, plan):  # type: ignore[no-unt
     s = ttft_samples(sustained_phase.measured, plan.phase(PHASE).timeout_s,
                      largest_limit(thresholds, "ttft_ms"))
     record.samples("ttft_ms", s.values, evidence=s.evidence, phase=PHASE, sent_ns=s.sent_ns,
-                   duration_s=sustained_phase.outcome.duration_s,
-                   detail={**s.detail(), **reasoning_detail(sustained_phase.measured)})
+                   duration_s=sustained_phase.outcome.duration_s, detail=s.detail())
 
 
 @pytest.mark.requirement("PERF-002")

@@ -246,3 +246,17 @@ def test_decoders_never_raise_on_malformed_events_or_bodies(dialect: str) -> Non
         body = RequestRecord(request_id="w", phase="p", seq=0, stream=False, status=200,
                              body=json.dumps(doc).encode(), last_byte_ns=1)
         d.decode(body)
+
+
+def test_perf_001_shows_time_to_first_reasoning_beside_ttft() -> None:
+    from conformance.checks.latency import ttft_samples
+
+    rec = record("anthropic-thinking.sse")
+    AnthropicMessages().decode(rec)
+    plain = record("responses-incomplete.sse")
+    OpenAIResponses().decode(plain)
+    s = ttft_samples([rec, plain], 60.0, 1000.0)
+    assert s.values == [rec.ttft_ms(), plain.ttft_ms()]  # TTFT: the first answer token
+    d = s.detail()
+    assert d["reasoning_streams"] == 1 and d["ttfrt_ms_median"] == rec.ttfrt_ms()
+    assert "ttfrt_ms_median" not in ttft_samples([plain], 60.0, 1000.0).detail()
