@@ -107,6 +107,7 @@ def build_view(results: dict[str, Any], catalog: Catalog, cert: CertificateData,
         "version": cand["version"],
         "models": cand["models"],
         "endpoint": cand["base_url"],
+        "dialect": cand.get("dialect"),  # absent in results from before dialects
         "spec": results["spec"],
         "catalog_title": catalog.title,
         "profile": results["profile"]["id"],

@@ -111,9 +111,12 @@ def delivery(rec: RequestRecord, want_logprobs: bool = True) -> Delivery:
         got = _entries(ch.get("logprobs")) if want_logprobs else None
         if got is not None:
             entries = (entries or []) + got
+    # the dialect's decoder keeps visible reasoning apart (every dialect: thinking blocks,
+    # Responses reasoning deltas); records from before it did are read from the raw JSON
+    shown = rec.reasoning_text if rec.reasoning_text is not None else "".join(reasoning)
     if entries is None:
-        return Delivery("".join(reasoning))
-    return Delivery("".join(reasoning), tuple(b for b, _ in entries),
+        return Delivery(shown)
+    return Delivery(shown, tuple(b for b, _ in entries),
                     all(x for _, x in entries), "".join(content))
 
 
@@ -159,11 +162,12 @@ class AuditedCount:
 
 
 def requested_cap(rec: RequestRecord) -> int | None:
-    """The ``max_tokens`` (or ``max_completion_tokens``) the request set, if any."""
+    """The ``max_tokens`` (or ``max_completion_tokens``, or the Responses dialect's
+    ``max_output_tokens``) the request set, if any."""
     body = (rec.request or {}).get("json")
     if not isinstance(body, dict):
         return None
-    for key in ("max_completion_tokens", "max_tokens"):
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
         v = body.get(key)
         if isinstance(v, int) and not isinstance(v, bool):
             return v

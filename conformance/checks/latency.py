@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conformance.run.records import RequestRecord
 from conformance.spec import Condition, Level
@@ -32,10 +33,11 @@ class LatencySamples:
     sent_ns: list[int | None] = field(default_factory=list)  # when each request was sent
     censored: int = 0  # timed out before the first token, kept at the timeout
     dropped: int = 0  # no first token and nothing proven (other errors, short timeout)
+    reasoning: dict[str, Any] = field(default_factory=dict)  # see :func:`reasoning_detail`
 
-    def detail(self) -> dict[str, int]:
+    def detail(self) -> dict[str, Any]:
         return {"measured": len(self.values) - self.censored, "censored_at_timeout":
-                self.censored, "dropped": self.dropped}
+                self.censored, "dropped": self.dropped, **self.reasoning}
 
 
 def ttft_samples(records: Iterable[RequestRecord], timeout_s: float,
@@ -43,6 +45,7 @@ def ttft_samples(records: Iterable[RequestRecord], timeout_s: float,
     """TTFT in ms of every request with a first token (answered in full or not), plus
     requests that timed out before it, censored at ``timeout_s`` when that exceeds
     ``largest_limit_ms``. Instrument failures are never the service's latency."""
+    records = list(records)
     out = LatencySamples()
     timeout_ms = timeout_s * 1000.0
     dropped = censored = 0
@@ -61,4 +64,16 @@ def ttft_samples(records: Iterable[RequestRecord], timeout_s: float,
             censored += 1
         elif r.ok or r.error == "timeout":
             dropped += 1
-    return LatencySamples(out.values, out.evidence, out.sent_ns, censored, dropped)
+    return LatencySamples(out.values, out.evidence, out.sent_ns, censored, dropped,
+                          reasoning_detail(records))
+
+
+def reasoning_detail(records: Iterable[RequestRecord]) -> dict[str, Any]:
+    """For streams that showed reasoning first: TTFT is the time to the first *answer*
+    token; the time to the first reasoning token is shown beside it (never judged)."""
+    firsts = sorted(t for r in records if r.ok and (t := r.ttfrt_ms()) is not None)
+    if not firsts:
+        return {}
+    return {"reasoning_streams": len(firsts),
+            "ttfrt_ms_median": firsts[len(firsts) // 2],
+            "ttft_is": "time to the first answer token (visible reasoning comes before it)"}

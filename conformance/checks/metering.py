@@ -196,12 +196,19 @@ def _body(rec: RequestRecord) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+# each dialect's generation path and the body field that holds the conversation
+CHAT_PATHS = {"chat/completions": "messages", "messages": "messages", "responses": "input"}
+
+
 def is_chat(rec: RequestRecord) -> bool:
-    """A chat-completions request (not ``GET /models`` or a raw malformed body)."""
+    """A generation request in any dialect (chat completions, Anthropic messages, Responses),
+    not ``GET /models`` or a raw malformed body."""
     req = rec.request or {}
-    return (str(req.get("method", "POST")).upper() == "POST"
-            and str(req.get("path", "")).rstrip("/").endswith("chat/completions")
-            and "messages" in _body(rec))
+    path = str(req.get("path", "")).rstrip("/")
+    field = next((f for p, f in CHAT_PATHS.items() if path == p or path.endswith("/" + p)),
+                 None)
+    return (str(req.get("method", "POST")).upper() == "POST" and field is not None
+            and field in _body(rec))
 
 
 def usage_expected(rec: RequestRecord) -> bool:
@@ -213,6 +220,8 @@ def usage_expected(rec: RequestRecord) -> bool:
     body = _body(rec)
     if not body.get("stream"):
         return True
+    if not str((rec.request or {}).get("path", "")).endswith("chat/completions"):
+        return True  # Anthropic and Responses streams always end with usage
     opts = body.get("stream_options")
     return isinstance(opts, dict) and opts.get("include_usage") is True
 

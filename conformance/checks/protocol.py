@@ -14,18 +14,25 @@ from conformance._core import resources
 from conformance.checks.findings import Observation, failed, passed, undecided
 from conformance.run.records import RequestRecord
 
+CHAT = "openai-chat"
+# each dialect's schema for a non-streaming answer (API-001) and one stream event (API-002)
+BODY = {CHAT: "chat.completion", "anthropic-messages": "message",
+        "openai-responses": "response"}
+EVENT = {CHAT: "chat.completion.chunk", "anthropic-messages": "stream-event",
+         "openai-responses": "stream-event"}
+
 
 @cache
-def _validator(name: str) -> Draft202012Validator:
-    path = resources.spec_dir() / "schemas" / "dialects" / f"openai-chat.{name}.schema.json"
+def _validator(name: str, dialect: str = CHAT) -> Draft202012Validator:
+    path = resources.spec_dir() / "schemas" / "dialects" / f"{dialect}.{name}.schema.json"
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 
-def schema_errors(name: str, doc: Any) -> list[str]:
-    """Violations of dialect schema ``name`` (chat.completion, chat.completion.chunk, error,
-    models), each as ``$.path: message``."""
+def schema_errors(name: str, doc: Any, dialect: str = CHAT) -> list[str]:
+    """Violations of ``dialect``'s schema ``name`` (chat.completion, chat.completion.chunk,
+    message, response, stream-event, error, models), each as ``$.path: message``."""
     out = []
-    for e in _validator(name).iter_errors(doc):
+    for e in _validator(name, dialect).iter_errors(doc):
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
         out.append(f"{path}: {e.message}")
     return out
@@ -44,15 +51,15 @@ def _rid(rec: RequestRecord) -> tuple[str, ...]:
     return (rec.request_id,)
 
 
-def completion_schema(rec: RequestRecord) -> Observation:
-    """API-001: a non-streaming response matches the chat.completion schema."""
+def completion_schema(rec: RequestRecord, dialect: str = CHAT) -> Observation:
+    """API-001: a non-streaming response matches the dialect's answer schema."""
     m = "schema_valid"
     if not rec.ok:
         return failed(m, f"status {rec.status}, error {rec.error}", evidence=_rid(rec))
     doc, err = _json_body(rec)
     if err:
         return failed(m, err, evidence=_rid(rec))
-    errors = schema_errors("chat.completion", doc)
+    errors = schema_errors(BODY[dialect], doc, dialect)
     return (failed(m, "; ".join(errors[:5]), evidence=_rid(rec)) if errors
             else passed(m, evidence=_rid(rec)))
 
@@ -70,8 +77,10 @@ def _chunks(rec: RequestRecord) -> tuple[list[Any], list[str]]:
     return docs, problems
 
 
-def stream_conformance(rec: RequestRecord) -> Observation:
-    """API-002: SSE framing, chunk schema, finish_reason on the last content chunk, [DONE]."""
+def stream_conformance(rec: RequestRecord, dialect: str = CHAT) -> Observation:
+    """API-002: SSE framing, chunk schema, finish_reason on the last content chunk, [DONE]
+    (other dialects: every event matches the dialect's event schema, the stream ends with
+    its terminal event and states why it stopped)."""
     m = "stream_conformant"
     ev = _rid(rec)
     if not rec.ok:
@@ -84,9 +93,17 @@ def stream_conformance(rec: RequestRecord) -> Observation:
     docs, bad = _chunks(rec)
     problems.extend(bad)
     for i, d in enumerate(docs):
-        errs = schema_errors("chat.completion.chunk", d)
+        errs = schema_errors(EVENT[dialect], d, dialect)
         if errs:
             problems.append(f"chunk {i}: {errs[0]}")
+    if dialect != CHAT:
+        if not rec.done_seen:
+            problems.append("stream did not end with its terminal event (message_stop, "
+                            "response.completed or response.incomplete)")
+        elif rec.finish_reason is None:
+            problems.append("the stream never says why it stopped")
+        return (failed(m, "; ".join(problems[:6]), evidence=ev) if problems
+                else passed(m, evidence=ev))
     with_choices = [d for d in docs if isinstance(d, dict) and d.get("choices")]
     if not with_choices:
         problems.append("no chunk with choices")
@@ -98,11 +115,15 @@ def stream_conformance(rec: RequestRecord) -> Observation:
     return failed(m, "; ".join(problems[:6]), evidence=ev) if problems else passed(m, evidence=ev)
 
 
-def usage_chunk(rec: RequestRecord) -> Observation:
-    """API-003: with include_usage, exactly one final usage chunk with empty choices."""
+def usage_chunk(rec: RequestRecord, dialect: str = CHAT) -> Observation:
+    """API-003: with include_usage, exactly one final usage chunk with empty choices (other
+    dialects: the final usage event before the terminal one, see :func:`_final_usage`)."""
     m = "usage_chunk_ok"
     ev = _rid(rec)
     docs, _ = _chunks(rec)
+    if dialect != CHAT:
+        why = _final_usage(docs, dialect)
+        return failed(m, why, evidence=ev) if why else passed(m, evidence=ev)
     usage_docs = [i for i, d in enumerate(docs) if isinstance(d, dict) and d.get("usage")]
     if len(usage_docs) != 1:
         return failed(m, f"{len(usage_docs)} chunks carry usage (expected exactly 1)", evidence=ev)
@@ -112,6 +133,32 @@ def usage_chunk(rec: RequestRecord) -> Observation:
     if docs[i].get("choices"):
         return failed(m, "the usage chunk has non-empty choices", evidence=ev)
     return passed(m, evidence=ev)
+
+
+def _final_usage(docs: list[Any], dialect: str) -> str | None:
+    """Anthropic: the last ``message_delta`` carries ``usage.output_tokens`` and only
+    ``message_stop`` follows it; Responses: exactly one event carries a usage object, the
+    terminal ``response.completed``/``response.incomplete``, and it is the last event."""
+    kinds = [d.get("type") if isinstance(d, dict) else None for d in docs]
+    if dialect == "anthropic-messages":
+        deltas = [i for i, k in enumerate(kinds) if k == "message_delta"]
+        if not deltas:
+            return "no message_delta event (the final usage)"
+        last = docs[deltas[-1]]
+        u = last.get("usage")
+        if not (isinstance(u, dict) and isinstance(u.get("output_tokens"), int)):
+            return "the last message_delta carries no usage.output_tokens"
+        if [k for k in kinds[deltas[-1] + 1:] if k != "ping"] != ["message_stop"]:
+            return "the final usage is not followed by exactly message_stop"
+        return None
+    with_usage = [i for i, d in enumerate(docs) if isinstance(d, dict)
+                  and isinstance(d.get("response"), dict) and d["response"].get("usage")]
+    if len(with_usage) != 1:
+        return f"{len(with_usage)} events carry usage (expected exactly 1)"
+    i = with_usage[0]
+    if kinds[i] not in ("response.completed", "response.incomplete") or i != len(docs) - 1:
+        return "the usage is not on the terminal event, the last of the stream"
+    return None
 
 
 def max_tokens_honoured(rec: RequestRecord, max_tokens: int) -> Observation:
@@ -168,7 +215,7 @@ def stop_honoured(rec: RequestRecord, stop: str, *, expect_stop: bool = False) -
     return passed(m, evidence=ev)
 
 
-def client_error(rec: RequestRecord, what: str) -> Observation:
+def client_error(rec: RequestRecord, what: str, dialect: str = CHAT) -> Observation:
     """API-006: a client mistake gets 4xx and the OpenAI error body, never 5xx."""
     m = "client_error_ok"
     ev = _rid(rec)
@@ -180,20 +227,21 @@ def client_error(rec: RequestRecord, what: str) -> Observation:
     doc, err = _json_body(rec)
     if err:
         return failed(m, f"{what}: {err}", evidence=ev)
-    errors = schema_errors("error", doc)
+    errors = schema_errors("error", doc, dialect)
     if errors:
         return failed(m, f"{what}: error body {errors[0]}", evidence=ev)
     return passed(m, f"{what}: {status}", evidence=ev)
 
 
-def models_listed(rec: RequestRecord, declared: Sequence[str]) -> Observation:
+def models_listed(rec: RequestRecord, declared: Sequence[str], dialect: str = CHAT
+                  ) -> Observation:
     """API-007: GET /v1/models lists every declared model."""
     m = "models_listed"
     ev = _rid(rec)
     doc, err = _json_body(rec)
     if not rec.ok or err:
         return failed(m, f"status {rec.status}: {err or rec.error}", evidence=ev)
-    errors = schema_errors("models", doc)
+    errors = schema_errors("models", doc, dialect)
     if errors:
         return failed(m, errors[0], evidence=ev)
     listed = {d["id"] for d in doc["data"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from conformance._core import resources
 from conformance._core.errors import InputError, Problem
 from conformance.cli.console import out
+from conformance.run.client.config import DIALECTS
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +18,9 @@ def register(app: typer.Typer) -> None:
     def init(
         path: Path = typer.Argument(Path("candidate.yaml"), help="Where to write the template."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+        dialect: str = typer.Option(
+            "openai-chat", "--dialect",
+            help="The wire dialect: openai-chat, anthropic-messages or openai-responses."),
     ) -> None:
         """Write an annotated candidate.yaml template to fill in.
 
@@ -23,7 +28,13 @@ def register(app: typer.Typer) -> None:
 
         \b
           tokencert init candidate.yaml
+          tokencert init messages-candidate.yaml --dialect anthropic-messages
         """
+        if dialect not in DIALECTS:
+            raise InputError(
+                f"unknown dialect {dialect!r}",
+                [Problem(f"known: {', '.join(DIALECTS)}", hint="pass one of them to --dialect")],
+            )
         if path.exists() and not force:
             raise InputError(
                 f"{path} already exists",
@@ -36,7 +47,10 @@ def register(app: typer.Typer) -> None:
                 ],
             )
         template = resources.spec_dir() / "templates" / "candidate.yaml"
-        path.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+        text = template.read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^(  dialect: )openai-chat\b", lambda m: m.group(1) + dialect, text,
+                      count=1)
+        path.write_text(text, encoding="utf-8")
         out.print(
             f"wrote {path}; edit it, then run: tokencert declaration check {path}", highlight=False
         )

@@ -60,8 +60,12 @@ def serve(
     gguf: Path | None = typer.Option(None, "--gguf",
                                      help="llama.cpp model file (default: built on first "
                                      "use into ~/.cache/tokencert)."),
+    dialect: str = typer.Option(
+        "openai-chat", "--dialect", help="The dialect the written declaration names: "
+        "openai-chat, anthropic-messages or openai-responses (all three are served)."),
 ) -> None:
-    """Serve the OpenAI Chat Completions dialect until interrupted (Ctrl-C).
+    """Serve OpenAI Chat Completions, Anthropic Messages and OpenAI Responses until
+    interrupted (Ctrl-C).
 
     API keys come from TOKENCERT_API_KEY and TOKENCERT_API_KEY_B when set; otherwise
     random keys are generated and printed (never written to disk).
@@ -74,12 +78,15 @@ def serve(
     """
     from conformance.reference.server import ServeOptions
     from conformance.reference.server import serve as run
+    from conformance.run.client.config import make_dialect
+
+    make_dialect(dialect)  # an unknown name is a usage error before anything starts
 
     opts = ServeOptions(host=host, port=port, tls=tls, engine=engine, defects=tuple(defect),
                         write_declaration=write_declaration, seed=seed, config=config,
                         overrides=dict(_override(s) for s in set_),
                         billing_export=billing_export, tls_dir=tls_dir, capacity=capacity,
-                        gguf=gguf)
+                        gguf=gguf, dialect=dialect)
     try:
         run(opts, echo=lambda line: out.print(line, highlight=False, markup=False))
     except KeyboardInterrupt:

@@ -162,6 +162,7 @@ class Declaration:
             "vendor": self.vendor,
             "version": self.service_version,
             "base_url": self.endpoint.base_url,
+            "dialect": self.endpoint.dialect,
             "models": [m.id for m in self.models],
             "declaration_digest": self.digest,
         }

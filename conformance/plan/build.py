@@ -8,6 +8,7 @@ import math
 
 from conformance._core.errors import InputError, Problem
 from conformance.declaration.models import Declaration
+from conformance.plan.dialects import not_applicable
 from conformance.plan.model import PhasePlan, Plan, PlannedRequirement
 from conformance.spec.models import Catalog, PhaseSettings, Profile
 
@@ -140,14 +141,17 @@ def build_plan(
 ) -> Plan:
     """The plan for ``catalog`` × ``profile`` against ``decl``, restricted to ``only``."""
     features = decl.features()
+    off = not_applicable(decl.endpoint.dialect)  # requirements without meaning in the dialect
     planned: list[PlannedRequirement] = []
     phase_workloads: dict[str, str | None] = {}
     for rid in select(catalog, only):
         req = catalog.get(rid)
         missing = tuple(f for f in req.applicability.requires if f not in features)
+        reason = req.applicability.reason if missing else None
+        if rid in off:
+            missing, reason = (*missing, f"dialect {decl.endpoint.dialect}"), off[rid]
         applicable = not missing
-        planned.append(PlannedRequirement(
-            rid, applicable, req.applicability.reason if missing else None, missing, req.phase))
+        planned.append(PlannedRequirement(rid, applicable, reason, missing, req.phase))
         if (applicable and req.automated and req.phase
                 and phase_workloads.get(req.phase) is None):
             phase_workloads[req.phase] = req.workload

@@ -40,6 +40,7 @@ class ProbeClient:
 
     def __init__(self, session: Session) -> None:
         self._s = session
+        self.dialect: str = session.declaration.endpoint.dialect  # the declared wire dialect
 
     def chat(self, tag: str, params: ChatParams, *, phase: str = "protocol"
              ) -> RequestRecord:

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--tls-dir", type=Path)
     s.add_argument("--capacity", type=float)
     s.add_argument("--gguf", type=Path)
+    s.add_argument("--dialect", default="openai-chat",
+                   choices=["openai-chat", "anthropic-messages", "openai-responses"])
     sub.add_parser("defects")
     args = ap.parse_args(argv)
     if args.cmd == "defects":
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                         defects=tuple(args.defect), write_declaration=args.write_declaration,
                         seed=args.seed, config=args.config, overrides=dict(args.overrides),
                         billing_export=args.billing_export, tls_dir=args.tls_dir,
-                        capacity=args.capacity, gguf=args.gguf)
+                        capacity=args.capacity, gguf=args.gguf, dialect=args.dialect)
     try:
         serve(opts, echo=lambda line: print(line, flush=True))
     except TokencertError as exc:

@@ -197,6 +197,7 @@ class Usage:
     completion_tokens: int
     cached_tokens: int = 0
     total_delta: int = 0
+    reasoning_tokens: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -204,7 +205,7 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens + self.total_delta,
             "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
 
 

@@ -34,6 +34,10 @@ class SimConfig:
     natural_min_tokens: int = 16
     natural_max_tokens: int = 64
     eos_counted: bool = False
+    # reasoning mode: the first this-many generated tokens (at most all but one) are visible
+    # reasoning, streamed as reasoning deltas before the answer and reported as
+    # reasoning_tokens; they count in completion_tokens and against max_tokens
+    reasoning_tokens: int = 0
 
     def tpot_at(self, active: int) -> float:
         """Model time per output token in ms with ``active`` sequences decoding."""

@@ -29,7 +29,7 @@ GOVERNANCE = {
 def declaration_data(cfg: ReferenceConfig, *, base_url: str, engine: str,
                      tokenizer_path: Path, template_path: Path, features: dict[str, bool],
                      defects: ActiveDefects, ca_bundle: Path | None = None,
-                     billing_export: Path | None = None,
+                     billing_export: Path | None = None, dialect: str = "openai-chat",
                      capacity: float | None = None,
                      eos_counted: bool | None = None) -> dict[str, Any]:
     g, sim = cfg.gateway, cfg.sim
@@ -38,7 +38,7 @@ def declaration_data(cfg: ReferenceConfig, *, base_url: str, engine: str,
             * g.capacity_claim_fraction
     if "overclaimed_capacity" in defects:
         capacity *= defects.param("overclaimed_capacity")
-    endpoint: dict[str, Any] = {"base_url": base_url, "dialect": "openai-chat",
+    endpoint: dict[str, Any] = {"base_url": base_url, "dialect": dialect,
                                 "api_key_env": KEY_ENV, "second_api_key_env": KEY_ENV_B,
                                 "timeout_s": 120}
     if ca_bundle is not None:

@@ -44,6 +44,7 @@ class Token:
     token_id: int | None = None
     logprob: float | None = None
     n_tokens: int = 1
+    reasoning: bool = False  # visible reasoning, streamed before the answer
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from conformance.reference import dialects
 from conformance.reference.chat import ApiError
 from conformance.reference.handler import chat_completions
 from conformance.reference.state import ServiceState, Tenant
@@ -38,11 +39,24 @@ class Gateway(ServiceState):
             data = [] if "models_list_incomplete" in self.defects else [
                 {"id": g.model_id, "object": "model", "created": 1767225600,
                  "owned_by": "tokencert"}]
+            if "anthropic-version" in request.headers:  # an Anthropic client: its list shape
+                listed = [{"type": "model", "id": m["id"], "display_name": m["id"],
+                           "created_at": "2026-01-01T00:00:00Z"} for m in data]
+                return JSONResponse({"data": listed, "has_more": False,
+                                     "first_id": listed[0]["id"] if listed else None,
+                                     "last_id": listed[-1]["id"] if listed else None},
+                                    headers=self.common_headers(tenant))
             return JSONResponse({"object": "list", "data": data},
                                 headers=self.common_headers(tenant))
 
         async def chat(request: Request, tenant: Tenant) -> Response:
             return await chat_completions(self, request, tenant)
+
+        async def anthropic(request: Request, tenant: Tenant) -> Response:
+            return await dialects.messages(self, request, tenant)
+
+        async def responses(request: Request, tenant: Tenant) -> Response:
+            return await dialects.responses(self, request, tenant)
 
         async def not_found(request: Request, tenant: Tenant) -> Response:
             raise ApiError(404, f"Unknown request URL: {request.method} {request.url.path}.",
@@ -50,6 +64,8 @@ class Gateway(ServiceState):
 
         routes = [
             Route("/v1/chat/completions", self._endpoint(chat, {"POST"}), methods=ALL_METHODS),
+            Route("/v1/messages", self._endpoint(anthropic, {"POST"}), methods=ALL_METHODS),
+            Route("/v1/responses", self._endpoint(responses, {"POST"}), methods=ALL_METHODS),
             Route("/v1/models", self._endpoint(models, {"GET"}), methods=ALL_METHODS),
             Route("/{path:path}", self._endpoint(not_found, None), methods=ALL_METHODS),
         ]
@@ -76,6 +92,9 @@ class Gateway(ServiceState):
                                    f"{', '.join(sorted(methods))}.", code="method_not_allowed")
                 return await fn(request, tenant)
             except ApiError as exc:
+                if request.url.path == "/v1/messages":  # the Anthropic dialect's error shape
+                    return JSONResponse(dialects.anthropic_error(exc), status_code=exc.status,
+                                        headers=exc.headers)
                 return self.error_response(exc)
         return endpoint
 

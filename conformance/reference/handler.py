@@ -154,7 +154,7 @@ def hidden_tokens(gw: ServiceState, n: int) -> list[int]:
 
 
 def usage_for(gw: ServiceState, p: ChatParams, prompt: int, cached: int, finish: Finish,
-              stream: bool) -> Usage:
+              stream: bool, reasoning: int = 0) -> Usage:
     d, completion = gw.defects, finish.completion_tokens
     if "completion_inflated" in d:
         completion += int(d.param("completion_inflated"))
@@ -166,7 +166,7 @@ def usage_for(gw: ServiceState, p: ChatParams, prompt: int, cached: int, finish:
         completion += int(d.param("padded_logprobs"))
     if "stream_usage_differs" in d and stream:
         completion += 1
-    return Usage(prompt, completion, cached, 1 if "inconsistent_usage" in d else 0)
+    return Usage(prompt, completion, cached, 1 if "inconsistent_usage" in d else 0, reasoning)
 
 
 async def chat_completions(gw: ServiceState, request: Request, tenant: Tenant) -> Response:
@@ -271,11 +271,13 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
             _stream(gw, slot, tenant, p, req, body_id, model_out, n, prompt, cached),
             media_type="text/event-stream",
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
-    texts, lps, finish = [], [], Finish("stop", 0)
+    texts, lps, finish, thought = [], [], Finish("stop", 0), []
     try:
         async with contextlib.aclosing(_events(gw, req)) as events:
             async for ev in events:
-                if isinstance(ev, Token):
+                if isinstance(ev, Token) and ev.reasoning:
+                    thought.append(ev.text)
+                elif isinstance(ev, Token):
                     texts.append(ev.text)
                     if ev.logprob is not None:
                         lps.append(logprob_entry(ev.text, ev.logprob))
@@ -288,11 +290,13 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
         await slot.release()
     if "padded_logprobs" in d and lps:
         lps += [lps[-1]] * int(d.param("padded_logprobs"))
-    usage = usage_for(gw, p, prompt, cached, finish, stream=False)
+    usage = usage_for(gw, p, prompt, cached, finish, stream=False, reasoning=len(thought))
     _settle(gw, tenant, body_id, p.model, usage, rid)
     out = completion_body(body_id, model_out, "".join(texts), finish.reason,
                           None if ("no_usage" in d and n % 10 == 0) else usage,
                           lps if p.logprobs else None)
+    if thought:
+        out["choices"][0]["message"]["reasoning_content"] = "".join(thought)
     if "malformed_response" in d:
         out.pop("object")
         out.pop("created")
@@ -322,7 +326,7 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     created = int(time.time())
     cut = "truncated_streams" in d and n % _every(d.param("truncated_streams")) == 0
     cut_after = max(req.max_tokens // 2, 1) if cut else 0
-    finish, count, last_lp = Finish("stop", 0), 0, None
+    finish, count, last_lp, thought = Finish("stop", 0), 0, None, 0
     try:
         yield sse(chunk(body_id, model_out, created, {"role": "assistant", "content": ""}))
         async with contextlib.aclosing(_events(gw, req)) as events:
@@ -331,6 +335,10 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                     finish = ev
                     continue
                 count += 1
+                if ev.reasoning:
+                    thought += 1
+                    yield sse(chunk(body_id, model_out, created, {"reasoning_content": ev.text}))
+                    continue
                 lp = ({"content": [logprob_entry(ev.text, ev.logprob)]}
                       if p.logprobs and ev.logprob is not None else None)
                 last_lp = lp or last_lp
@@ -342,7 +350,7 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
             yield sse(chunk(body_id, model_out, created, {"content": ""}, None,
                             {"content": pad}))
         yield sse(chunk(body_id, model_out, created, {}, finish.reason))
-        usage = usage_for(gw, p, prompt, cached, finish, stream=True)
+        usage = usage_for(gw, p, prompt, cached, finish, stream=True, reasoning=thought)
         if p.include_usage and "no_stream_usage" not in d:
             yield sse(usage_chunk(body_id, model_out, created, usage))
         if "missing_done" not in d:

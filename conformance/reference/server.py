@@ -42,6 +42,7 @@ class ServeOptions:
     tls_dir: Path | None = None
     capacity: float | None = None
     gguf: Path | None = None
+    dialect: str = "openai-chat"  # the dialect the written declaration names (all are served)
 
 
 def load_assets() -> tuple[Tokenizer, ChatTemplate]:
@@ -174,7 +175,7 @@ async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: Serve
                 cfg, base_url=base_url, engine=opts.engine, tokenizer_path=TOKENIZER_PATH,
                 template_path=TEMPLATE_PATH, features=_features(opts.engine, caching),
                 defects=defects, ca_bundle=tls.ca_bundle if tls else None,
-                billing_export=opts.billing_export, capacity=capacity,
+                billing_export=opts.billing_export, capacity=capacity, dialect=opts.dialect,
                 eos_counted=None if opts.engine == "sim" else opts.engine != "sim"
                 and not opts.engine.startswith("upstream:"))
             write_declaration(opts.write_declaration, data)

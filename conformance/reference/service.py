@@ -89,7 +89,8 @@ class ReferenceService:
               seed: int = 0, billing_export: bool = False, workdir: Path | None = None,
               capacity: float | None = None, gguf: Path | None = None,
               extra_env: Mapping[str, str] | None = None,
-              startup_timeout_s: float = 90.0) -> Iterator[ReferenceService]:
+              startup_timeout_s: float = 90.0,
+              dialect: str = "openai-chat") -> Iterator[ReferenceService]:
         own_dir = workdir is None
         wd = Path(tempfile.mkdtemp(prefix="tokencert-ref-")) if workdir is None else workdir
         wd.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,8 @@ class ReferenceService:
                "--tls-dir", str(wd)]
         if tls:
             cmd.append("--tls")
+        if dialect != "openai-chat":
+            cmd += ["--dialect", dialect]
         for d in defects:
             cmd += ["--defect", d]
         cfg = {"sim": _section(sim_config), "gateway": _section(gateway_config)}

@@ -106,6 +106,7 @@ class SimEngine:
             ttft = cfg.base_ttft_ms + cfg.prefill_ms_per_token * uncached
             deadline = loop.time() + (ttft * self._jitter(jit) + p.extra_ttft_ms) / 1000.0
             text = ""
+            thinking = min(cfg.reasoning_tokens, max(n - 1, 0))
             for i in range(1, n + 1):
                 if i > 1:
                     tpot = cfg.tpot_ms * (1.0 + growth * (self.active - 1)) * p.tpot_factor
@@ -117,6 +118,9 @@ class SimEngine:
                     await asyncio.sleep(delay)
                 tid, piece = self._words[rng.randrange(len(self._words))]
                 logprob = -round(rng.random() * 2.0, 4)
+                if i <= thinking:  # reasoning: never the answer, never stopped by `stop`
+                    yield Token(piece, tid, logprob if req.logprobs else None, reasoning=True)
+                    continue
                 hit = _stop_hit(text, piece, req.stop)
                 if hit:
                     yield Finish("stop", i - 1)

@@ -77,6 +77,8 @@ class ServiceState:
     def authenticate(self, request: Request) -> Tenant | None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        if not header and request.headers.get("x-api-key"):  # the Anthropic dialect's header
+            scheme, token = "bearer", request.headers["x-api-key"]
         tenant = None
         if scheme.lower() == "bearer" and token:
             for key, t in self.tenants.items():

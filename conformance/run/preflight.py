@@ -36,6 +36,10 @@ from conformance._core.redact import Redactor
 from conformance._core.yamldoc import json_path, load_yaml
 from conformance.declaration.models import Declaration
 from conformance.plan import Plan
+from conformance.run.client.config import make_dialect
+from conformance.run.client.dialect import ChatParams
+from conformance.run.client.sse import SSESplitter
+from conformance.run.records import RequestRecord
 
 STEP_TIMEOUT_S = 5.0  # resolve, connect, handshake, a GET: each must answer within this
 STREAM_TIMEOUT_CAP_S = 30.0  # the streamed request: the request deadline, at most this
@@ -142,7 +146,7 @@ def _run(decl: Declaration, rep: PreflightReport, stream_timeout_s: float,
     else:
         _check_plain(addr, host, port, ep.base_url)
         rep.ok("transport", "plain http (no TLS): a self-assessment, never a certificate")
-    headers = {"authorization": f"Bearer {ep.api_key() or ''}"}
+    headers = make_dialect(ep.dialect).auth_headers(ep.api_key() or "")
     with httpx.Client(verify=verify, timeout=httpx.Timeout(STEP_TIMEOUT_S),
                       follow_redirects=False, trust_env=False) as http:
         _check_models(http, decl, headers, rep)
@@ -370,10 +374,13 @@ def _model_fail(decl: Declaration, models: Sequence[str], status: int) -> _Fail:
 
 def _check_stream(http: httpx.Client, decl: Declaration, headers: dict[str, str],
                   rep: PreflightReport, timeout_s: float) -> None:
-    url = decl.endpoint.base_url + "/chat/completions"
-    body = {"model": decl.model.id, "stream": True, "stream_options": {"include_usage": True},
-            "max_tokens": min(PROBE_TOKENS, decl.model.max_output_tokens),
-            "messages": [{"role": "user", "content": "Reply with one word: ready."}]}
+    dialect = make_dialect(decl.endpoint.dialect)
+    extra = {"stream_options": {"include_usage": True}} if dialect.name == "openai-chat" else {}
+    built = dialect.build(ChatParams(
+        [{"role": "user", "content": "Reply with one word: ready."}],
+        max_tokens=min(PROBE_TOKENS, decl.model.max_output_tokens), extra=extra), decl.model.id)
+    url, body = f"{decl.endpoint.base_url}/{built.path}", built.json
+    where = f"POST /{built.path}"
     t0 = time.monotonic()
     try:
         with http.stream("POST", url, json=body, headers=headers,
@@ -388,10 +395,10 @@ def _check_stream(http: httpx.Client, decl: Declaration, headers: dict[str, str]
         raise _Fail(3, BASE_URL, f"a streamed chat completion failed ({type(exc).__name__}: "
                     f"{exc})", "check that the service is healthy") from None
     if status in (401, 403):
-        raise _key_fail(decl, status, "POST /chat/completions")
+        raise _key_fail(decl, status, where)
     if status == 404 and not (rep.models and not any(decl.model.accepts_name(m)
                                                       for m in rep.models)):
-        raise _base_path_fail(http, decl, headers, "POST /chat/completions")
+        raise _base_path_fail(http, decl, headers, where)
     if 400 <= status < 500 and status != 429 and rep.models and not any(
             decl.model.accepts_name(m) for m in rep.models):
         raise _model_fail(decl, rep.models, status)
@@ -400,15 +407,22 @@ def _check_stream(http: httpx.Client, decl: Declaration, headers: dict[str, str]
                          "judges it")
         rep.ok("stream", f"HTTP {status} (left to the run)")
         return
-    events = [ln[5:].strip() for ln in raw.split(b"\n") if ln.startswith(b"data:")]
-    usage = any(b'"usage"' in e and b'"prompt_tokens"' in e for e in events)
-    done = any(e == b"[DONE]" for e in events)
+    splitter = SSESplitter()
+    splitter.feed(raw, 0)
+    splitter.close()
+    events = splitter.events
+    rec = RequestRecord(request_id="preflight", phase="preflight", seq=0, status=status,
+                        events=events)
+    dialect.decode(rec)  # the dialect's own terminator and usage ([DONE], message_stop, ...)
+    usage = isinstance((rec.usage or {}).get("prompt_tokens"), int)
+    done = rec.done_seen
     if not events:
         rep.notes.append("the streamed answer held no `data:` events: the run judges it")
     if not usage:
         rep.notes.append("the streamed answer carried no usage: the run judges it (API-003)")
     if not done:
-        rep.notes.append("the streamed answer did not end with [DONE]: the run judges it")
+        rep.notes.append("the streamed answer did not end with its terminator ([DONE], "
+                         "message_stop, response.completed): the run judges it")
     rep.ok("stream", f"HTTP {status}, {len(events)} event(s), usage "
            f"{'present' if usage else 'absent'}, {time.monotonic() - t0:.2f} s")
 

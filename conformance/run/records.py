@@ -78,6 +78,10 @@ class RequestRecord:
     response_id: str | None = None  # body "id" / header x-request-id
     decode_errors: list[str] = field(default_factory=list)
     logprob_tokens: int | None = None  # per-token logprob entries received (METER-003)
+    # visible reasoning, kept apart from the answer (``reasoning_content`` deltas, Anthropic
+    # thinking blocks, Responses reasoning deltas); ``text``/``content_chunks`` never hold it
+    reasoning_text: str | None = None
+    first_reasoning_ns: int | None = None  # first reasoning-bearing event (set by decode)
     version: int = RECORD_VERSION
 
     # --- derived metrics (MLPerf LoadGen definitions), in milliseconds -------------------
@@ -85,6 +89,16 @@ class RequestRecord:
         if self.sent_ns is None or self.first_token_ns is None:
             return None
         return (self.first_token_ns - self.sent_ns) / 1e6
+
+    def ttfat_ms(self) -> float | None:
+        """Time to the first answer token: the first content after any reasoning (= TTFT)."""
+        return self.ttft_ms()
+
+    def ttfrt_ms(self) -> float | None:
+        """Time to the first visible reasoning token; None when none was shown."""
+        if self.sent_ns is None or self.first_reasoning_ns is None:
+            return None
+        return (self.first_reasoning_ns - self.sent_ns) / 1e6
 
     def e2e_ms(self) -> float | None:
         if self.sent_ns is None or self.last_byte_ns is None:

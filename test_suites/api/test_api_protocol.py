@@ -22,7 +22,7 @@ def test_non_streaming_schema(client: ProbeClient, record: Recorder, protocol_pa
     recs = client.many([(f"api001-{i}", protocol_params(1000 + i, stream=False))
                         for i in range(n)])
     for rec in recs:
-        record.observe(protocol.completion_schema(rec))
+        record.observe(protocol.completion_schema(rec, client.dialect))
 
 
 @pytest.mark.requirement("API-002")
@@ -32,10 +32,11 @@ def test_streaming_framing(client: ProbeClient, record: Recorder, protocol_param
     recs = client.many([(f"api002-{i}", protocol_params(2000 + i, stream=True))
                         for i in range(n)])
     for rec in recs:
-        record.observe(protocol.stream_conformance(rec))
+        record.observe(protocol.stream_conformance(rec, client.dialect))
 
 
 @pytest.mark.requirement("API-007")
 def test_models_listed(client: ProbeClient, record: Recorder, declaration: Declaration) -> None:
     rec = client.get("api007-models", "models")
-    record.observe(protocol.models_listed(rec, [m.id for m in declaration.models]))
+    record.observe(protocol.models_listed(rec, [m.id for m in declaration.models],
+                                            client.dialect))

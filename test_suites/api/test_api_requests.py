@@ -35,7 +35,7 @@ def test_stream_usage_chunk(client: ProbeClient, record: Recorder, protocol_para
     recs = client.many([(f"api003-{i}", protocol_params(
         3000 + i, stream=True, stream_options={"include_usage": True})) for i in range(n)])
     for rec in recs:
-        record.observe(protocol.usage_chunk(rec))
+        record.observe(protocol.usage_chunk(rec, client.dialect))
 
 
 @pytest.mark.requirement("API-004")

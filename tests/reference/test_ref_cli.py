@@ -31,6 +31,8 @@ def test_bad_options_are_usage_errors(cli: Callable[..., Any]) -> None:
     r = cli("reference", "serve", "--defect", "missing_don")
     assert r.code == 2 and "unknown defect 'missing_don'" in r.err
     assert "did you mean 'missing_done'" in r.err
+    r = cli("reference", "serve", "--dialect", "anthropic")
+    assert r.code == 2 and "unknown dialect 'anthropic'" in r.err
     r = cli("reference", "serve", "--set", "sim.nope=1")
     assert r.code == 2 and "unknown setting" in r.err
     r = cli("reference", "serve", "--engine", "vllm")

@@ -231,8 +231,7 @@ class Client:
     def _headers(self, auth: object, extra: Mapping[str, str] | None) -> dict[str, str]:
         h = {"accept-encoding": "identity", **self.config.extra_headers}
         if auth is AUTH:
-            if self.config.api_key:
-                h["authorization"] = f"Bearer {self.config.api_key}"
+            h.update(self.dialect.auth_headers(self.config.api_key))
         elif isinstance(auth, str):
             h["authorization"] = auth
         if extra:

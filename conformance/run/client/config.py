@@ -8,11 +8,17 @@ from pathlib import Path
 
 from conformance._core.errors import InputError
 from conformance._core.redact import Redactor
+from conformance.run.client.anthropic_messages import AnthropicMessages
 from conformance.run.client.dialect import CountTokens, Dialect
 from conformance.run.client.openai_chat import OpenAIChat
+from conformance.run.client.openai_responses import OpenAIResponses
 from conformance.run.records import RequestRecord
 
-DIALECTS: Mapping[str, type[Dialect]] = {"openai-chat": OpenAIChat}
+DIALECTS: Mapping[str, type[Dialect]] = {
+    "openai-chat": OpenAIChat,
+    "anthropic-messages": AnthropicMessages,
+    "openai-responses": OpenAIResponses,
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ def decode_record(
             ev.data = redactor.bytes_(ev.data)
         if rec.text is not None:
             rec.text = redactor.text(rec.text)
+        if rec.reasoning_text is not None:
+            rec.reasoning_text = redactor.text(rec.reasoning_text)
         # one check of the chunks' joined text (a secret or bearer token in any chunk shows
         # there too; the newline is a word boundary); chunk by chunk only when it hits
         joined = "\n".join(x for _, x, _ in rec.content_chunks)

@@ -38,10 +38,14 @@ class BuiltRequest:
 
 
 class Dialect(Protocol):
-    """One wire dialect (``openai-chat``, ...)."""
+    """One wire dialect (``openai-chat``, ``anthropic-messages``, ``openai-responses``)."""
 
     name: str
     models_path: str
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """The headers that carry ``api_key`` (and any the dialect requires on every call)."""
+        ...
 
     def build(self, params: ChatParams, model: str) -> BuiltRequest:
         """The request for ``params`` (the engine adds auth and sends it)."""

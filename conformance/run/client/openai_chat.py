@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
+from conformance.run.client.decoding import (
+    NOT_JSON,
+    as_str,
+    garbage,
+    loads,
+    plausible_usage,
+    tokens,
+)
 from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
 from conformance.run.records import RequestRecord
 
 _DONE = b"[DONE]"
-_loads = json.JSONDecoder().decode
-_NOT_JSON = (ValueError, UnicodeDecodeError, RecursionError)  # RecursionError: a nesting bomb
-MAX_COUNT = 2**53  # a token count past this is no count (and no float holds it exactly)
+_loads = loads
+_NOT_JSON = NOT_JSON
+_tokens = tokens
+_garbage = garbage
+_usage = plausible_usage
+_str = as_str
+REASONING_KEYS = ("reasoning_content", "reasoning")  # DeepSeek / Qwen / vLLM, OpenRouter
 
 
-def _tokens(text: str, count_tokens: CountTokens | None) -> int:
-    if count_tokens is None:
-        return 1
-    try:
-        return max(1, int(count_tokens(text)))
-    except Exception:  # a tokenizer failure must not lose the chunk
-        return 1
-
-
-def _garbage(record: RequestRecord, why: str) -> None:
-    record.decode_errors.append(why)
-    if record.error is None:
-        record.error = "garbage"
-        record.error_detail = why
+def _reasoning(d: Any) -> str:
+    if isinstance(d, dict):
+        for k in REASONING_KEYS:
+            v = d.get(k)
+            if isinstance(v, str) and v:
+                return v
+    return ""
 
 
 class OpenAIChat:
@@ -39,6 +43,9 @@ class OpenAIChat:
     name = "openai-chat"
     models_path = "models"
     chat_path = "chat/completions"
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def build(self, params: ChatParams, model: str) -> BuiltRequest:
         body: dict[str, Any] = {"model": params.model or model, "messages": list(params.messages)}
@@ -68,6 +75,7 @@ class OpenAIChat:
         prev_completion: int | None = None
         usage_every_chunk = True
         staged: list[tuple[int, str, int | None]] = []  # (t, text, tokens from usage delta)
+        reasoning: list[tuple[int, str]] = []
         for i, ev in enumerate(record.events):
             if ev.data.strip() == _DONE:
                 record.done_seen = True
@@ -108,6 +116,9 @@ class OpenAIChat:
                 saw_logprobs = True
                 logprobs += len(lp["content"])
             delta = choice.get("delta")
+            thought = _reasoning(delta)
+            if thought:
+                reasoning.append((ev.t_ns, thought))
             content = delta.get("content") if isinstance(delta, dict) else None
             if isinstance(content, str) and content:
                 texts.append(content)
@@ -127,6 +138,9 @@ class OpenAIChat:
         record.text = "".join(texts)
         record.first_token_ns = chunks[0][0] if chunks else None
         record.logprob_tokens = logprobs if saw_logprobs else None
+        if reasoning:
+            record.reasoning_text = "".join(x for _, x in reasoning)
+            record.first_reasoning_ns = reasoning[0][0]
         if not record.events and record.error is None:
             _garbage(record, "2xx streaming response carried no SSE data events")
 
@@ -153,6 +167,7 @@ class OpenAIChat:
         msg = choice.get("message")
         content = msg.get("content") if isinstance(msg, dict) else None
         record.text = content if isinstance(content, str) else None
+        record.reasoning_text = _reasoning(msg) or None
         lp = choice.get("logprobs")
         if isinstance(lp, dict) and isinstance(lp.get("content"), list):
             record.logprob_tokens = len(lp["content"])
@@ -160,24 +175,6 @@ class OpenAIChat:
             ct = (record.usage or {}).get("completion_tokens")
             n = ct if isinstance(ct, int) and ct > 0 else _tokens(record.text, count_tokens)
             record.content_chunks = [(record.last_byte_ns, record.text, n)]
-
-
-def _usage(record: RequestRecord, usage: Any, where: str) -> dict[str, Any] | None:
-    """``usage`` when it is an object whose numbers are plausible counts; a number past
-    ``MAX_COUNT`` or not finite (a JSON bomb's ``1e999``) makes it garbage, not a count."""
-    if not isinstance(usage, dict):
-        return None
-    for k, v in usage.items():
-        if isinstance(v, int | float) and not isinstance(v, bool) and not (
-            math.isfinite(v) and abs(v) <= MAX_COUNT
-        ):
-            _garbage(record, f"{where}: usage.{k!s:.40} is no plausible count")
-            return None
-    return usage
-
-
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
 
 
 def _first_choice(doc: dict[str, Any]) -> dict[str, Any] | None:

@@ -302,7 +302,8 @@ def worker_count(spec: PhaseSpec, target: Distributed) -> int:
 def _shift(rec: RequestRecord, d: int) -> None:
     """Move a node's timestamps onto the driver's monotonic clock (durations unchanged)."""
     rec.scheduled_ns -= d
-    for f in ("sent_ns", "headers_ns", "first_byte_ns", "first_token_ns", "last_byte_ns"):
+    for f in ("sent_ns", "headers_ns", "first_byte_ns", "first_token_ns", "first_reasoning_ns",
+              "last_byte_ns"):
         v = getattr(rec, f)
         if v is not None:
             setattr(rec, f, v - d)

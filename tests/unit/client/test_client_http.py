@@ -225,6 +225,9 @@ class EchoDialect:
     name = "echo"
     models_path = "models"
 
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"x-echo-key": api_key} if api_key else {}
+
     def build(self, params: ChatParams, model: str) -> BuiltRequest:
         return BuiltRequest("POST", "echo", {"q": params.messages[-1]["content"]})
 

@@ -9,8 +9,10 @@ import conformance.stats as stats
 
 def test_exported_members() -> None:
     assert set(client.__all__) == {
-        "AUTH", "DIALECTS", "BuiltRequest", "ChatParams", "Client", "ClientConfig",
-        "CountTokens", "Dialect", "OpenAIChat", "SSESplitter", "decode_record", "make_dialect",
+        "AUTH", "AnthropicMessages", "DIALECTS", "BuiltRequest", "ChatParams", "Client",
+        "ClientConfig",
+        "CountTokens", "Dialect", "OpenAIChat", "OpenAIResponses",
+        "SSESplitter", "decode_record", "make_dialect",
     }
     assert set(load.__all__) == {
         "Arrival", "Burst", "ClientHealth", "Concurrency", "ConstantRate", "Distributed",

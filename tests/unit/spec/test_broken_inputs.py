@@ -57,6 +57,19 @@ def test_init_writes_a_template_that_validates(cli, tmp_path: Path) -> None:  # 
     assert res.code == 0, res.err
 
 
+@pytest.mark.parametrize("dialect", ["anthropic-messages", "openai-responses"])
+def test_init_names_the_dialect(cli, tmp_path: Path, dialect: str) -> None:  # type: ignore[no-untyped-def]
+    from conformance.declaration.loader import load_declaration
+
+    target = tmp_path / "candidate.yaml"
+    assert cli("init", str(target), "--dialect", dialect).code == 0
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "chat_template.jinja").write_text("x")
+    assert load_declaration(target).endpoint.dialect == dialect
+    res = cli("init", str(tmp_path / "x.yaml"), "--dialect", "openai-completions")
+    assert res.code == 2 and "unknown dialect" in res.err
+
+
 def test_console_script_exit_code(tmp_path: Path) -> None:
     import subprocess
     import sys
