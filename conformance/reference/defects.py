@@ -108,7 +108,8 @@ REGISTRY: tuple[Defect, ...] = (
        "one non-streaming response in 10 (the first included) has no usage to bill from"),
     _D("double_billing", "BILL-003", "the billing export bills every request twice"),
     _D("bills_5xx", "BILL-003",
-       "one request in 20 (the first included) fails with 503 and is billed anyway"),
+       "one request in 20 (the second included: the first is tokencert's preflight) fails "
+       "with 503 and is billed anyway"),
     _D("no_auth", "SEC-001", "requests without or with a wrong API key are served"),
     _D("plain_http", "SEC-002", "--tls is ignored: plain http is served and declared"),
     _D("wrong_ca", "SEC-002", "the declared CA bundle is not the CA that signed the server"),

@@ -260,7 +260,7 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     if "random_5xx" in d and n % _every(d.param("random_5xx")) == 0:
         raise ApiError(500, "The server had an error while processing your request.",
                        "server_error")
-    if "bills_5xx" in d and n % 20 == 0:
+    if "bills_5xx" in d and n % 20 == 1:  # the 2nd, 22nd, ...: the 1st is the preflight's
         if gw.billing is not None:
             gw.billing.record(body_id, tenant.name, p.model, prompt, cached, 0, 503,
                               x_request_id=f"req_{rid}")
