@@ -10,7 +10,6 @@ import typer
 from conformance._core import resources
 from conformance._core.errors import InputError, Problem
 from conformance.cli.console import out
-from conformance.run.client.config import DIALECTS
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +29,9 @@ def register(app: typer.Typer) -> None:
           tokencert init candidate.yaml
           tokencert init messages-candidate.yaml --dialect anthropic-messages
         """
+        # imported here: the client pulls httpx, which a [verify]-only install lacks
+        from conformance.run.client.config import DIALECTS
+
         if dialect not in DIALECTS:
             raise InputError(
                 f"unknown dialect {dialect!r}",
