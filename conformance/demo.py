@@ -16,16 +16,15 @@ caller passes it in as ``run_suite`` (the CLI passes the one ``tokencert run`` u
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance._core.environ import scoped_environment
 from conformance._core.errors import InputError, Problem, RunError
 
 RunSuite = Callable[[Path, Path, str, str | None], dict[str, Any]]
@@ -94,21 +93,6 @@ def prepare_out(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the run only, then restore what was there (keys never persist)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _review_manual(run_dir: Path, results: dict[str, Any], say: Say) -> list[str]:
     from conformance.certificate import record_review
     from conformance.reference.declare import GOVERNANCE
@@ -172,7 +156,7 @@ def run_demo(out: Path, run_suite: RunSuite, *, profile: str = "quick",
         say(f"reference service at {svc.base_url}; running the {profile!r} profile"
             + (f" (only {only})" if only else ""))
         t = time.monotonic()
-        with _environment(svc.env):
+        with scoped_environment(svc.env):
             results = run_suite(svc.declaration_path, run_dir, profile, only)
         declaration = svc.declaration_path  # kept: the workdir is under --out
         timings["run"] = time.monotonic() - t

@@ -9,7 +9,6 @@ environment only while the demo runs; the campaign file names the variables.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from conformance._core.environ import scoped_environment
 from conformance._core.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -73,20 +73,6 @@ def write_campaign(out: Path, declarations: Mapping[str, Path], every_s: float) 
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
 def targets(out: Path) -> Iterator[tuple[dict[str, Path], dict[str, str]]]:
     """Start the three reference services; their declarations and key variables."""
     from conformance.reference import ReferenceService
@@ -122,7 +108,7 @@ def run_demo(out: Path, *, every_s: float = 20.0, duration_s: float = 180.0,
     db = out / "monitor.db"
     url = None
     say("starting three local targets: fast, slow, and over-billing by one token")
-    with targets(out) as (decls, env), _environment(env):
+    with targets(out) as (decls, env), scoped_environment(env):
         path = write_campaign(out, decls, every_s)
         campaign = load_campaign(path)
         store = open_store(db)
