@@ -182,6 +182,36 @@ class Issued:
     serial: int
 
 
+def leaf_builder(ca_cert: x509.Certificate, subject: x509.Name,
+                 public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, serial: int,
+                 start: datetime, days: int, eku: x509.ObjectIdentifier,
+                 eku_critical: bool) -> x509.CertificateBuilder:
+    """An end-entity certificate under the root: CA:FALSE, digitalSignature +
+    nonRepudiation, one extended key usage, key identifiers."""
+    return (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
+        .public_key(public_key).serial_number(serial)
+        .not_valid_before(start).not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([eku]), critical=eku_critical)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+    )
+
+
+def sign_leaf(builder: x509.CertificateBuilder, ca_key: ec.EllipticCurvePrivateKey,
+              ca_cert: x509.Certificate) -> x509.Certificate:
+    """Sign with the root; a DEMO root marks every certificate it issues as DEMO."""
+    if is_demo(ca_cert):
+        builder = builder.add_extension(demo_policy(), critical=False)
+    return builder.sign(ca_key, hashes.SHA384())
+
+
 def issue_evaluator(pki: Pki, ca_passphrase: bytes, out_dir: Path, key_passphrase: bytes,
                     name: str, org: str = "tokencert evaluation lab", days: int = 730,
                     crl_url: str = "http://crl.tokencert.invalid/ca.crl",
@@ -193,27 +223,12 @@ def issue_evaluator(pki: Pki, ca_passphrase: bytes, out_dir: Path, key_passphras
     start = not_before or SystemClock().utc_now() - timedelta(minutes=5)
     key = ec.generate_private_key(ec.SECP256R1())
     serial = x509.random_serial_number()
-    builder = (
-        x509.CertificateBuilder().subject_name(_name(name, org)).issuer_name(ca_cert.subject)
-        .public_key(key.public_key()).serial_number(serial)
-        .not_valid_before(start).not_valid_after(start + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False)
-        .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+    builder = leaf_builder(ca_cert, _name(name, org), key.public_key(), serial, start, days,
+                           DOCUMENT_SIGNING, eku_critical=False).add_extension(
+        x509.CRLDistributionPoints([x509.DistributionPoint(
             full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None,
             reasons=None, crl_issuer=None)]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
-    )
-    if is_demo(ca_cert):
-        builder = builder.add_extension(demo_policy(), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA384())
+    cert = sign_leaf(builder, ca_key, ca_cert)
     out_dir.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = out_dir / "evaluator.key.pem", out_dir / "evaluator.cert.pem"
     write_private_key(key_path, key, key_passphrase)

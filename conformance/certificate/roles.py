@@ -20,19 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from conformance._core.clock import SystemClock
 from conformance._core.errors import CertificateError, InputError, Problem
-from conformance.bundle.oids import STATUS_SIGNING, TIME_STAMPING, is_demo
+from conformance.bundle.oids import STATUS_SIGNING, TIME_STAMPING
 from conformance.certificate.pki import (
     Pki,
-    demo_policy,
+    leaf_builder,
     load_any_private_key,
     load_cert,
     load_private_key,
+    sign_leaf,
     write_private_key,
 )
 
@@ -103,24 +104,8 @@ def _issue(pki: Pki, ca_passphrase: bytes, key_passphrase: bytes, name: str,
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
                          *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, str(o.value))
                            for o in org[:1])])
-    builder = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(start + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([eku]), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
-    )
-    if is_demo(ca_cert):
-        builder = builder.add_extension(demo_policy(), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA384())
+    cert = sign_leaf(leaf_builder(ca_cert, subject, key.public_key(), x509.random_serial_number(),
+                                  start, days, eku, eku_critical=True), ca_key, ca_cert)
     write_private_key(pki.root / key_name, key, key_passphrase)
     path = pki.root / cert_name
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
