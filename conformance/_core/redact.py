@@ -68,11 +68,19 @@ class Redactor:
     def secrets(self) -> tuple[str, ...]:
         return tuple(self._secrets)
 
-    def text(self, value: str) -> str:
+    def exact(self, value: str) -> str:
+        """Only the registered secrets. For what the candidate said (bodies, stream events,
+        answer text): a credential-shaped pattern there is model output ("Basic averages"),
+        and rewriting it would falsify the evidence the audits and SEC-006 read."""
         for s in self._secrets:
             if s in value:
                 value = value.replace(s, REDACTED)
-        return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        return value
+
+    def text(self, value: str) -> str:
+        """The registered secrets and anything shaped like ``Bearer <token>`` (messages,
+        headers, logs: text the toolkit writes about a request)."""
+        return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", self.exact(value))
 
     def data(self, value: Any) -> Any:
         """Recursively redact strings inside JSON-like data."""

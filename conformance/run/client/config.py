@@ -67,15 +67,16 @@ def decode_record(
             rec.body = redactor.bytes_(rec.body)
         for ev in rec.events:
             ev.data = redactor.bytes_(ev.data)
+        # what the candidate said: its secrets only, never credential-shaped patterns
         if rec.text is not None:
-            rec.text = redactor.text(rec.text)
+            rec.text = redactor.exact(rec.text)
         if rec.reasoning_text is not None:
-            rec.reasoning_text = redactor.text(rec.reasoning_text)
-        # one check of the chunks' joined text (a secret or bearer token in any chunk shows
-        # there too; the newline is a word boundary); chunk by chunk only when it hits
+            rec.reasoning_text = redactor.exact(rec.reasoning_text)
+        # one check of the chunks' joined text (a secret in any chunk shows there too);
+        # chunk by chunk only when it hits
         joined = "\n".join(x for _, x, _ in rec.content_chunks)
-        if redactor.text(joined) != joined:
-            rec.content_chunks = [(t, redactor.text(x), n) for t, x, n in rec.content_chunks]
+        if redactor.exact(joined) != joined:
+            rec.content_chunks = [(t, redactor.exact(x), n) for t, x, n in rec.content_chunks]
     return rec
 
 

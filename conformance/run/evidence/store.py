@@ -250,7 +250,12 @@ class EvidenceStore:
         payload: dict[str, Any] = {"phase": rec.phase, **context, **extra, "record": d}
         if blobs:
             payload["blobs"] = blobs
+        # what the candidate said is redacted of the secrets only (Redactor.exact): a
+        # credential-shaped pattern in an answer is model output, and evidence stays as sent
+        said = {k: d.pop(k) for k in _SAID if k in d}
         redacted = self.redactor.data(payload)
+        redacted["record"].update({k: self.redactor.exact(v) if isinstance(v, str) else v
+                                   for k, v in said.items()})
         redacted["record"]["events"] = _redact_pairs(self.redactor, events, 1)
         redacted["record"]["content_chunks"] = _redact_pairs(self.redactor, chunks, 1)
         self._write(f"phases/{rec.phase}", "request", rec.request_id, redacted)
@@ -309,17 +314,21 @@ def record_json(rec: RequestRecord) -> dict[str, Any]:
     return d
 
 
+# record fields that hold what the candidate said (redacted of the secrets only)
+_SAID = ("body", "text", "reasoning_text")
+
+
 def _redact_pairs(redactor: Redactor, items: list[list[Any]], at: int) -> list[list[Any]]:
-    """``redactor.data(items)`` for lists whose item ``at`` is the only string: a secret or
-    bearer token inside any item also shows in the items' joined text (joined with a
-    newline, a word boundary), so when the joined text is clean every item is."""
+    """``redactor.exact`` over item ``at`` (the only string) of each item: a secret inside
+    any item also shows in the items' joined text (joined with a newline), so when the
+    joined text is clean every item is."""
     if not items:
         return items
     joined = "\n".join(str(x[at]) for x in items)
-    if redactor.text(joined) == joined:
+    if redactor.exact(joined) == joined:
         return items
-    out: list[list[Any]] = redactor.data(items)
-    return out
+    return [[redactor.exact(v) if i == at and isinstance(v, str) else v
+             for i, v in enumerate(x)] for x in items]
 
 
 def iter_lines(root: Path, stream: str | None = None) -> Iterator[dict[str, Any]]:

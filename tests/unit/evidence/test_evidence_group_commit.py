@@ -41,11 +41,11 @@ def test_secret_in_one_chunk_is_redacted(tmp_path: Path) -> None:
     for p in (tmp_path / "ev").rglob("*"):
         if p.is_file():
             assert KEY.encode() not in p.read_bytes(), p
-            assert b"abcdefghijklmnop" not in p.read_bytes(), p
     recs = read_evidence(tmp_path / "ev").phase("ph").records(tmp_path / "ev")
     assert [len(r.content_chunks) for r in recs] == [6, 6, 400]
     assert recs[0].content_chunks[3][1] == " [REDACTED]"
-    assert recs[1].content_chunks[3][1] == " Bearer [REDACTED]"
+    # a bearer-shaped word the candidate wrote is not one of our secrets: kept as sent
+    assert recs[1].content_chunks[3][1] == " Bearer abcdefghijklmnop"
     assert recs[0].content_chunks[0][1] == " w" and len(recs[2].events) == 400
 
 

@@ -50,6 +50,28 @@ def test_nothing_secret_reaches_disk(tmp_path: Path) -> None:
         assert KEY.encode() not in p.read_bytes(), p
 
 
+def test_what_the_candidate_said_is_kept_as_sent(tmp_path: Path) -> None:
+    """Credential-shaped words in an answer are model output, not secrets: rewriting them
+    ("Basic averages" → "Basic [REDACTED]") falsified the text the audits read and made
+    SEC-006 see an echoed key on a clean service. Only the registered key is removed."""
+    said = "just Basic averages event, a Bearer instrument12 and "
+    s = store(tmp_path)
+    r = RequestRecord(request_id="sustained-9", phase="sustained", seq=9,
+                      body=json.dumps({"content": said + KEY}).encode(),
+                      events=[ChunkEvent(1, json.dumps({"delta": said}).encode())],
+                      content_chunks=[(1, said, 2), (2, KEY, 1)], text=said + KEY,
+                      headers={"x-note": "Bearer abcdefgh12345678"})
+    s.request(r)
+    s.close()
+    raw = (tmp_path / "ev" / "phases" / "sustained.jsonl").read_bytes()
+    assert KEY.encode() not in raw
+    back = read_evidence(tmp_path / "ev").phase("sustained").records(tmp_path / "ev")[0]
+    assert back.text == said + "[REDACTED]"
+    assert back.content_chunks[0][1] == said and back.content_chunks[1][1] == "[REDACTED]"
+    assert said in (back.body or b"").decode() and said in back.events[0].data.decode()
+    assert back.headers["x-note"] == "Bearer [REDACTED]"  # headers keep the pattern
+
+
 def test_big_events_go_to_blobs_and_come_back(tmp_path: Path) -> None:
     s = store(tmp_path)
     s.request(rec(3, big=True))
