@@ -33,6 +33,8 @@ class Features:
     seed: bool = False
     stop_sequences: bool = True
     deterministic: bool = False
+    tools: bool = False  # hqts-2026.2: tool calling offered
+    structured_output: bool = False  # hqts-2026.2: JSON-schema structured output
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,10 @@ class Declaration:
             out.add("seed")
         if m.features.stop_sequences:
             out.add("stop_sequences")
+        if m.features.tools:
+            out.add("tools")
+        if m.features.structured_output:
+            out.add("structured_output")
         if self.endpoint.second_api_key_env:
             out.add("second_tenant")
         if self.endpoint.scheme == "https":
