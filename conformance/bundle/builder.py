@@ -96,9 +96,9 @@ def _evidence(run_dir: Path) -> dict[str, bytes]:
     return out
 
 
-def _spec_snapshot(profile_id: str) -> dict[str, bytes]:
+def _spec_snapshot(profile_id: str, edition: str) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
-    cat = resources.catalog_dir()
+    cat = resources.catalog_dir(edition)
     for p in sorted(cat.glob("*.yaml")):
         out[f"{layout.SPEC_PREFIX}catalog/{p.name}"] = p.read_bytes()
     prof = resources.profile_path(profile_id)
@@ -122,7 +122,7 @@ def collect_files(run_dir: Path, results: dict[str, Any], results_bytes: bytes,
         canonical_bytes(json.loads(env_file.read_text(encoding="utf-8")))
         if env_file.is_file() else canonical_bytes(results.get("environment", {})))
     files.update(_evidence(run_dir))
-    files.update(_spec_snapshot(str(results["profile"]["id"])))
+    files.update(_spec_snapshot(str(results["profile"]["id"]), resources.edition_of(results)))
     return files
 
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from conformance._core import resources
 from conformance._core.canonical import canonical_bytes
 from conformance._core.clock import SystemClock
 from conformance._core.errors import CertificateError, Problem
@@ -32,7 +33,7 @@ from conformance.certificate.registry import Registry
 from conformance.certificate.review import load_results
 from conformance.certificate.roles import Body
 from conformance.certificate.view import Evaluator, build_view
-from conformance.spec import load_catalog
+from conformance.spec import load_edition
 
 ATTESTATION_NAME = "attestation.intoto.jsonl"
 CERTIFICATE_NAME = "certificate.json"
@@ -184,7 +185,8 @@ def certify(run_dir: Path, signing: Signing, out_dir: Path, registry: Registry,
                            body.to_json() if body else None)
     bundle = build_bundle(run_dir, results, raw, data, signing.key, signing.cert,
                           signing.chain, declaration=declaration)
-    view = build_view(results, load_catalog(), data, evaluator_of(signing.cert), bundle.digest,
+    view = build_view(results, load_edition(resources.edition_of(results)), data,
+                      evaluator_of(signing.cert), bundle.digest,
                       json.loads(decl) if decl is not None else None)
     pdf = render_pdf(view, _attachments(raw, bundle.attestation, data, bundle.digest))
     signed = sign_pdf(pdf, signing.key, signing.cert, signing.chain, signing.crl,
@@ -223,7 +225,7 @@ def render_self_assessment(run_dir: Path, out_pdf: Path, signing: Signing | None
                           "level": results["summary"].get("level")})
         attestation = sign_statement(stmt, signing.key, signing.cert)
     evaluator = evaluator_of(signing.cert) if signing else None
-    view = build_view(results, load_catalog(), data, evaluator, None)
+    view = build_view(results, load_edition(resources.edition_of(results)), data, evaluator, None)
     pdf = render_pdf(view, _attachments(raw, attestation, data, None))
     if signing is not None:
         pdf = sign_pdf(pdf, signing.key, signing.cert, signing.chain, None, None,

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance._core import resources
 from conformance._core.errors import Problem, SpecError
 from conformance._core.schema import validate_data
-from conformance.spec import Profile, load_catalog, load_profile
+from conformance.spec import Profile, load_edition, load_profile
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,14 @@ def check_run(results: dict[str, Any], results_file: Path) -> Preflight:
     if results["status"] != "complete":
         hard.append(_p("the run is incomplete", "$.status",
                        "resume or re-run until `tokencert run` reports complete", f))
-    shipped = load_catalog().digest
-    if results["spec"]["digest"] != shipped:
+    edition = resources.edition_of(results)
+    if edition not in resources.editions():
+        hard.append(_p(f"the run used edition {edition!r}, which this tokencert does not ship",
+                       "$.spec.edition", f"editions shipped: {', '.join(resources.editions())}",
+                       f))
+    elif results["spec"]["digest"] != (shipped := load_edition(edition).digest):
         hard.append(_p(f"the run used catalog {results['spec']['digest']}, not the shipped "
-                       f"edition {shipped}", "$.spec.digest",
+                       f"edition {edition} {shipped}", "$.spec.digest",
                        "re-run with the catalog shipped with this tokencert", f))
     if results["transport"]["scheme"] != "https":
         hard.append(_p("the run was made over plain http", "$.transport.scheme",

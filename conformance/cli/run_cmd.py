@@ -24,6 +24,7 @@ from conformance.cli.run_inputs import (
     check_service,
     resume_command,
     resume_inputs,
+    run_edition,
     sigterm_interrupts,
 )
 
@@ -32,7 +33,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
                 resume: bool, junit: Path, catalog: Path | None,
-                ray_address: str | None = None, ray_workers: int | None = None) -> list[str]:
+                ray_address: str | None = None, ray_workers: int | None = None,
+                edition: str | None = None) -> list[str]:
     suites = resources.test_suites_dir()
     args = [str(suites), "--rootdir", str(suites), "-c", str(suites / "pytest.ini"),
             "-p", "no:cacheprovider", "-q", "--no-header",
@@ -45,6 +47,8 @@ def pytest_args(candidate: Path, profile: str, out_dir: Path, only: str | None,
         args.append("--tokencert-resume")
     if catalog is not None:
         args += ["--tokencert-catalog", str(catalog)]
+    if edition:
+        args += ["--tokencert-edition", edition]
     if ray_address:
         args += ["--tokencert-ray-address", ray_address]
     if ray_workers is not None:
@@ -76,8 +80,8 @@ def run_suite(candidate: Path | None, profile: str | None, out_dir: Path,
               only: str | None = None,
               resume: bool = False, junit: Path | None = None,
               catalog: Path | None = None, quiet_stdout: bool = False,
-              ray_address: str | None = None, ray_workers: int | None = None
-              ) -> dict[str, Any]:
+              ray_address: str | None = None, ray_workers: int | None = None,
+              edition: str | None = None) -> dict[str, Any]:
     """Check the inputs, run the conformance suite in-process (pytest with the tokencert
     plugin, live phase progress on a terminal) and return the results document.
 
@@ -90,6 +94,7 @@ def run_suite(candidate: Path | None, profile: str | None, out_dir: Path,
     from conformance.report import results
 
     check_out(out_dir)
+    edition = run_edition(out_dir, edition, catalog, resume)
     if resume:
         candidate, profile, catalog, only = resume_inputs(out_dir, candidate, profile,
                                                           catalog, only)
@@ -99,7 +104,8 @@ def run_suite(candidate: Path | None, profile: str | None, out_dir: Path,
             hint="tokencert run --candidate candidate.yaml --out DIR (only --resume reads "
             "it from the run directory)")])
     profile = profile or "quick"
-    decl, prof, plan = check_inputs(candidate, profile, out_dir, only, resume, catalog)
+    decl, prof, plan = check_inputs(candidate, profile, out_dir, only, resume, catalog,
+                                    edition)
     check_ray(ray_address, ray_workers)
     report = check_service(decl, prof, plan)
     for note in report.notes:
@@ -110,7 +116,7 @@ def run_suite(candidate: Path | None, profile: str | None, out_dir: Path,
         profile = str(Path(profile).resolve())
     args = pytest_args(candidate.resolve(), profile, out_dir.resolve(), only, resume,
                        junit_path.resolve(), catalog.resolve() if catalog else None,
-                       ray_address, ray_workers)
+                       ray_address, ray_workers, edition)
     with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext(), \
             sigterm_interrupts():
         rc = pytest.main(args)
@@ -161,6 +167,10 @@ def register(app: typer.Typer) -> None:
                                           help="JUnit XML path (default OUT/junit.xml): "
                                           "one test case per requirement, from its verdict."),
         catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory."),
+        edition: str | None = typer.Option(
+            None, "--edition", help="Published catalog edition: hqts-2026.1 (default) or "
+            "hqts-2026.2 (adds tool calls, structured output and their metering). "
+            "--resume keeps the run's edition."),
         as_json: bool = typer.Option(False, "--json", help="Print results.json at the end."),
         ray_address: str | None = typer.Option(
             None, "--ray-address", help="Run the load phases on a Ray cluster: host:port, "
@@ -177,11 +187,12 @@ def register(app: typer.Typer) -> None:
           tokencert run --candidate candidate.yaml --profile quick --out run1
           tokencert run --candidate candidate.yaml --out run1 --only 'API-*,METER-001'
           tokencert run --resume --out run1
+          tokencert run --candidate candidate.yaml --out run2 --edition hqts-2026.2
           tokencert run --candidate candidate.yaml --out run1 --ray-address auto
         """
         doc = run_suite(candidate, profile, out_dir, only, resume, junit, catalog,
                         quiet_stdout=as_json, ray_address=ray_address,
-                        ray_workers=ray_workers)
+                        ray_workers=ray_workers, edition=edition)
         show(doc, as_json)
         code = exit_code(doc)
         if code == EXIT_INCOMPLETE:

@@ -54,18 +54,43 @@ def resume_inputs(out_dir: Path, candidate: Path | None, profile: str | None,
     return cand, prof, cat, only or recorded_run.get("only")
 
 
+def run_edition(out_dir: Path, edition: str | None, catalog: Path | None,
+                resume: bool) -> str | None:
+    """The edition to run: ``--edition`` (not with ``--catalog``); on ``--resume`` the
+    edition the run was started with, whatever the default is now."""
+    import json
+
+    if edition and catalog is not None:
+        raise InputError("--edition and --catalog exclude each other", [Problem(
+            "both given", hint="a published edition by name, or a catalog directory")])
+    if not resume or catalog is not None:
+        return edition
+    try:
+        manifest = json.loads((out_dir / "evidence" / "run.json").read_text(encoding="utf-8"))
+        recorded = str(manifest["spec"]["edition"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return edition  # resume_inputs reports what is wrong with the run directory
+    if edition and edition != recorded:
+        raise InputError(f"the run in {out_dir} is on edition {recorded}", [Problem(
+            f"--edition {edition} given", file=str(out_dir / "evidence" / "run.json"),
+            json_path="$.spec.edition", hint="drop --edition: --resume keeps the run's")])
+    return recorded
+
+
 def check_inputs(candidate: Path, profile: str, out_dir: Path, only: str | None,
-                 resume: bool, catalog: Path | None) -> tuple[Any, Any, Any]:
+                 resume: bool, catalog: Path | None,
+                 edition: str | None = None) -> tuple[Any, Any, Any]:
     """Everything that can be wrong with the inputs, reported before anything is sent.
     Returns (declaration, profile, plan)."""
     from conformance.declaration import load_declaration
     from conformance.plan import build_plan
-    from conformance.spec import load_catalog, load_profile
+    from conformance.spec import load_catalog, load_edition, load_profile
 
     check_out(out_dir)
     decl = load_declaration(candidate)
     prof = load_profile(profile)
-    plan = build_plan(load_catalog(catalog), prof, decl, only)
+    cat = load_catalog(catalog) if catalog is not None else load_edition(edition)
+    plan = build_plan(cat, prof, decl, only)
     env = decl.endpoint.api_key_env
     if not os.environ.get(env):
         raise InputError(f"the API key variable {env} is not set", [Problem(

@@ -24,6 +24,8 @@ class RunOptions(Protocol):
     def candidate(self) -> Path: ...
     @property
     def catalog(self) -> Path | None: ...
+    @property
+    def edition(self) -> str | None: ...
 
 
 class CandidateUnreachable(RunError):
@@ -96,5 +98,8 @@ def run_inputs(options: RunOptions) -> dict[str, str | None]:
     prof = Path(options.profile)
     profile = rel(prof) if prof.suffix in (".yaml", ".yml") and prof.is_file() \
         else options.profile
-    return {"candidate": rel(options.candidate), "profile": profile,
-            "catalog": rel(options.catalog)}
+    out = {"candidate": rel(options.candidate), "profile": profile,
+           "catalog": rel(options.catalog)}
+    if options.edition:
+        out["edition"] = options.edition
+    return out

@@ -49,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="continue the run recorded in --tokencert-out")
     g.addoption("--tokencert-catalog", metavar="DIR", default=None,
                 help="catalog directory (default: the packaged edition)")
+    g.addoption("--tokencert-edition", metavar="NAME", default=None,
+                help="published catalog edition (default: hqts-2026.1)")
     g.addoption("--tokencert-ray-address", metavar="ADDRESS", default=None,
                 help="run the load phases on this Ray cluster (host:port, auto or local)")
     g.addoption("--tokencert-ray-workers", metavar="N", type=int, default=None,
@@ -73,7 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
     opts = Options(Path(cand), str(config.getoption("tokencert_profile")), Path(out),
                    config.getoption("tokencert_only"), bool(config.getoption("tokencert_resume")),
                    Path(cat) if cat else None, config.getoption("tokencert_ray_address"),
-                   config.getoption("tokencert_ray_workers"))
+                   config.getoption("tokencert_ray_workers"),
+                   config.getoption("tokencert_edition"))
     try:
         session = Session.open(opts, preflight=not config.getoption("tokencert_no_preflight"))
     except RunError as exc:  # the preflight: the service cannot be measured (exit 3)

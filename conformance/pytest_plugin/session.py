@@ -52,7 +52,7 @@ from conformance.run.evidence import (
 from conformance.run.load import Distributed, LoadRunner
 from conformance.run.records import RequestRecord
 from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
-from conformance.spec import Catalog, Profile, load_catalog, load_profile
+from conformance.spec import Catalog, Profile, load_catalog, load_edition, load_profile
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class Options:
     catalog: Path | None = None
     ray_address: str | None = None  # run the load phases on this Ray cluster
     ray_workers: int | None = None
+    edition: str | None = None  # a published edition by name (None: the default)
 
 
 @dataclass
@@ -125,7 +126,8 @@ class Session:
     def open(cls, options: Options, *, preflight: bool = True) -> Session:
         """Load the inputs, check the service (``preflight``), lock ``--out`` and open the
         evidence (a new run, or the one there with ``--resume``)."""
-        catalog = load_catalog(options.catalog)
+        catalog = (load_catalog(options.catalog) if options.catalog
+                   else load_edition(options.edition))
         profile = load_profile(options.profile)
         decl = load_declaration(options.candidate)
         key = decl.endpoint.api_key()

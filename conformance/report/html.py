@@ -239,8 +239,8 @@ def _fmt_measurement(m: Mapping[str, Any]) -> str:
 
 
 def render_html(run_dir: Path, catalog: Catalog | None = None) -> str:
-    catalog = catalog or load_catalog()
     data = collect(run_dir)
+    catalog = catalog or load_catalog(resources.catalog_dir(resources.edition_of(data.results)))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.certificates_dir() / "templates")),
         autoescape=jinja2.select_autoescape(["html", "j2"]),

@@ -1,6 +1,6 @@
 """What is required: catalog YAML → JSON Schema check → frozen models; digests."""
 
-from conformance.spec.loader import load_catalog, load_profile
+from conformance.spec.loader import load_catalog, load_edition, load_profile
 from conformance.spec.models import (
     Applicability,
     Catalog,
@@ -26,5 +26,6 @@ __all__ = [
     "Requirement",
     "Workload",
     "load_catalog",
+    "load_edition",
     "load_profile",
 ]

@@ -193,6 +193,18 @@ def _semantic_checks(
     return problems
 
 
+def load_edition(edition: str | None = None) -> Catalog:
+    """A published edition by name (None: the default one); an unknown name is an
+    InputError listing the editions this tokencert ships."""
+    name = edition or resources.DEFAULT_EDITION
+    shipped = resources.editions()
+    if name not in shipped:
+        raise InputError(f"unknown catalog edition {name!r}", [Problem(
+            f"this tokencert ships {', '.join(shipped)}", json_path="$.spec.edition",
+            hint="choose one of them with --edition")])
+    return load_catalog(resources.catalog_dir(name))
+
+
 def load_catalog(path: Path | str | None = None) -> Catalog:
     """Load a catalog edition from its directory (or its index file)."""
     p = Path(path) if path is not None else resources.catalog_dir()
