@@ -97,6 +97,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.pluginmanager.unregister(plugin)
 
 
+def other_editions_ids(edition: str) -> frozenset[str]:
+    """Requirement ids of the other published editions: their tests are deselected in a
+    run on ``edition`` (a suite serves every edition), never refused as unknown."""
+    from conformance._core import resources
+    from conformance.spec import load_edition
+
+    return frozenset(rid for name in resources.editions() if name != edition
+                     for rid in load_edition(name).ids)
+
+
 class TokencertPlugin:
     def __init__(self, config: pytest.Config, session: Session) -> None:
         self.config = config
@@ -134,8 +144,9 @@ class TokencertPlugin:
                                       items: list[pytest.Item]) -> None:
         s = self.session
         known = set(s.catalog.ids)
+        other = other_editions_ids(s.catalog.edition)
         unknown = {rid: it.nodeid for it in items for rid in requirement_ids(it)
-                   if rid not in known}
+                   if rid not in known and rid not in other}
         if unknown:
             raise pytest.UsageError(
                 "unknown requirement id(s) in @pytest.mark.requirement: "
@@ -144,6 +155,9 @@ class TokencertPlugin:
         keep, drop = [], []
         for it in items:
             ids = requirement_ids(it)
+            if ids and not any(r in known for r in ids):  # another edition's requirement
+                drop.append(it)
+                continue
             if ids and not any(s.plan.selected(r) for r in ids):
                 drop.append(it)
                 continue
