@@ -47,6 +47,9 @@ class ChatParams:
     logprobs: bool = False
     top_logprobs: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[dict[str, Any], ...] = ()  # OpenAI function tools, as sent
+    tool_choice: str = "auto"  # auto | none | required | the name of a forced tool
+    response_schema: dict[str, Any] | None = None  # response_format json_schema's schema
 
 
 def _unicode_clean(value: Any) -> bool:
@@ -185,10 +188,55 @@ def parse_chat(body: Any, max_output_tokens: int) -> ChatParams:
     top = body.get("top_logprobs") or 0
     if not _is_int(top) or not 0 <= top <= 20:
         raise bad("top_logprobs must be an integer between 0 and 20.", "top_logprobs")
+    tools, choice = _tools(body)
     return ChatParams(model=model, messages=messages, stream=stream,
                       include_usage=bool(stream and so and so.get("include_usage")),
                       max_tokens=mt, stop=stops, seed=seed, temperature=float(temp),
-                      logprobs=logprobs, top_logprobs=top)
+                      logprobs=logprobs, top_logprobs=top, tools=tools, tool_choice=choice,
+                      response_schema=_response_schema(body))
+
+
+def _tools(body: dict[str, Any]) -> tuple[tuple[dict[str, Any], ...], str]:
+    """``tools`` (function tools with a name and an object ``parameters`` schema) and
+    ``tool_choice`` (auto, none, required or ``{type: function, function: {name}}``)."""
+    raw = body.get("tools")
+    if raw is None:
+        return (), "auto"
+    if not isinstance(raw, list):
+        raise bad("tools must be an array of function tools.", "tools", code="invalid_type")
+    for i, t in enumerate(raw):
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not (isinstance(t, dict) and t.get("type") == "function" and isinstance(fn, dict)
+                and isinstance(fn.get("name"), str) and fn["name"]
+                and isinstance(fn.get("parameters", {}), dict)):
+            raise bad(f"tools[{i}] must be {{\"type\": \"function\", \"function\": "
+                      "{\"name\": ..., \"parameters\": {...}}}.", f"tools[{i}]")
+    names = {t["function"]["name"] for t in raw}
+    tc = body.get("tool_choice", "auto")
+    if tc in ("auto", "none", "required"):
+        return tuple(raw), str(tc)
+    fn = tc.get("function") if isinstance(tc, dict) else None
+    name = fn.get("name") if isinstance(fn, dict) else None
+    if name not in names:
+        raise bad("tool_choice must be auto, none, required or name a declared tool.",
+                  "tool_choice")
+    return tuple(raw), str(name)
+
+
+def _response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    rf = body.get("response_format")
+    if rf is None or (isinstance(rf, dict) and rf.get("type") == "text"):
+        return None
+    js = rf.get("json_schema") if isinstance(rf, dict) else None
+    if isinstance(rf, dict) and rf.get("type") == "json_object":
+        return {"type": "object"}
+    if not (isinstance(rf, dict) and rf.get("type") == "json_schema" and isinstance(js, dict)
+            and isinstance(js.get("schema"), dict)):
+        raise bad("response_format must be {\"type\": \"json_schema\", \"json_schema\": "
+                  "{\"name\": ..., \"schema\": {...}}}, json_object or text.",
+                  "response_format")
+    schema: dict[str, Any] = js["schema"]
+    return schema
 
 
 @dataclass

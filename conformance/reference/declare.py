@@ -120,7 +120,8 @@ def perfect_declaration(workdir: Path) -> Path:
     from conformance.reference.build_tokenizer import TEMPLATE_PATH, TOKENIZER_PATH
 
     features = {"prompt_caching": True, "logprobs": True, "one_token_per_chunk": True,
-                "seed": True, "stop_sequences": True, "deterministic": True}
+                "seed": True, "stop_sequences": True, "deterministic": True,
+                "tools": True, "structured_output": True}
     data = declaration_data(ReferenceConfig(), base_url="https://127.0.0.1:8443/v1",
                             engine="sim", tokenizer_path=TOKENIZER_PATH,
                             template_path=TEMPLATE_PATH, features=features,

@@ -128,6 +128,16 @@ REGISTRY: tuple[Defect, ...] = (
     _D("echo_api_key", "SEC-006", "the caller's API key is echoed in an x-debug-key header"),
     _D("shared_prompt_cache", "SEC-007",
        "the prompt cache is shared across tenants (B hits what A primed)"),
+    # hqts-2026.2 (issue 17)
+    _D("malformed_tool_args", "API-011",
+       "tool-call arguments are cut before their closing brace (not JSON)"),
+    _D("broken_tool_deltas", "API-011",
+       "streamed tool calls drop their first argument fragment: the deltas do not "
+       "reassemble to the call"),
+    _D("ignores_response_format", "API-012",
+       "response_format json_schema is ignored: the answer is free text"),
+    _D("tools_unbilled", "METER-009",
+       "tool definitions are not counted in prompt_tokens (only the messages are)"),
 )
 BY_NAME: Mapping[str, Defect] = {d.name: d for d in REGISTRY}
 

@@ -62,6 +62,32 @@ def _messages_to_chat(body: Any) -> dict[str, Any]:
             out[k] = body[k]
     if body.get("stream"):
         out["stream_options"] = {"include_usage": True}
+    if body.get("tools") is not None:
+        out["tools"] = _function_tools(body["tools"], "input_schema", nested=True)
+        tc = body.get("tool_choice") or {"type": "auto"}
+        kind = tc.get("type") if isinstance(tc, dict) else None
+        out["tool_choice"] = {"type": "function", "function": {"name": tc.get("name")}} \
+            if kind == "tool" and isinstance(tc, dict) else \
+            {"any": "required", "none": "none"}.get(str(kind), "auto")
+    return out
+
+
+def _function_tools(tools: Any, schema_key: str, nested: bool) -> Any:
+    """A dialect's tools as OpenAI chat function tools (name, description, parameters in
+    that order: what the chat template renders, METER-009); anything else passes as sent,
+    for the chat validation to refuse."""
+    if not isinstance(tools, list):
+        return tools
+    out = []
+    for t in tools:
+        src = t if isinstance(t, dict) else {}
+        if nested and "name" not in src:
+            out.append(t)
+            continue
+        fn = {"name": src.get("name"), "description": src.get("description", ""),
+              "parameters": src.get(schema_key, {})}
+        out.append({"type": "function", "function": fn} if src.get("type", "function")
+                   == "function" or nested else t)
     return out
 
 
@@ -91,6 +117,17 @@ def _responses_to_chat(body: Any) -> dict[str, Any]:
             out[k] = body[k]
     if body.get("stream"):
         out["stream_options"] = {"include_usage": True}
+    if body.get("tools") is not None:
+        out["tools"] = _function_tools(body["tools"], "parameters", nested=False)
+        tc = body.get("tool_choice", "auto")
+        out["tool_choice"] = {"type": "function", "function": {"name": tc.get("name")}} \
+            if isinstance(tc, dict) and tc.get("type") == "function" else tc
+    fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) \
+        else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        out["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": fmt.get("name"), "schema": fmt.get("schema"),
+            "strict": fmt.get("strict", False)}}
     return out
 
 
@@ -129,6 +166,25 @@ def _msg_id(chat_id: Any) -> str:
     return "msg_" + str(chat_id).removeprefix("chatcmpl-")
 
 
+def _tool_id(call_id: Any) -> str:
+    return "toolu_" + str(call_id).removeprefix("call_")
+
+
+def _input(arguments: Any) -> Any:
+    """A call's arguments as the tool_use ``input`` object (as sent where they are not
+    JSON: a broken service stays visibly broken in this dialect too)."""
+    try:
+        return json.loads(arguments)
+    except (TypeError, ValueError):
+        return arguments
+
+
+def _function_call(rid: str, call_id: Any, name: Any, arguments: str, status: str
+                   ) -> dict[str, Any]:
+    return {"id": f"fc_{rid}", "type": "function_call", "status": status,
+            "call_id": str(call_id), "name": name, "arguments": arguments}
+
+
 def _resp_id(chat_id: Any) -> str:
     return "resp_" + str(chat_id).removeprefix("chatcmpl-")
 
@@ -140,7 +196,12 @@ def _message_body(doc: dict[str, Any]) -> dict[str, Any]:
     if msg.get("reasoning_content"):
         content.append({"type": "thinking", "thinking": msg["reasoning_content"],
                         "signature": "tokencert-ref"})
-    content.append({"type": "text", "text": msg.get("content") or ""})
+    if msg.get("content") or not msg.get("tool_calls"):
+        content.append({"type": "text", "text": msg.get("content") or ""})
+    for tc in msg.get("tool_calls") or []:
+        fn = tc.get("function") or {}
+        content.append({"type": "tool_use", "id": _tool_id(tc.get("id")),
+                        "name": fn.get("name"), "input": _input(fn.get("arguments"))})
     return {"id": _msg_id(doc.get("id")), "type": "message", "role": "assistant",
             "model": doc.get("model"), "content": content,
             "stop_reason": STOP_REASON.get(ch.get("finish_reason"), "end_turn"),
@@ -148,13 +209,14 @@ def _message_body(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _response_obj(rid: str, model: Any, created: int, status: str, text: str,
-                  reasoning: str, finish: str | None, usage: dict[str, Any] | None
-                  ) -> dict[str, Any]:
+                  reasoning: str, finish: str | None, usage: dict[str, Any] | None,
+                  calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     output: list[dict[str, Any]] = []
     if reasoning:
         output.append({"id": f"rs_{rid}", "type": "reasoning",
                        "summary": [{"type": "summary_text", "text": reasoning}]})
-    if status != "in_progress":
+    output += calls or []
+    if status != "in_progress" and not calls:
         output.append({"id": f"msg_{rid}", "type": "message", "status": "completed",
                        "role": "assistant", "content": [
                            {"type": "output_text", "text": text, "annotations": []}]})
@@ -169,10 +231,14 @@ def _response_body(doc: dict[str, Any]) -> dict[str, Any]:
     ch = (doc.get("choices") or [{}])[0]
     msg = ch.get("message") or {}
     fr = ch.get("finish_reason")
-    return _response_obj(_resp_id(doc.get("id")), doc.get("model"), int(time.time()),
+    rid = _resp_id(doc.get("id"))
+    calls = [_function_call(rid, tc.get("id"), (tc.get("function") or {}).get("name"),
+                            str((tc.get("function") or {}).get("arguments", "")), "completed")
+             for tc in msg.get("tool_calls") or []]
+    return _response_obj(rid, doc.get("model"), int(time.time()),
                          "incomplete" if fr == "length" else "completed",
                          msg.get("content") or "", msg.get("reasoning_content") or "", fr,
-                         doc.get("usage"))
+                         doc.get("usage"), calls)
 
 
 def _ev(kind: str, data: dict[str, Any], named: bool = True) -> bytes:
@@ -244,6 +310,18 @@ async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
                 field = "thinking" if want == "thinking" else "text"
                 yield _ev("content_block_delta", {"index": block,
                                                   "delta": {"type": dtype, field: piece}})
+            for tc in d.get("tool_calls") or []:
+                fn = tc.get("function") or {}
+                if tc.get("id"):  # a call opens: its own tool_use content block
+                    if kind is not None:
+                        yield _ev("content_block_stop", {"index": block})
+                    block, kind = block + 1, "tool_use"
+                    yield _ev("content_block_start", {"index": block, "content_block": {
+                        "type": "tool_use", "id": _tool_id(tc["id"]), "name": fn.get("name"),
+                        "input": {}}})
+                if fn.get("arguments") and kind == "tool_use":
+                    yield _ev("content_block_delta", {"index": block, "delta": {
+                        "type": "input_json_delta", "partial_json": fn["arguments"]}})
             if ch.get("finish_reason"):
                 finish = ch["finish_reason"]
     if not started:
@@ -272,6 +350,7 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
     created = int(time.time())
     text: list[str] = []
     reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
     finish: str | None = None
     usage: dict[str, Any] | None = None
 
@@ -305,6 +384,19 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
                 yield ev("response.reasoning_summary_text.delta", {
                     "item_id": f"rs_{rid}", "output_index": 0, "summary_index": 0,
                     "delta": d["reasoning_content"]})
+            for tc in d.get("tool_calls") or []:
+                fn = tc.get("function") or {}
+                at = len(calls) + (1 if reasoning else 0)
+                if tc.get("id"):
+                    calls.append(_function_call(rid, tc["id"], fn.get("name"), "",
+                                                "in_progress"))
+                    yield ev("response.output_item.added", {"output_index": at,
+                                                            "item": calls[-1]})
+                elif calls and fn.get("arguments"):
+                    calls[-1]["arguments"] += fn["arguments"]
+                    yield ev("response.function_call_arguments.delta", {
+                        "item_id": calls[-1]["id"], "output_index": at - 1,
+                        "delta": fn["arguments"]})
             if isinstance(d.get("content"), str) and d["content"]:
                 text.append(d["content"])
                 yield ev("response.output_text.delta", {
@@ -314,9 +406,16 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
                 finish = ch["finish_reason"]
     if not rid or finish is None or not done:
         return  # truncated (or the chat stream's [DONE] withheld): no terminal event
+    for i, call in enumerate(calls):
+        call["status"] = "completed"
+        at = i + (1 if reasoning else 0)
+        yield ev("response.function_call_arguments.done", {
+            "item_id": call["id"], "output_index": at, "arguments": call["arguments"]})
+        yield ev("response.output_item.done", {"output_index": at, "item": call})
     status = "incomplete" if finish == "length" else "completed"
     yield ev(f"response.{status}", {"response": _response_obj(
-        rid, model, created, status, "".join(text), "".join(reasoning), finish, usage)})
+        rid, model, created, status, "".join(text), "".join(reasoning), finish, usage,
+        calls)})
 
 
 # -- endpoints -----------------------------------------------------------------------------

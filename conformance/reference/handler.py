@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from conformance.reference import structured
 from conformance.reference.chat import (
     SSE_DONE,
     ApiError,
@@ -199,8 +200,10 @@ async def chat_completions(gw: ServiceState, request: Request, tenant: Tenant) -
     msgs: list[dict[str, Any]] = p.messages
     if "hidden_system_prompt" in d:
         msgs = [{"role": "system", "content": HIDDEN_SYSTEM_PROMPT}, *msgs]
-    try:
-        rendered = gw.template.render(msgs)
+    try:  # declared tools are part of the prompt as the template renders them (METER-009)
+        rendered = gw.template.render(msgs, tools=list(p.tools)) if p.tools \
+            else gw.template.render(msgs)
+        plain = gw.template.render(msgs) if "tools_unbilled" in d and p.tools else None
     except TemplateRaised as exc:
         raise ApiError(400, exc.message, param="messages") from None
     ids = gw.tokenizer.encode(rendered)
@@ -216,7 +219,8 @@ async def chat_completions(gw: ServiceState, request: Request, tenant: Tenant) -
                            code="context_length_exceeded", param="messages")
         ids = ids[len(ids) - (g.context_window - (p.max_tokens or 1)):]
         rendered = gw.tokenizer.decode(ids)
-    prompt = billed_prompt(gw, rendered, ids)
+    prompt = billed_prompt(gw, rendered, ids) if plain is None \
+        else len(gw.tokenizer.encode(plain))  # tools_unbilled: the tool definitions are free
     max_tokens = p.max_tokens or min(g.max_output_tokens, g.context_window - len(ids))
     lim = tenant.limits
     if "no_rate_limit" not in d:
@@ -248,10 +252,13 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
         namespace = "shared" if "shared_prompt_cache" in d else tenant.name
         cached = gw.cache.lookup_and_store(namespace, ids)
     extra = int(d.param("ignore_max_tokens")) if "ignore_max_tokens" in d and p.max_tokens else 0
+    shaped = structured.plan(gw, p, rid)
+    if shaped is not None:  # the JSON text's tokens (and any reasoning), the cap kept
+        max_tokens = min(max_tokens, len(shaped.ids) + gw.cfg.sim.reasoning_tokens)
     req = GenRequest(
         request_id=rid, model=p.model, prompt_text=rendered, prompt_ids=ids,
         messages=p.messages, max_tokens=max_tokens + extra,
-        max_tokens_requested=p.max_tokens is not None,
+        max_tokens_requested=p.max_tokens is not None or shaped is not None,
         stop=() if "ignore_stop" in d else p.stop, seed=p.seed, temperature=p.temperature,
         cached_tokens=cached, logprobs=p.logprobs, top_logprobs=p.top_logprobs,
         perturb=perturbation(gw, n, len(ids)))
@@ -268,12 +275,12 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     headers = gw.common_headers(tenant)
     if p.stream:
         return StreamingResponse(
-            _stream(gw, slot, tenant, p, req, body_id, model_out, n, prompt, cached),
+            _stream(gw, slot, tenant, p, req, body_id, model_out, n, prompt, cached, shaped),
             media_type="text/event-stream",
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
     texts, lps, finish, thought = [], [], Finish("stop", 0), []
     try:
-        async with contextlib.aclosing(_events(gw, req)) as events:
+        async with contextlib.aclosing(_events(gw, req, shaped)) as events:
             async for ev in events:
                 if isinstance(ev, Token) and ev.reasoning:
                     thought.append(ev.text)
@@ -297,6 +304,9 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                           lps if p.logprobs else None)
     if thought:
         out["choices"][0]["message"]["reasoning_content"] = "".join(thought)
+    if shaped is not None and shaped.tool:
+        out["choices"][0]["message"].update(
+            content=None, tool_calls=structured.message_call(shaped, "".join(texts)))
     if "malformed_response" in d:
         out.pop("object")
         out.pop("created")
@@ -304,8 +314,11 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     return JSONResponse(out, headers=headers)
 
 
-def _events(gw: ServiceState, req: GenRequest) -> AsyncGenerator[Token | Finish, None]:
+def _events(gw: ServiceState, req: GenRequest, shaped: structured.Structured | None = None
+            ) -> AsyncGenerator[Token | Finish, None]:
     events = gw.engine.generate(req)
+    if shaped is not None:
+        return structured.delivered(events, shaped, gw.tokenizer.decode)
     return events if gw.engine.name == "sim" else perturbed(events, req.perturb)
 
 
@@ -321,7 +334,8 @@ def _settle(gw: ServiceState, tenant: Tenant, body_id: str, model: str, usage: U
 
 async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, req: GenRequest,
                   body_id: str, model_out: str, n: int, prompt: int,
-                  cached: int) -> AsyncIterator[bytes]:
+                  cached: int, shaped: structured.Structured | None = None
+                  ) -> AsyncIterator[bytes]:
     d = gw.defects
     created = int(time.time())
     cut = "truncated_streams" in d and n % _every(d.param("truncated_streams")) == 0
@@ -329,7 +343,7 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     finish, count, last_lp, thought = Finish("stop", 0), 0, None, 0
     try:
         yield sse(chunk(body_id, model_out, created, {"role": "assistant", "content": ""}))
-        async with contextlib.aclosing(_events(gw, req)) as events:
+        async with contextlib.aclosing(_events(gw, req, shaped)) as events:
             async for ev in events:
                 if isinstance(ev, Finish):
                     finish = ev
@@ -338,6 +352,14 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                 if ev.reasoning:
                     thought += 1
                     yield sse(chunk(body_id, model_out, created, {"reasoning_content": ev.text}))
+                    continue
+                if shaped is not None and shaped.tool:
+                    if count - thought == 1:
+                        yield sse(chunk(body_id, model_out, created,
+                                        structured.first_delta(shaped)))
+                        if "broken_tool_deltas" in d:
+                            continue  # the first fragment never sent: the call breaks
+                    yield sse(chunk(body_id, model_out, created, structured.args_delta(ev.text)))
                     continue
                 lp = ({"content": [logprob_entry(ev.text, ev.logprob)]}
                       if p.logprobs and ev.logprob is not None else None)

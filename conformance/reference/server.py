@@ -94,8 +94,11 @@ def _llama_limits(cfg: ReferenceConfig) -> ReferenceConfig:
 
 def _features(engine: str, caching: bool) -> dict[str, bool]:
     sim = engine == "sim"
+    # tools / structured_output (hqts-2026.2): the simulator only; llama.cpp's grammar
+    # output failed API-011/012 (docs/real-engine.md), so its declaration says absent
     return {"prompt_caching": caching, "logprobs": sim, "one_token_per_chunk": sim,
-            "seed": True, "stop_sequences": True, "deterministic": sim}
+            "seed": True, "stop_sequences": True, "deterministic": sim,
+            "tools": sim, "structured_output": sim}
 
 
 def serve(opts: ServeOptions, echo: Callable[[str], None] = print) -> None:
