@@ -86,14 +86,19 @@ def tool_call_valid(rec: RequestRecord, dialect: str,
 
 def structured_output_valid(rec: RequestRecord, schema: Mapping[str, Any]) -> Observation:
     """API-012: a finished answer's text parses as JSON valid against ``schema``; an answer
-    cut by max_tokens cannot be judged."""
+    cut by max_tokens is judged on how it begins only (a JSON value of the schema's type:
+    ``{`` for an object), else it cannot be judged."""
     m = "structured_output_valid"
     if not rec.ok:
         return failed(m, f"status {rec.status}, error {rec.error}", evidence=_rid(rec))
+    text = rec.text or ""
     if rec.finish_reason == "length":
+        opening = {"object": "{", "array": "["}.get(str(schema.get("type")), "")
+        if opening and not text.lstrip().startswith(opening):
+            return failed(m, f"the answer (cut by max_tokens) does not begin as a JSON "
+                          f"{schema.get('type')}: {text[:80]!r}", evidence=_rid(rec))
         return undecided(m, "cut_by_max_tokens", "the answer was cut by max_tokens",
                          evidence=_rid(rec))
-    text = rec.text or ""
     try:
         doc = json.loads(text)
     except ValueError as exc:

@@ -33,7 +33,7 @@ from power import RateRow, power_of
 
 from conformance.reference import ReferenceService
 from conformance.reference.defects import BY_NAME, REGISTRY
-from conformance.spec import load_catalog
+from conformance.spec import load_catalog, load_edition
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "tests" / "fixtures" / "profiles" / "mutation.yaml"
@@ -61,6 +61,7 @@ class Override:
     known_gap: str | None = None  # the requirement cannot fail today, and why (xfail strict)
     ci: bool = True  # False: too long for CI (a known gap only); the full matrix runs it
     note: str = ""
+    edition: str | None = None  # the catalog edition the row runs on (None: the default)
 
 
 # a fail needs the p99's lower bound beyond the limit: of 100 TTFT samples, X(97), so at
@@ -68,6 +69,9 @@ class Override:
 FIVE_IN_20S = {"sustained": {"requests": 100}}
 ONE_WAVE = {"sustained": {"requests": 8}}  # one request per stream at the declared concurrency
 SEC005_GATEWAY = {"tpm": 400_000}
+EDITION_2026_2 = "hqts-2026.2"
+# the requirements hqts-2026.2 adds (its clean control runs just these)
+NEW_IN_2026_2 = ("API-011", "API-012", "METER-009")
 OVERRIDES: Mapping[str, Override] = {
     # TPOT over the 200 ms L1 limit needs >= 60 s for a 300-token answer: one wave only
     "slow_tokens": Override(param=27, sim={"tpot_growth": 0.0}, phases=ONE_WAVE,
@@ -127,6 +131,13 @@ OVERRIDES: Mapping[str, Override] = {
     "no_retry_after_rate_limit": Override(gateway=SEC005_GATEWAY, note="tpm 400k"),
     "double_billing": Override(billing_export=True),
     "bills_5xx": Override(billing_export=True),
+    # hqts-2026.2 (issue 17): tool calls, structured output, tool definitions metered
+    "malformed_tool_args": Override(edition=EDITION_2026_2,
+                                    note="hqts-2026.2; every tool call's arguments cut"),
+    "broken_tool_deltas": Override(edition=EDITION_2026_2,
+                                   note="hqts-2026.2; every streamed call loses a fragment"),
+    "ignores_response_format": Override(edition=EDITION_2026_2, note="hqts-2026.2"),
+    "tools_unbilled": Override(edition=EDITION_2026_2, note="hqts-2026.2"),
 }
 
 
@@ -188,6 +199,9 @@ GROUPED: tuple[tuple[str, ...], ...] = (
     ("inconsistent_usage", "no_retry_after"),
     # length-cut answers' counts / probe-like (max_tokens 1) requests refused
     ("inflated_length_cut", "refused_audit_probes"),
+    # hqts-2026.2 (issue 17): a call's arguments / a JSON-schema answer / a prompt count;
+    # broken_tool_deltas runs alone (it fails API-011 too, so it would hide a miss)
+    ("malformed_tool_args", "ignores_response_format", "tools_unbilled"),
 )
 # Requirements a defect must never let *pass* (beside failing its own): a probe that
 # provoked nothing proves nothing. With no rate limit at all, STAB-003's burst draws no
@@ -272,10 +286,14 @@ def group_settings(members: Sequence[Row]) -> Override:
     timeouts = {o.request_timeout_s for o in os_ if o.request_timeout_s is not None}
     if len(timeouts) > 1:
         raise ValueError(f"{what}: request timeouts {sorted(timeouts)}")
+    editions = {o.edition for o in os_}
+    if len(editions) > 1:
+        raise ValueError(f"{what}: editions {sorted(map(str, editions))}")
     return Override(sim=_merge(f"{what} sim", [o.sim for o in os_]),
                     gateway=_merge(f"{what} gateway", [o.gateway for o in os_]),
                     phases=phases, request_timeout_s=next(iter(timeouts), None),
-                    billing_export=any(o.billing_export for o in os_))
+                    billing_export=any(o.billing_export for o in os_),
+                    edition=next(iter(editions)))
 
 
 def run_matrix_case(defect_specs: Sequence[str], only: Sequence[str] | None,
@@ -296,6 +314,8 @@ def run_matrix_case(defect_specs: Sequence[str], only: Sequence[str] | None,
                "--out", str(out_dir)]
         if only:
             cmd += ["--only", ",".join(only)]
+        if settings.edition:
+            cmd += ["--edition", settings.edition]
         p = subprocess.run(cmd, env={**os.environ, **svc.env, "COLUMNS": "200"},
                            capture_output=True, text=True, timeout=timeout_s, check=False)
     results = out_dir / "results.json"
@@ -336,6 +356,11 @@ def run_clean(settings: Override | None = None) -> RunResult:
     return run_matrix_case([], None, s)
 
 
+def run_clean_2026_2() -> RunResult:
+    """The clean control of hqts-2026.2's new requirements (the rest is hqts-2026.1's)."""
+    return run_matrix_case([], NEW_IN_2026_2, Override(edition=EDITION_2026_2))
+
+
 # ---------------------------------------------------------------- the full matrix (script)
 
 @dataclass
@@ -366,7 +391,7 @@ def collateral_set(row: Row, scope: str = "must") -> list[str]:
     """What the script runs for a defect: its requirement and, for ``scope`` ``must``, every
     automated MUST requirement; for ``near``, the MUST requirements of its category and the
     requirements of its CI groupmates (what the group's soundness depends on)."""
-    cat = {r.id: r.category for r in load_catalog()}
+    cat = {r.id: r.category for r in load_edition(row.override.edition)}
     if scope == "must":
         others = must_requirements()
     else:

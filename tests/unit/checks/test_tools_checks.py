@@ -130,6 +130,7 @@ def test_structured_output() -> None:
     assert obs(json.dumps({**GOOD, "rating": 9})).ok is False
     cut = obs(json.dumps(GOOD)[:20], finish="length")
     assert cut.ok is None and cut.reason == "cut_by_max_tokens"
+    assert obs("Sure! Here is a long review", finish="length").ok is False
 
 
 def test_tools_prompt_exact() -> None:
