@@ -57,7 +57,7 @@ def _value(s: Mapping[str, Any], rng: random.Random, depth: int) -> Any:
     if t == "array":
         lo = int(s.get("minItems", 1))
         hi = max(lo, min(int(s.get("maxItems", lo + 2)), lo + 3))
-        items = s.get("items") if isinstance(s.get("items"), Mapping) else {}
+        items: Mapping[str, Any] = s["items"] if isinstance(s.get("items"), Mapping) else {}
         return [_value(items, rng, depth + 1) for _ in range(rng.randint(lo, hi))]
     if t == "string":
         return _string(s, rng)

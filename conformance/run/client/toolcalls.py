@@ -158,7 +158,8 @@ def _chat_stream(docs: list[dict[str, Any]]) -> ToolCalls:
                     out.problems.append("a tool_calls delta without an integer index")
                     continue
                 slot = parts.setdefault(tc["index"], {"id": None, "name": None, "args": []})
-                fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+                fn: dict[str, Any] = tc["function"] if isinstance(tc.get("function"), dict) \
+                    else {}
                 for key, value in (("id", tc.get("id")), ("name", fn.get("name"))):
                     if isinstance(value, str) and value:
                         if slot[key] not in (None, value):
