@@ -21,6 +21,9 @@ import pytest
 from refclient import MODEL, body, client, get, post, reference_count, stream
 
 from conformance.reference import DEFECTS, ReferenceService
+from conformance.run.client.toolcalls import tool_calls
+from conformance.run.records import ChunkEvent
+from conformance.run.toolsets import ANSWER_SCHEMA, TOOLS
 
 Observe = Callable[[ReferenceService], bool]
 
@@ -154,6 +157,45 @@ def _sleep_then(seconds: float, observe: Observe) -> Observe:
 
 
 ZH = "请用两句话总结服务等级协议。"
+# hqts-2026.2: one forced tool call / one JSON-schema answer
+CALL = body(max_tokens=200, tools=TOOLS,
+            tool_choice={"type": "function", "function": {"name": "lookup_order"}})
+SCHEMA_ANSWER = body(max_tokens=200, response_format={"type": "json_schema", "json_schema": {
+    "name": "review", "schema": ANSWER_SCHEMA}})
+
+
+def _args_not_json(svc: ReferenceService) -> bool:
+    call = post(svc, CALL).json()["choices"][0]["message"]["tool_calls"][0]
+    try:
+        json.loads(call["function"]["arguments"])
+    except ValueError:
+        return True
+    return False
+
+
+def _deltas_broken(svc: ReferenceService) -> bool:
+    st = stream(svc, CALL)
+    got = tool_calls("openai-chat", None, [ChunkEvent(0, json.dumps(c).encode())
+                                           for c in st.chunks])
+    try:
+        return not isinstance(json.loads(got.calls[0].arguments), dict)
+    except ValueError:
+        return True
+
+
+def _answer_not_json(svc: ReferenceService) -> bool:
+    try:
+        json.loads(post(svc, SCHEMA_ANSWER).json()["choices"][0]["message"]["content"])
+    except ValueError:
+        return True
+    return False
+
+
+def _tools_unbilled(svc: ReferenceService) -> bool:
+    msgs = CALL["messages"]
+    return bool(_usage(svc, CALL)["prompt_tokens"] == reference_count(msgs))
+
+
 PROBES: dict[str, Probe] = {
     "malformed_response": Probe(lambda s: "object" not in post(s, body(max_tokens=2)).json()),
     "missing_done": Probe(lambda s: not stream(s, body(max_tokens=3)).done),
@@ -247,6 +289,10 @@ PROBES: dict[str, Probe] = {
     "echo_api_key": Probe(lambda s: any(s.api_key in v for v in post(
         s, body(max_tokens=1)).headers.values())),
     "shared_prompt_cache": Probe(_shared_cache),
+    "malformed_tool_args": Probe(_args_not_json),
+    "broken_tool_deltas": Probe(_deltas_broken),
+    "ignores_response_format": Probe(_answer_not_json),
+    "tools_unbilled": Probe(_tools_unbilled),
 }
 
 
@@ -255,12 +301,14 @@ def test_every_defect_has_a_probe() -> None:
 
 
 def test_defect_names_are_unique_and_name_a_catalog_requirement() -> None:
-    from conformance.spec import load_catalog
+    from conformance._core import resources
+    from conformance.spec import load_edition
 
-    ids = {r.id for r in load_catalog().requirements}
+    latest = load_edition(resources.editions()[-1])  # every edition's ids (they only add)
+    ids = {r.id for r in latest.requirements}
     assert len({d.name for d in DEFECTS}) == len(DEFECTS)
     assert {d.requirement for d in DEFECTS} <= ids
-    automated = {r.id for r in load_catalog().requirements
+    automated = {r.id for r in latest.requirements
                  if r.method == "automated" and r.id.split("-")[0] in
                  {"API", "PERF", "STAB", "METER", "BILL", "SEC"}}
     assert automated <= {d.requirement for d in DEFECTS}

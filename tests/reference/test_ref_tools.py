@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from jsonschema import Draft202012Validator
+from refclient import template, tokenizer
 
 from conformance._core import resources
 from conformance.checks import tools as checks
@@ -19,7 +20,6 @@ from conformance.run.client import ChatParams, Client, ClientConfig
 from conformance.run.client.toolcalls import response_format_extra, tools_extra
 from conformance.run.records import RequestRecord
 from conformance.run.toolsets import ANSWER_SCHEMA, SCHEMAS, TOOLS
-from tests.reference.refclient import template, tokenizer
 
 MSGS = [{"role": "user", "content": "What is the weather in Lyon, and where is my order?"}]
 DIALECTS = ["openai-chat", "anthropic-messages", "openai-responses"]
