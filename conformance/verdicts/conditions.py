@@ -38,6 +38,7 @@ from conformance.verdicts.model import (
     THRESHOLD_EXCEEDED,
     ConditionResult,
     MeasuredValue,
+    Outcome,
 )
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -103,10 +104,10 @@ def pooled(ms: Sequence[Measurement]) -> tuple[list[float], list[Obs], list[Meas
     return samples, obs, values
 
 
-def _res(c: Condition, outcome: str, reason: str | None, detail: str | None,
+def _res(c: Condition, outcome: Outcome, reason: str | None, detail: str | None,
          point: float | bool | None, bound: float | None, n: int | None,
          fail_bound: float | None = None) -> ConditionResult:
-    return ConditionResult(c.metric, c.stat, c.op, c.value, outcome,  # type: ignore[arg-type]
+    return ConditionResult(c.metric, c.stat, c.op, c.value, outcome,
                            reason, detail, point, bound, n, fail_bound)
 
 
