@@ -14,6 +14,7 @@ import httpx
 import pytest
 from client_servers import RawServer
 
+from conformance.checks import hygiene
 from conformance.run.client import AUTH, BuiltRequest, ChatParams, Client, ClientConfig
 from conformance.run.records import RequestRecord
 
@@ -171,6 +172,22 @@ def test_api_key_never_recorded(engine: str, raw_server: RawServer, route: str) 
     dumped = json.dumps(rec.to_json())
     assert KEY not in dumped and "SECRET" not in dumped
     assert raw_server.requests[-1]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize(("route", "where"), [("echo-key", {"header x-echo", "body"}),
+                                           ("echo-key-stream", {"events", "text"})])
+def test_an_echoed_key_is_noted_where_it_was_found(engine: str, raw_server: RawServer,
+                                                   route: str, where: set[str]) -> None:
+    rec = chat(raw_server, route, engine=engine)
+    assert set(rec.secrets_echoed) == where
+    assert hygiene.key_not_echoed([rec], [], redacted=True)[0].ok is False
+
+
+def test_a_model_writing_the_marker_is_no_echo(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "says-redacted", engine=engine)
+    assert rec.text == "the file said [REDACTED] and Basic averages"  # kept as said
+    assert rec.secrets_echoed == []
+    assert hygiene.key_not_echoed([rec], [KEY], redacted=True)[0].ok
 
 
 def test_helpers_get_and_post_raw(raw_server: RawServer) -> None:
