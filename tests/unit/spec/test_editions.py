@@ -59,3 +59,19 @@ def test_resume_keeps_the_runs_edition(tmp_path: Path) -> None:
     assert run_edition(out, "hqts-2026.1", None, resume=False) == "hqts-2026.1"
     with pytest.raises(InputError, match="exclude each other"):
         run_edition(out, "hqts-2026.2", Path("cat"), resume=False)
+
+
+def test_without_the_features_the_new_requirements_are_not_applicable() -> None:
+    """A declaration without ``tools``/``structured_output`` (every declaration written
+    before hqts-2026.2, and the llama.cpp reference's) plans them not applicable."""
+    from conformance.declaration.loader import load_declaration
+    from conformance.plan import build_plan
+    from conformance.spec import load_profile
+
+    decl = load_declaration(Path(__file__).parents[2] / "fixtures" / "declarations" / "valid"
+                            / "candidate.yaml")
+    plan = build_plan(load_edition("hqts-2026.2"), load_profile("quick"), decl,
+                      only=",".join(sorted(NEW)))
+    by_id = {p.id: p for p in plan.requirements}
+    assert not any(by_id[r].applicable for r in NEW)
+    assert "not offered" in str(by_id["API-011"].reason)
