@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
         only: str | None = typer.Option(None, "--only",
                                         help="Requirement ids/globs, e.g. 'PERF-*,API-001'."),
         catalog: Path | None = typer.Option(None, "--catalog", help="Catalog directory."),
+        edition: str | None = typer.Option(
+            None, "--edition", help="Published catalog edition (default hqts-2026.1)."),
         as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
         levels: bool = typer.Option(False, "--levels", help=(
             "Instead of the client load: the highest level the profile can demonstrate for "
@@ -49,6 +51,7 @@ def register(app: typer.Typer) -> None:
           tokencert plan --candidate candidate.yaml --profile certification
           tokencert plan --candidate candidate.yaml --profile standard --json
           tokencert plan --profile certification --levels
+          tokencert plan --profile quick --levels --edition hqts-2026.2
         """
         from conformance.declaration import load_declaration
         from conformance.plan import build_plan
@@ -58,6 +61,14 @@ def register(app: typer.Typer) -> None:
         from conformance.plan.load import estimate
         from conformance.spec import load_catalog, load_profile
 
+        if edition:
+            from conformance._core import resources
+            from conformance.cli.run_inputs import run_edition
+            from conformance.spec import load_edition
+
+            run_edition(Path(), edition, catalog, resume=False)  # not with --catalog
+            load_edition(edition)  # an unknown name lists the shipped ones
+            catalog = resources.catalog_dir(edition)
         if levels:
             _levels(candidate, profile, only, catalog, as_json)
             return
