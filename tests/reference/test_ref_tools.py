@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -29,19 +28,20 @@ SCHEMA_NAMES = {"openai-chat": ("chat.completion", "chat.completion.chunk"),
 
 
 @pytest.fixture(scope="module")
-def ref() -> Iterator[ReferenceService]:
-    with ReferenceService.start() as svc:
-        yield svc
+def ref(ref_tls: ReferenceService) -> ReferenceService:
+    return ref_tls  # the shared healthy service (TLS) of the reference tests
 
 
 def _run(svc: ReferenceService, dialect: str, params: ChatParams) -> RequestRecord:
     decl = svc.declaration()
     cfg = ClientConfig(base_url=svc.base_url, model=decl.models[0].id, api_key=svc.api_key,
-                       dialect=dialect)
+                       dialect=dialect, ca_bundle=svc.ca_bundle)
 
     async def go() -> RequestRecord:
         async with Client(cfg) as c:
-            return await c.chat(params, request_id=f"{dialect}-tools")
+            rec = await c.chat(params, request_id=f"{dialect}-tools")
+        await asyncio.sleep(0.05)  # let the TLS transports finish closing before the loop ends
+        return rec
 
     return asyncio.run(go())
 
