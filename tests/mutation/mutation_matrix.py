@@ -61,6 +61,7 @@ class Override:
     known_gap: str | None = None  # the requirement cannot fail today, and why (xfail strict)
     ci: bool = True  # False: too long for CI (a known gap only); the full matrix runs it
     note: str = ""
+    dialect: str = "openai-chat"  # the wire dialect the service declares (issue 17)
 
 
 # a fail needs the p99's lower bound beyond the limit: of 100 TTFT samples, X(97), so at
@@ -272,10 +273,14 @@ def group_settings(members: Sequence[Row]) -> Override:
     timeouts = {o.request_timeout_s for o in os_ if o.request_timeout_s is not None}
     if len(timeouts) > 1:
         raise ValueError(f"{what}: request timeouts {sorted(timeouts)}")
+    dialects = {o.dialect for o in os_}
+    if len(dialects) > 1:
+        raise ValueError(f"{what}: dialects {sorted(dialects)}")
     return Override(sim=_merge(f"{what} sim", [o.sim for o in os_]),
                     gateway=_merge(f"{what} gateway", [o.gateway for o in os_]),
                     phases=phases, request_timeout_s=next(iter(timeouts), None),
-                    billing_export=any(o.billing_export for o in os_))
+                    billing_export=any(o.billing_export for o in os_),
+                    dialect=next(iter(dialects), "openai-chat"))
 
 
 def run_matrix_case(defect_specs: Sequence[str], only: Sequence[str] | None,
@@ -290,7 +295,8 @@ def run_matrix_case(defect_specs: Sequence[str], only: Sequence[str] | None,
     profile = write_profile(settings, out_dir.parent)
     with ReferenceService.start(tls=True, defects=list(defect_specs), sim_config=sim,
                                 gateway_config=dict(settings.gateway) or None,
-                                billing_export=settings.billing_export) as svc:
+                                billing_export=settings.billing_export,
+                                dialect=settings.dialect) as svc:
         cmd = [sys.executable, "-m", "conformance", "run", "--candidate",
                str(svc.declaration_path), "--profile", str(profile),
                "--out", str(out_dir)]
