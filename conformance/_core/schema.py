@@ -30,6 +30,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+# referencing's Registry is generic in some releases and not in others: the ignore covers both.
 @cache
 def _registry() -> Registry:  # type: ignore[type-arg,unused-ignore]
     reg: Registry = Registry()  # type: ignore[type-arg,unused-ignore]

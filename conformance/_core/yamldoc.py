@@ -69,7 +69,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML's stubs omit it
             raise _AliasRefused(event.start_mark)
         node: yaml.Node | None = super().compose_node(parent, index)
         return node

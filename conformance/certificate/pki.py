@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from conformance._core.clock import SystemClock
 from conformance._core.errors import CertificateError, InputError, Problem
 from conformance.bundle.oids import DEMO_POLICY, DOCUMENT_SIGNING, is_demo
+from conformance.bundle.x509keys import issuer_key
 
 CA_KEY, CA_CERT, INDEX, CRL = "ca.key.pem", "ca.cert.pem", "index.json", "crl.pem"
 MIN_PASSPHRASE = 8
@@ -200,7 +201,7 @@ def leaf_builder(ca_cert: x509.Certificate, subject: x509.Name,
         .add_extension(x509.ExtendedKeyUsage([eku]), critical=eku_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+            issuer_key(ca_cert)), critical=False)
     )
 
 
@@ -287,7 +288,7 @@ def make_crl(pki: Pki, ca_passphrase: bytes, days: int = 30,
     pki._save_index(index)
     builder = builder.add_extension(x509.CRLNumber(number), critical=False)
     aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(
-        ca_cert.public_key())  # type: ignore[arg-type]
+        issuer_key(ca_cert))
     crl = builder.add_extension(aki, critical=False).sign(ca_key, hashes.SHA384())
     path = pki.root / CRL
     path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))

@@ -80,6 +80,7 @@ def _fetcher() -> Any:
 
     root = resources.certificates_dir().resolve()
 
+    # WeasyPrint ships no type information: its classes are Any to mypy.
     class PackagedOnly(weasyprint.URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
             parsed = urlparse(url)

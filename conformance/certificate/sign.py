@@ -50,9 +50,11 @@ def local_timestamper(key: rsa.RSAPrivateKey, cert: x509.Certificate,
     from pyhanko.sign.timestamps import DummyTimeStamper
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+    # pyhanko-certvalidator leaves SimpleCertificateStore.from_certs unannotated.
+    store = SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+        [_asn1_cert(c) for c in chain])
     return DummyTimeStamper(tsa_cert=_asn1_cert(cert), tsa_key=_asn1_key(key),
-                            certs_to_embed=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
-                                [_asn1_cert(c) for c in chain]), fixed_dt=fixed)
+                            certs_to_embed=store, fixed_dt=fixed)
 
 
 def remote_timestamper(url: str) -> object:
@@ -71,16 +73,20 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
     from pyhanko.sign import fields, signers
     from pyhanko.sign.fields import SigSeedSubFilter
     from pyhanko.sign.general import SigningError
+    from pyhanko.sign.timestamps import TimeStamper
     from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     pol = policy or SigningPolicy()
+    if timestamper is not None and not isinstance(timestamper, TimeStamper):
+        raise TypeError(f"timestamper: a pyHanko TimeStamper, not {type(timestamper).__name__}")
     # The key stays in memory: converted, never written.
     pk = _asn1_key(key)
     others = [_asn1_cert(c) for c in chain]
+    # pyhanko-certvalidator leaves SimpleCertificateStore.from_certs unannotated.
+    store = SimpleCertificateStore.from_certs(others)  # type: ignore[no-untyped-call]
     signer = signers.SimpleSigner(signing_cert=_asn1_cert(cert), signing_key=pk,
-                                  cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
-                                      others))
+                                  cert_registry=store)
     vc = None
     if crl is not None:
         roots = [_asn1_cert(trust_root)] if trust_root is not None else [
@@ -101,7 +107,7 @@ def sign_pdf(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        signers.PdfSigner(meta, signer=signer, timestamper=timestamper  # type: ignore[arg-type]
+        signers.PdfSigner(meta, signer=signer, timestamper=timestamper
                           ).sign_pdf(writer, output=out)
     except SigningError as exc:
         raise CertificateError(f"signing failed: {exc}", [Problem(

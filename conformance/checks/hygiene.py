@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conformance._core.redact import REDACTED, SECRET_HEADERS
 from conformance.checks.findings import Observation, failed, passed, undecided
 from conformance.plan.probes import allowance
 from conformance.run.records import RequestRecord
@@ -62,25 +61,20 @@ def key_not_echoed(records: Iterable[RequestRecord], secrets: Iterable[str], *,
                    redacted: bool = False) -> list[Observation]:
     """SEC-006: no response body or header contains an API key (nor a long piece of one).
 
-    The client redacts the declared keys as it records, so an echoed key reaches the
-    record as ``[REDACTED]``: with ``redacted=True`` that marker counts as an echo too
-    (except in headers redacted by name, such as ``set-cookie``)."""
+    The client redacts the declared keys as it records and notes where it found one
+    (``secrets_echoed``): with ``redacted=True`` those places count as echoes. The redaction
+    marker itself is never read as an echo: a model may write ``[REDACTED]`` itself."""
     probes = []
     for s in secrets:
         if len(s) >= 8:
             probes.append(s)
             probes.extend(s[i:i + 16] for i in range(0, max(1, len(s) - 16), 8))
 
-    def hit(where: str, text: str) -> bool:
-        if any(p in text for p in probes):
-            return True
-        if not redacted or REDACTED not in text:
-            return False
-        return not (where.startswith("header ") and where[7:].lower() in SECRET_HEADERS)
-
     out = []
     for r in records:
-        hits = [where for where, text in _surfaces(r) if hit(where, text)]
+        hits = [where for where, text in _surfaces(r) if any(p in text for p in probes)]
+        if redacted:
+            hits.extend(w for w in r.secrets_echoed if w not in hits)
         out.append(failed("key_not_echoed", f"API key echoed in {', '.join(hits[:3])}",
                           evidence=(r.request_id,))
                    if hits else passed("key_not_echoed", evidence=(r.request_id,)))

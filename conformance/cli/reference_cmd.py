@@ -45,7 +45,8 @@ def serve(
                                      "See: tokencert reference defects."),
     write_declaration: Path | None = typer.Option(
         None, "--write-declaration", help="Write candidate.yaml describing this service."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the sim engine's jitter."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sim engine's jitter and of "
+                             "where one-in-k defects fall in each block (logged at start)."),
     config: Path | None = typer.Option(None, "--config",
                                        help="YAML file with sim: and gateway: settings."),
     set_: list[str] = typer.Option([], "--set",

@@ -49,7 +49,8 @@ def latest_slot(schedule: Schedule, now: datetime) -> datetime:
             last = fire
             fire = trig.get_next_fire_time(fire, fire + timedelta(microseconds=1))
         if last is not None:
-            return last.astimezone(UTC)  # type: ignore[no-any-return]
+            fired: datetime = last.astimezone(UTC)  # APScheduler's triggers are unannotated
+            return fired
     raise ValueError(f"schedule {schedule.describe()} never fired in the last 400 days")
 
 

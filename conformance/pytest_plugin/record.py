@@ -64,12 +64,13 @@ class Recorder:
         vals = list(values)
         ev = list(evidence)
         sent = list(sent_ns)
-        keep = [i for i, v in enumerate(vals) if v is not None]
+        kept = [(i, float(v)) for i, v in enumerate(vals) if v is not None]
+        keep = [i for i, _ in kept]
         rid = self._req(requirement)
         times = [sent[i] if i < len(sent) else None for i in keep]
         return self._write(Measurement(
             rid, metric, self._key(rid, metric),
-            samples=tuple(float(vals[i]) for i in keep),  # type: ignore[arg-type]
+            samples=tuple(v for _, v in kept),
             sample_evidence=tuple(ev[i] if i < len(ev) else "" for i in keep) if ev else (),
             sample_sent_ns=tuple(t for t in times if t is not None)
             if times and all(t is not None for t in times) else (),

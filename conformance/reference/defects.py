@@ -4,6 +4,10 @@ The registry is data (name, requirement, description, default parameter). The ga
 the engines' timing and the declaration writer ask :class:`ActiveDefects` whether a
 defect is on at the single point where it acts. ``--defect NAME`` or ``--defect NAME=VALUE``
 (VALUE overrides the default parameter, e.g. ``dies_after=2``).
+
+A "one request in k" defect falls exactly once in every block of k consecutive chat
+requests, at a position drawn from the service's ``--seed`` (``ServiceState.faulty_at``):
+never always the first request, the same for the same seed.
 """
 
 from __future__ import annotations
@@ -40,14 +44,15 @@ REGISTRY: tuple[Defect, ...] = (
        "no x-request-id header, and every response body carries the same id"),
     _D("wrong_model_field", "API-010", "responses name a model that was not requested"),
     _D("ttft_spikes", "PERF-001",
-       "one request in 20 (the first included) waits PARAM ms before its first token",
-       5500, "ms added"),
+       "one request in PARAM (once per block, seeded position) waits 5500 ms more before its "
+       "first token", 20, "requests"),
     _D("slow_tokens", "PERF-002", "every output token takes PARAM times longer", 30,
        "factor"),
     _D("midstream_stall", "PERF-003", "each stream stalls PARAM ms at its 10th token", 3500,
        "ms"),
     _D("slow_minority", "PERF-004",
-       "one request in PARAM (the first included) decodes at 300 ms per token", 5,
+       "one request in PARAM (once per block, seeded position) decodes at 300 ms per token",
+       5,
        "requests"),
     _D("overclaimed_capacity", "PERF-005",
        "the declaration claims PARAM times the capacity the service reaches", 3, "factor"),
@@ -57,10 +62,11 @@ REGISTRY: tuple[Defect, ...] = (
     _D("slow_long_prefill", "PERF-007",
        "prompts beyond 4096 tokens cost PARAM ms per extra token to prefill", 4, "ms"),
     _D("random_5xx", "STAB-001",
-       "one request in PARAM (the first included) fails with 500", 50, "requests"),
+       "one request in PARAM (once per block, seeded position) fails with 500", 50,
+       "requests"),
     _D("truncated_streams", "STAB-002",
-       "one stream in PARAM (the first included) is cut off mid-way: no finish_reason, no "
-       "[DONE]", 50, "streams"),
+       "one request in PARAM (once per block, seeded position) is a stream cut off "
+       "mid-way: no finish_reason, no [DONE]", 50, "requests"),
     _D("5xx_under_load", "STAB-003", "requests beyond the concurrency limit get 503, not 429"),
     _D("no_retry_after", "STAB-003", "429 answers carry neither Retry-After nor x-ratelimit-*"),
     _D("html_200", "STAB-003",
@@ -105,11 +111,12 @@ REGISTRY: tuple[Defect, ...] = (
     _D("incomplete_price_list", "BILL-001",
        "the declaration omits the cached-input price although caching is declared"),
     _D("no_usage", "BILL-002",
-       "one non-streaming response in 10 (the first included) has no usage to bill from"),
+       "one request in 10 (once per block, seeded position), when non-streaming, has no "
+       "usage to bill from"),
     _D("double_billing", "BILL-003", "the billing export bills every request twice"),
     _D("bills_5xx", "BILL-003",
-       "one request in 20 (the second included: the first is tokencert's preflight) fails "
-       "with 503 and is billed anyway"),
+       "one request in 20 (once per block, seeded position) fails with 503 and is billed "
+       "anyway"),
     _D("no_auth", "SEC-001", "requests without or with a wrong API key are served"),
     _D("plain_http", "SEC-002", "--tls is ignored: plain http is served and declared"),
     _D("wrong_ca", "SEC-002", "the declared CA bundle is not the CA that signed the server"),

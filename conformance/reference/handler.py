@@ -95,20 +95,32 @@ EPISODE_EXTRA_MS = 2000.0  # latency_episode: TTFT added during a degraded span
 SLOW_MINORITY_TPOT_MS = 300.0  # slow_minority: per-token time of its slow requests
 
 
+TTFT_SPIKE_MS = 5500.0  # ttft_spikes: the wait added before a spiked request's first token
+
+
 def _every(k: float) -> int:
     """A "one request in PARAM" defect's period, rounded (PARAM below 1 is every request)."""
     return max(1, round(k))
 
 
+def _hit(gw: ServiceState, defect: str, n: int, every: float | None = None) -> bool:
+    """Is ``defect`` on and request ``n`` its faulty one (one in ``every``, default its
+    PARAM) at the seeded position of its block?"""
+    if defect not in gw.defects:
+        return False
+    k = _every(gw.defects.param(defect) if every is None else every)
+    return gw.faulty_at(defect, n, k)
+
+
 def perturbation(gw: ServiceState, n: int, prompt_len: int) -> Perturb:
     d, extra, factor, stall_ms, growth = gw.defects, 0.0, 1.0, 0.0, None
-    if "ttft_spikes" in d and n % 20 == 0:
-        extra += d.param("ttft_spikes")
+    if _hit(gw, "ttft_spikes", n):
+        extra += TTFT_SPIKE_MS
     if "slow_tokens" in d:
         factor = d.param("slow_tokens")
     if "midstream_stall" in d:
         stall_ms = d.param("midstream_stall")
-    if "slow_minority" in d and n % _every(d.param("slow_minority")) == 0:
+    if _hit(gw, "slow_minority", n):
         factor = SLOW_MINORITY_TPOT_MS / gw.cfg.sim.tpot_ms
     if "poor_scaling" in d:
         growth = d.param("poor_scaling")
@@ -257,10 +269,10 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
         perturb=perturbation(gw, n, len(ids)))
     model_out = "tokencert-other-model" if "wrong_model_field" in d else p.model
     body_id = "chatcmpl-ref" if "no_request_id" in d else f"chatcmpl-{rid}"
-    if "random_5xx" in d and n % _every(d.param("random_5xx")) == 0:
+    if _hit(gw, "random_5xx", n):
         raise ApiError(500, "The server had an error while processing your request.",
                        "server_error")
-    if "bills_5xx" in d and n % 20 == 1:  # the 2nd, 22nd, ...: the 1st is the preflight's
+    if _hit(gw, "bills_5xx", n, 20):
         if gw.billing is not None:
             gw.billing.record(body_id, tenant.name, p.model, prompt, cached, 0, 503,
                               x_request_id=f"req_{rid}")
@@ -293,7 +305,7 @@ async def _answer(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
     usage = usage_for(gw, p, prompt, cached, finish, stream=False, reasoning=len(thought))
     _settle(gw, tenant, body_id, p.model, usage, rid)
     out = completion_body(body_id, model_out, "".join(texts), finish.reason,
-                          None if ("no_usage" in d and n % 10 == 0) else usage,
+                          None if _hit(gw, "no_usage", n, 10) else usage,
                           lps if p.logprobs else None)
     if thought:
         out["choices"][0]["message"]["reasoning_content"] = "".join(thought)
@@ -324,7 +336,7 @@ async def _stream(gw: ServiceState, slot: Slot, tenant: Tenant, p: ChatParams, r
                   cached: int) -> AsyncIterator[bytes]:
     d = gw.defects
     created = int(time.time())
-    cut = "truncated_streams" in d and n % _every(d.param("truncated_streams")) == 0
+    cut = _hit(gw, "truncated_streams", n)
     cut_after = max(req.max_tokens // 2, 1) if cut else 0
     finish, count, last_lp, thought = Finish("stop", 0), 0, None, 0
     try:

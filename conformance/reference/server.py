@@ -133,7 +133,8 @@ def serve(opts: ServeOptions, echo: Callable[[str], None] = print) -> None:
                    else None)
         from conformance.reference.gateway import Gateway
 
-        gw = Gateway(cfg, engine, tokenizer, template, keys, defects, billing, caching)
+        gw = Gateway(cfg, engine, tokenizer, template, keys, defects, billing, caching,
+                     seed=opts.seed)
         asyncio.run(_run(uvicorn, gw, sock, tls, opts, cfg, base_url, generated, keys,
                          defects, caching, echo))
     finally:
@@ -190,6 +191,7 @@ async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: Serve
             await asyncio.sleep(0.02)
         if server.started:
             echo(f"tokencert reference service ({opts.engine}) listening on {base_url}")
+            echo(f"seed {opts.seed} (sim jitter, positions of one-in-k defects)")
             if opts.write_declaration:
                 echo(f"declaration: {opts.write_declaration}")
             if tls:
@@ -202,7 +204,7 @@ async def _run(uvicorn: Any, gw: Any, sock: socket.socket, tls: Any, opts: Serve
                 "base_url": base_url, "pid": os.getpid(),
                 "declaration": str(opts.write_declaration) if opts.write_declaration else None,
                 "ca_bundle": str(tls.ca_bundle) if tls else None,
-                "defects": defects.names()}))
+                "defects": defects.names(), "seed": opts.seed}))
             sys.stdout.flush()
         await task
     finally:

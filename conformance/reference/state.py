@@ -7,6 +7,7 @@ handler needs nothing from the gateway.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 import traceback
@@ -33,13 +34,21 @@ class Tenant:
     limits: KeyLimits
 
 
+def fault_position(seed: int, defect: str, block: int, every: int) -> int:
+    """The position (0 .. every-1) of ``defect``'s fault in block ``block``."""
+    if every <= 1:
+        return 0
+    digest = hashlib.blake2b(f"{seed}:{defect}:{block}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % every
+
+
 class ServiceState:
     """State shared by the gateway and the handlers of one service instance."""
 
     def __init__(self, cfg: ReferenceConfig, engine: Engine, tokenizer: Tokenizer,
                  template: ChatTemplate, api_keys: Mapping[str, str],
                  defects: ActiveDefects, billing: BillingLedger | None = None,
-                 prompt_caching: bool = True) -> None:
+                 prompt_caching: bool = True, seed: int = 0) -> None:
         g = cfg.gateway
         self.cfg = cfg
         self.engine = engine
@@ -47,6 +56,7 @@ class ServiceState:
         self.template = template
         self.defects = defects
         self.billing = billing
+        self.seed = seed  # where the one-in-k defects fall (faulty_at)
         # loose_rate_limit: the buckets hold PARAM x what the declaration (written from
         # cfg.gateway) states
         loose = defects.param("loose_rate_limit") if "loose_rate_limit" in defects else 1.0
@@ -65,10 +75,16 @@ class ServiceState:
         return time.monotonic() - self.started
 
     def next_index(self) -> int:
-        """0, 1, 2, ... per chat request: 'one in N (the first included)' defects use it."""
+        """0, 1, 2, ... per chat request: the "one in k" defects use it (faulty_at)."""
         n = self._n
         self._n += 1
         return n
+
+    def faulty_at(self, defect: str, n: int, every: int) -> bool:
+        """Is request ``n`` the faulty one of its block for a "one request in ``every``"
+        defect? Exactly one per block of ``every`` consecutive requests, at a position drawn
+        from (seed, defect, block): realistic (not always the first), reproducible."""
+        return n % every == fault_position(self.seed, defect, n // every, every)
 
     def accepts_model(self, name: str) -> bool:
         g = self.cfg.gateway

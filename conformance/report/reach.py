@@ -88,7 +88,8 @@ def _requests(plan: Plan, phase: str) -> int:
 
 def _run_responses(plan: Plan, decl: Declaration) -> int:
     n, _ = _sustained(plan, decl)
-    reps = plan.phase("metering").repeats if plan.phase("metering") else 1  # type: ignore[union-attr]
+    metering = plan.phase("metering")
+    reps = metering.repeats if metering is not None else 1
     return n + len(metering_schedule(reps)) + sum(
         _requests(plan, p) for p in plan.phases if p not in ("sustained", "metering"))
 

@@ -12,7 +12,9 @@ run's requirements to judge: the preflight never decides a verdict.
 Steps: resolve the host; open a TCP connection; speak the declared transport (TLS with
 the declared trust, or plain HTTP) and recognise the other one; ``GET /models`` with the
 key (401/403 → key, 404 → base path, is the declared model listed?); one streamed chat
-completion asking for usage.
+completion asking for usage — sent up to three times while it answers 5xx or 429 or its
+connection drops, each attempt recorded, so one random fault of the service does not stop
+a run before it starts.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ STEP_TIMEOUT_S = 5.0  # resolve, connect, handshake, a GET: each must answer wit
 STREAM_TIMEOUT_CAP_S = 30.0  # the streamed request: the request deadline, at most this
 MAX_BODY_BYTES = 1024 * 1024  # read no more of any preflight answer than this
 PROBE_TOKENS = 8
+STREAM_ATTEMPTS = 3  # the streamed request: retried on 5xx, 429 or a dropped connection
+RETRY_WAIT_S = 0.5  # between attempts, unless the answer's Retry-After says (capped)
+RETRY_WAIT_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class PreflightReport:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the run to judge, not fatal
     models: list[str] | None = None  # what GET /models listed (None: no list)
+    attempts: list[str] = field(default_factory=list)  # the streamed request's tries
     seconds: float = 0.0
 
     def ok(self, name: str, detail: str) -> None:
@@ -71,6 +77,7 @@ class PreflightReport:
     def to_json(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "steps": [s.to_json() for s in self.steps],
                 "notes": list(self.notes), "models": self.models,
+                "attempts": list(self.attempts),
                 "seconds": round(self.seconds, 3)}
 
 
@@ -382,18 +389,10 @@ def _check_stream(http: httpx.Client, decl: Declaration, headers: dict[str, str]
     url, body = f"{decl.endpoint.base_url}/{built.path}", built.json
     where = f"POST /{built.path}"
     t0 = time.monotonic()
-    try:
-        with http.stream("POST", url, json=body, headers=headers,
-                         timeout=httpx.Timeout(timeout_s, connect=STEP_TIMEOUT_S)) as r:
-            status = r.status_code
-            raw = _read_until(r, t0 + timeout_s)
-    except httpx.TimeoutException:
-        raise _Fail(3, ("endpoint", "timeout_s"), f"a streamed chat completion got no "
-                    f"answer within {timeout_s:.0f} s", "check that the service is "
-                    "healthy; endpoint.timeout_s is the longest a request may take") from None
-    except httpx.HTTPError as exc:
-        raise _Fail(3, BASE_URL, f"a streamed chat completion failed ({type(exc).__name__}: "
-                    f"{exc})", "check that the service is healthy") from None
+    status, raw = _stream_with_retries(http, url, body, headers, rep, timeout_s)
+    if len(rep.attempts) > 1:
+        rep.notes.append(f"the streamed request took {len(rep.attempts)} attempts ("
+                         + "; ".join(rep.attempts) + "): the run judges the failures")
     if status in (401, 403):
         raise _key_fail(decl, status, where)
     if status == 404 and not (rep.models and not any(decl.model.accepts_name(m)
@@ -425,6 +424,53 @@ def _check_stream(http: httpx.Client, decl: Declaration, headers: dict[str, str]
                          "message_stop, response.completed): the run judges it")
     rep.ok("stream", f"HTTP {status}, {len(events)} event(s), usage "
            f"{'present' if usage else 'absent'}, {time.monotonic() - t0:.2f} s")
+
+
+def _stream_with_retries(http: httpx.Client, url: str, body: Any, headers: dict[str, str],
+                         rep: PreflightReport, timeout_s: float) -> tuple[int, bytes]:
+    """The streamed request, sent up to :data:`STREAM_ATTEMPTS` times while it answers 5xx
+    or 429 or its connection drops (one random fault must not void a run); each attempt is
+    recorded in ``rep.attempts``. Returns the last answer's status and body; a connection
+    that still drops, or no answer within ``timeout_s``, ends the preflight (exit 3)."""
+    for attempt in range(1, STREAM_ATTEMPTS + 1):
+        t0 = time.monotonic()
+        wait = RETRY_WAIT_S
+        try:
+            with http.stream("POST", url, json=body, headers=headers,
+                             timeout=httpx.Timeout(timeout_s, connect=STEP_TIMEOUT_S)) as r:
+                status = r.status_code
+                raw = _read_until(r, t0 + timeout_s)
+                wait = _retry_after(r.headers.get("retry-after"))
+        except httpx.TimeoutException:
+            rep.attempts.append(f"attempt {attempt}: no answer within {timeout_s:.0f} s")
+            raise _Fail(3, ("endpoint", "timeout_s"), f"a streamed chat completion got no "
+                        f"answer within {timeout_s:.0f} s", "check that the service is "
+                        "healthy; endpoint.timeout_s is the longest a request may take"
+                        ) from None
+        except httpx.HTTPError as exc:
+            rep.attempts.append(f"attempt {attempt}: connection failed "
+                                f"({type(exc).__name__})")
+            if attempt == STREAM_ATTEMPTS:
+                raise _Fail(3, BASE_URL, f"a streamed chat completion failed "
+                            f"{STREAM_ATTEMPTS} times ({type(exc).__name__}: {exc})",
+                            "check that the service is healthy") from None
+            time.sleep(wait)
+            continue
+        retry = status >= 500 or status == 429
+        rep.attempts.append(f"attempt {attempt}: HTTP {status}"
+                            + (", retried" if retry and attempt < STREAM_ATTEMPTS else ""))
+        if not retry or attempt == STREAM_ATTEMPTS:
+            return status, raw
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(value: str | None) -> float:
+    """The pause before the next attempt: the answer's Retry-After seconds, capped."""
+    try:
+        return min(max(float(value), 0.0), RETRY_WAIT_MAX_S) if value else RETRY_WAIT_S
+    except ValueError:
+        return RETRY_WAIT_S
 
 
 def _read_until(r: httpx.Response, deadline: float) -> bytes:

@@ -82,6 +82,10 @@ class RequestRecord:
     # thinking blocks, Responses reasoning deltas); ``text``/``content_chunks`` never hold it
     reasoning_text: str | None = None
     first_reasoning_ns: int | None = None  # first reasoning-bearing event (set by decode)
+    # where a registered secret (an API key) was found in what the candidate sent, before it
+    # was redacted: "header <name>", "body", "events", "text", "reasoning" (SEC-006 reads
+    # this, not the redaction marker, which a model may write itself)
+    secrets_echoed: list[str] = field(default_factory=list)
     version: int = RECORD_VERSION
 
     # --- derived metrics (MLPerf LoadGen definitions), in milliseconds -------------------

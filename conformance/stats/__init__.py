@@ -14,15 +14,18 @@ from conformance.stats.quantiles import (
     upper_rank,
 )
 from conformance.stats.rates import (
+    ExcessBound,
     MeanEstimate,
     RateEstimate,
     clopper_pearson,
+    excess_bound,
     mean_bounds,
     rate,
 )
 from conformance.stats.windows import Throughput, Window, throughput, windowed
 
 __all__ = [
+    "ExcessBound",
     "MeanEstimate",
     "QuantileEstimate",
     "QuantileRatio",
@@ -30,6 +33,7 @@ __all__ = [
     "Throughput",
     "Window",
     "clopper_pearson",
+    "excess_bound",
     "lower_rank",
     "mean_bounds",
     "min_samples_upper",

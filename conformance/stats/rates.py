@@ -1,4 +1,5 @@
-"""Confidence intervals for rates (success, completeness, goodput) and for means.
+"""Confidence intervals for rates (success, completeness, goodput) and for means, and the
+excess bound that guards a mean's ceiling against rare, large values.
 
 Rates use the exact Clopper–Pearson interval only: the Wilson score interval, which this
 module had, passes a service exactly at a floor more often than its nominal 5% at the
@@ -88,6 +89,32 @@ def mean_bounds(
         m + half if sided != "lower" else None,
         confidence,
     )
+
+
+@dataclass(frozen=True)
+class ExcessBound:
+    """A bound on the mean excess above 0 that does not assume normal values: the
+    Clopper–Pearson upper bound of the share of positive values times the largest one."""
+
+    n: int
+    positive: int  # values above 0
+    share_upper: float | None  # one-sided upper bound of the positive share
+    largest: float  # the largest value above 0 (0.0 when none)
+    bound: float | None  # share_upper × largest
+
+
+def excess_bound(values: Sequence[float], confidence: float = 0.95) -> ExcessBound:
+    """Rare but large positive values (an over-billing of a few requests by a lot) leave the
+    Student-t bound short of the mean: a sample of 30 that happens to hold one or none of
+    them has a small variance. This bound holds for them: at most ``share_upper`` of the
+    values are positive (95%), none larger than the largest seen."""
+    pos = [x for x in values if x > 0]
+    largest = max(pos, default=0.0)
+    if not values:
+        return ExcessBound(0, 0, None, 0.0, None)
+    share = clopper_pearson(len(pos), len(values), confidence, "upper").upper
+    assert share is not None
+    return ExcessBound(len(values), len(pos), share, largest, share * largest)
 
 
 def _check(k: int, n: int, confidence: float) -> None:

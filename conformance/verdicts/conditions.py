@@ -13,7 +13,11 @@ Bounds per kind, each one-sided at the catalog's confidence:
 * percentiles (``p50``, ``p99``, ...) of samples — distribution-free order statistics;
 * ``rate`` — exact Clopper–Pearson; trials the evidence could not settle count against
   the pass (as the unfavourable outcome) and against the fail (as the favourable one);
-* ``mean`` — Student-t (n ≥ 2);
+* ``mean`` — Student-t (n ≥ 2); a ceiling on a mean passes only when the *excess bound*
+  meets it too: the Clopper–Pearson upper bound of the share of values above 0 times the
+  largest of them (``stats.excess_bound``), which rare, large values cannot slip under —
+  a few over-billed requests among 30 leave the t bound small. The fail rule is the t
+  bound's alone;
 * ``max`` / ``min`` / ``all`` — every observation holds (the observed figure is exact:
   one observation beyond the limit proves the fail; one that cannot be settled leaves
   the condition inconclusive);
@@ -31,13 +35,14 @@ from typing import Literal
 
 from conformance.run.evidence.records import Measurement, Obs
 from conformance.spec.models import Condition
-from conformance.stats import clopper_pearson, mean_bounds, quantile_bounds
+from conformance.stats import clopper_pearson, excess_bound, mean_bounds, quantile_bounds
 from conformance.verdicts.model import (
     INSUFFICIENT_SAMPLES,
     NO_EVIDENCE,
     THRESHOLD_EXCEEDED,
     ConditionResult,
     MeasuredValue,
+    Outcome,
 )
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -103,10 +108,10 @@ def pooled(ms: Sequence[Measurement]) -> tuple[list[float], list[Obs], list[Meas
     return samples, obs, values
 
 
-def _res(c: Condition, outcome: str, reason: str | None, detail: str | None,
+def _res(c: Condition, outcome: Outcome, reason: str | None, detail: str | None,
          point: float | bool | None, bound: float | None, n: int | None,
          fail_bound: float | None = None) -> ConditionResult:
-    return ConditionResult(c.metric, c.stat, c.op, c.value, outcome,  # type: ignore[arg-type]
+    return ConditionResult(c.metric, c.stat, c.op, c.value, outcome,
                            reason, detail, point, bound, n, fail_bound)
 
 
@@ -165,6 +170,22 @@ def _rate(c: Condition, obs: Sequence[Obs], confidence: float) -> ConditionResul
     return r
 
 
+def _mean_excess(c: Condition, r: ConditionResult, samples: Sequence[float],
+                 confidence: float) -> ConditionResult:
+    """A mean's pass under a ceiling stands only if the excess bound meets the limit too."""
+    if not _upper_side(c.op):
+        return r
+    ex = excess_bound(samples, confidence)
+    if ex.bound is not None and OPS[c.op](ex.bound, float(c.value)):
+        return r
+    return _res(c, "inconclusive", INSUFFICIENT_SAMPLES,
+                f"mean({c.metric}) {_fmt(r.point)} meets {c.op} {float(c.value):g} on its t "
+                f"bound {_fmt(r.bound)}, but {ex.positive} of {ex.n} values are above 0 (up "
+                f"to {ex.largest:.6g}): their share's upper bound {_fmt(ex.share_upper)} x "
+                f"{ex.largest:.6g} = {_fmt(ex.bound)} is not {c.op} {float(c.value):g}",
+                r.point, ex.bound, r.n, r.fail_bound)
+
+
 def _all(c: Condition, obs: Sequence[Obs]) -> ConditionResult:
     bad = [o for o in obs if o.ok is not None and o.ok is not c.value]
     undecided = [o for o in obs if o.ok is None]
@@ -218,7 +239,8 @@ def judge(c: Condition, ms: Sequence[Measurement], confidence: float) -> Conditi
             return decide(c, up.point, up.upper, lo.lower, up.n, f"{c.stat}({c.metric})")
         mu = mean_bounds(samples, confidence, "upper")
         ml = mean_bounds(samples, confidence, "lower")
-        return decide(c, mu.mean, mu.upper, ml.lower, mu.n, f"mean({c.metric})")
+        r = decide(c, mu.mean, mu.upper, ml.lower, mu.n, f"mean({c.metric})")
+        return _mean_excess(c, r, samples, confidence) if r.outcome == "pass" else r
     if c.stat in ("max", "min") and samples:
         v = (max if c.stat == "max" else min)(samples)
         return decide(c, v, v, v, len(samples), f"{c.stat}({c.metric})")

@@ -41,6 +41,7 @@ from conformance.verdicts.model import (
     ConditionResult,
     LevelResult,
     MeasuredValue,
+    Outcome,
     Verdict,
 )
 
@@ -115,11 +116,13 @@ def judge_level(req: Requirement, level: Level, by_metric: Mapping[str, list[Mea
                                f"{p.detail or p.outcome}", tuple(results))
     if not results:
         return LevelResult("inconclusive", NO_EVIDENCE, f"no thresholds at {level}")
-    for outcome, reason in (("fail", None), ("inconclusive", CLIENT_SATURATED),
-                            ("inconclusive", INSUFFICIENT_SAMPLES), ("inconclusive", None)):
+    order: tuple[tuple[Outcome, str | None], ...] = (
+        ("fail", None), ("inconclusive", CLIENT_SATURATED),
+        ("inconclusive", INSUFFICIENT_SAMPLES), ("inconclusive", None))
+    for outcome, reason in order:
         hit = [r for r in results if r.outcome == outcome and reason in (None, r.reason)]
         if hit:
-            return LevelResult(outcome, hit[0].reason, hit[0].detail,  # type: ignore[arg-type]
+            return LevelResult(outcome, hit[0].reason, hit[0].detail,
                                tuple(results))
     notes = [r.detail for r in results if r.detail]
     return LevelResult("pass", None, "; ".join(notes) or None, tuple(results))

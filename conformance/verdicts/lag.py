@@ -91,11 +91,12 @@ def _split(m: Measurement, sat: _Windows) -> tuple[Measurement, int, int] | None
             if len(m.sample_evidence) == len(m.samples) else ())
         return kept, len(m.samples) - len(keep), len(m.samples)
     if m.observations is not None:
-        times = [o.data.get("sent_ns") for o in m.observations]
-        if not all(isinstance(t, int) for t in times):
+        raw = [o.data.get("sent_ns") for o in m.observations]
+        times = [t for t in raw if isinstance(t, int)]
+        if len(times) != len(raw):
             return None
         obs = tuple(o for o, t in zip(m.observations, times, strict=True)
-                    if not sat.hit(int(t)))  # type: ignore[arg-type]
+                    if not sat.hit(t))
         return (dataclasses.replace(m, observations=obs),
                 len(m.observations) - len(obs), len(m.observations))
     return None

@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from conformance.bundle.oids import DOCUMENT_SIGNING
+from conformance.bundle.x509keys import issuer_key
 from conformance.verify.report import VerifyReport
 
 
@@ -110,7 +111,7 @@ def _usable(crls: list[bytes], issuer: x509.Certificate) -> list[x509.Certificat
         if crl is None or crl.issuer != issuer.subject:
             continue
         try:
-            ok = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            ok = crl.is_signature_valid(issuer_key(issuer))
         except (InvalidSignature, TypeError, ValueError):
             ok = False
         if ok:

@@ -11,10 +11,13 @@ the unfavourable bound of the decision rule (docs/metrics.md) to prove the viola
   one within it): the order-statistic lower bound X(kl) must be a faulty sample — power is
   P[X >= n - kl + 1], with kl the lower rank of ``conformance.stats.quantiles``.
 
-The reference service picks every k-th request (the first included), so one run's count is
-fixed at about n/k; the figures here are those of the same rate drawn at random (a fault in
-1 of k requests independently), which is what a real defect does. Pure functions, no
-services: tests/mutation/test_power.py checks every rate row's power.
+Two figures per row: **at random** — a fault in 1 of k requests independently, X ~
+Binomial(n, 1/k), which is what a real defect does; **as placed** — the reference service
+puts exactly one fault in every block of k consecutive requests at a seeded random position
+(``ServiceState.faulty_at``), so a window of n consecutive requests holds the full blocks'
+faults plus one Bernoulli(share) for each partial block at its ends; the figure is the least
+over where the window starts. Pure functions, no services: tests/mutation/test_power.py
+checks that both are >= 95% for every rate row.
 """
 
 from __future__ import annotations
@@ -47,6 +50,29 @@ def least_faults_for_percentile(n: int, q: float, confidence: float = CONFIDENCE
     return None if kl is None else n - kl + 1
 
 
+def power_as_placed(n: int, every: int, least: int | None) -> float:
+    """P[at least ``least`` faults among ``n`` consecutive requests] when one fault falls in
+    every block of ``every`` at a uniform position, for the worst start of the window."""
+    if least is None:
+        return 0.0
+    worst = 1.0
+    for start in range(every):
+        head = min(n, every - start) if start else 0  # the first block, cut by the window
+        full, tail = divmod(n - head, every)
+        parts = [p for p in (head / every if 0 < head < every else 0.0, tail / every) if p]
+        full += head == every
+        # the partial blocks add 0, 1 or 2 faults: P[count >= least] by enumeration
+        dist = {full: 1.0}
+        for p in parts:
+            nxt: dict[int, float] = {}
+            for c, w in dist.items():
+                nxt[c] = nxt.get(c, 0.0) + w * (1 - p)
+                nxt[c + 1] = nxt.get(c + 1, 0.0) + w * p
+            dist = nxt
+        worst = min(worst, sum(w for c, w in dist.items() if c >= least))
+    return worst
+
+
 Kind = Literal["rate", "percentile"]
 
 
@@ -73,9 +99,14 @@ class RateRow:
         x = self.least_faults
         return 0.0 if x is None else float(binom.sf(x - 1, self.n, 1.0 / self.every))
 
+    @property
+    def power_placed(self) -> float:
+        """The power with the reference service's placement (one per block of k)."""
+        return power_as_placed(self.n, self.every, self.least_faults)
+
     def shown(self) -> str:
-        return (f"{self.power:.3f} (n={self.n}, 1 in {self.every}, needs "
-                f"{self.least_faults} faults)")
+        return (f"{self.power:.3f} at random, {self.power_placed:.3f} as placed (n={self.n}, "
+                f"1 in {self.every}, needs {self.least_faults} faults)")
 
 
 def power_of(defect: str, rows: Mapping[str, RateRow],

@@ -1,21 +1,20 @@
 """The power of the mutation matrix's rate rows (no services: pure arithmetic, power.py).
 
 Every row whose defect acts at a rate (one request in k) must detect it with probability
->= 95% at its profile's size under the two-sided decision rule; rows that do not yet are
-strict xfails naming the size that would."""
+>= 95% at its profile's size under the two-sided decision rule, with the faults at random
+and as the reference service places them (one per block of k, at a seeded position)."""
 
 from __future__ import annotations
 
 import pytest
 from mutation_matrix import OVERRIDES, RATE_ROWS, ROWS
-from power import MIN_POWER, RateRow, least_faults_for_percentile, least_faults_for_rate
-
-# rows whose defect's rate is fixed by the reference service and whose CI size cannot reach
-# the power yet: (why, what would)
-UNDERPOWERED = {
-    "ttft_spikes": "1 in 20 at 100 requests (needs ~250 requests, ~80 s more CI, or a rate "
-                   "parameter for the defect)",
-}
+from power import (
+    MIN_POWER,
+    RateRow,
+    least_faults_for_percentile,
+    least_faults_for_rate,
+    power_as_placed,
+)
 
 
 def test_least_faults_match_the_known_bounds() -> None:
@@ -33,19 +32,23 @@ def test_power_is_monotonic_in_the_sample_size() -> None:
     assert ps == sorted(ps) and ps[-1] > 0.99
 
 
-def _rows() -> list[object]:
-    out: list[object] = []
-    for d in RATE_ROWS:
-        marks = [pytest.mark.xfail(strict=True, reason=UNDERPOWERED[d])] \
-            if d in UNDERPOWERED else []
-        out.append(pytest.param(d, id=d, marks=marks))
-    return out
+def test_power_as_placed_counts_whole_and_partial_blocks() -> None:
+    # 48 requests, one in 6: 7 full blocks at least, wherever the window starts; 8 for
+    # certain only when it starts at a block (else two partial blocks: 1 - 1/2 * 1/2)
+    assert power_as_placed(48, 6, 7) == 1.0
+    assert power_as_placed(48, 6, 8) == 0.75
+    assert power_as_placed(48, 6, 9) == 0.0
+    # 10 requests, one in 4, starting at the last of a block: 2 full blocks and two
+    # partial ones of a quarter each
+    assert abs(power_as_placed(10, 4, 3) - (1 - 0.75 ** 2)) < 1e-12
+    assert power_as_placed(10, 4, None) == 0.0
 
 
-@pytest.mark.parametrize("defect", _rows())
+@pytest.mark.parametrize("defect", sorted(RATE_ROWS))
 def test_every_rate_row_detects_its_defect_with_95_percent_power(defect: str) -> None:
     r = RATE_ROWS[defect]
     assert r.power >= MIN_POWER, f"{defect}: {r.shown()}"
+    assert r.power_placed >= MIN_POWER, f"{defect}: {r.shown()}"
 
 
 def test_rate_rows_describe_the_row_that_runs() -> None:

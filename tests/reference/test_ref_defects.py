@@ -119,9 +119,16 @@ def _double_billing(svc: ReferenceService) -> bool:
 
 
 def _bills_5xx(svc: ReferenceService) -> bool:
-    post(svc, body(max_tokens=2))  # the first request (a run's preflight) is served
-    failed = post(svc, body(max_tokens=2)).status_code >= 500
+    failed = _in_one_block(20, lambda s: post(s, body(max_tokens=2)).status_code >= 500)(svc)
     return failed and any(r["status"] != "200" for r in _bill_rows(svc))
+
+
+def _in_one_block(k: int, observe: Observe) -> Observe:
+    """A "one request in k" defect falls once in every block of k requests, at a seeded
+    position: k requests show it (all of them run, so a healthy service is asked as often)."""
+    def run(svc: ReferenceService) -> bool:
+        return any([observe(svc) for _ in range(k)])
+    return run
 
 
 def _wrong_ca(svc: ReferenceService) -> bool:
@@ -168,17 +175,21 @@ PROBES: dict[str, Probe] = {
                                .status_code == 200, gateway=SMALL_CTX),
     "no_request_id": Probe(_no_request_id),
     "wrong_model_field": Probe(lambda s: post(s, body(max_tokens=1)).json()["model"] != MODEL),
-    "ttft_spikes": Probe(lambda s: stream(s, body(max_tokens=2)).ttft > 4.0),
+    "ttft_spikes": Probe(_in_one_block(2, lambda s: stream(s, body(max_tokens=2)).ttft > 4.0),
+                         spec="ttft_spikes=2"),
     "slow_tokens": Probe(lambda s: stream(s, body(max_tokens=6)).tpot > 0.2),
     "midstream_stall": Probe(lambda s: stream(s, body(max_tokens=12)).max_gap > 3.0),
-    "slow_minority": Probe(lambda s: stream(s, body(max_tokens=5)).tpot > 0.2),
+    "slow_minority": Probe(_in_one_block(2, lambda s: stream(s, body(max_tokens=5)).tpot
+                                         > 0.2), spec="slow_minority=2"),
     "overclaimed_capacity": Probe(_capacity_short),
     "poor_scaling": Probe(_poor_scaling),
     "slow_long_prefill": Probe(lambda s: stream(s, body("word " * 5200, max_tokens=2)).ttft
                                > 3.0),
-    "random_5xx": Probe(lambda s: post(s, body(max_tokens=1)).status_code == 500),
-    "truncated_streams": Probe(lambda s: (lambda st: not st.done and st.finish_reason is None)(
-        stream(s, body(max_tokens=10)))),
+    "random_5xx": Probe(_in_one_block(2, lambda s: post(s, body(max_tokens=1)).status_code
+                                      == 500), spec="random_5xx=2"),
+    "truncated_streams": Probe(_in_one_block(2, lambda s: (
+        lambda st: not st.done and st.finish_reason is None)(stream(s, body(max_tokens=10)))),
+        spec="truncated_streams=2"),
     "5xx_under_load": Probe(lambda s: any(r.status_code == 503 for r in _overload(s)),
                             gateway=ONE_SLOT, sim=SLOW20),
     "no_retry_after": Probe(lambda s: any(
@@ -225,7 +236,8 @@ PROBES: dict[str, Probe] = {
     "incomplete_price_list": Probe(lambda s: (lambda d: d.model.features.prompt_caching
                                               and d.pricing.cached_input is None)(
         s.declaration())),
-    "no_usage": Probe(lambda s: "usage" not in post(s, body(max_tokens=1)).json()),
+    "no_usage": Probe(_in_one_block(10, lambda s: "usage" not in post(
+        s, body(max_tokens=1)).json())),
     "double_billing": Probe(_double_billing, billing=True),
     "bills_5xx": Probe(_bills_5xx, billing=True),
     "no_auth": Probe(lambda s: httpx.post(s.base_url + "/chat/completions",

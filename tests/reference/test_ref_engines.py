@@ -67,6 +67,6 @@ def test_llama_cpp_reaches_its_declared_capacity(tiny_gguf: Path) -> None:
 @pytest.mark.engine
 def test_timing_defects_apply_to_llama_cpp(tiny_gguf: Path) -> None:
     with ReferenceService.start(engine="llama.cpp", gguf=tiny_gguf,
-                                defects=["midstream_stall=800", "ttft_spikes=700"]) as svc:
+                                defects=["midstream_stall=800", "ttft_spikes=1"]) as svc:
         s = stream(svc, body(max_tokens=14, temperature=0.0, seed=1))
-        assert s.ttft >= 0.65 and s.max_gap >= 0.75 and s.done  # timer slack
+        assert s.ttft >= 5.4 and s.max_gap >= 0.75 and s.done  # 5.5 s spike, timer slack

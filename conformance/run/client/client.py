@@ -324,7 +324,7 @@ class Client:
             if rec.headers_ns is None:
                 rec.headers_ns = now
             rec.status = resp.status_code
-            rec.headers = _filter_headers(resp.headers.multi_items(), self.redactor)
+            _set_headers(rec, resp.headers.multi_items(), self.redactor)
             splitter: SSESplitter | None = None
             feed: Callable[[bytes, int], None]
             if sse and 200 <= resp.status_code < 300:
@@ -405,6 +405,9 @@ def _is_reset(exc: BaseException) -> bool:
 
 def _set_headers(rec: RequestRecord, headers: list[tuple[str, str]], redactor: Redactor) -> None:
     rec.headers = _filter_headers(headers, redactor)
+    for k, v in headers:  # a registered secret in any response header is an echo (SEC-006)
+        if redactor.exact(v) != v and f"header {k.lower()}" not in rec.secrets_echoed:
+            rec.secrets_echoed.append(f"header {k.lower()}")
 
 
 def _filter_headers(headers: Iterable[tuple[str, str]], redactor: Redactor) -> dict[str, str]:

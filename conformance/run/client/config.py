@@ -63,15 +63,30 @@ def decode_record(
         rec.decode_errors.append(f"decoder crashed: {type(exc).__name__}: {exc}")
         rec.error = rec.error or "client_error"
     if redactor.secrets:
+        echoed = rec.secrets_echoed
         if rec.body is not None:
-            rec.body = redactor.bytes_(rec.body)
+            body = redactor.bytes_(rec.body)
+            if body != rec.body:
+                echoed.append("body")
+            rec.body = body
+        events_hit = False
         for ev in rec.events:
-            ev.data = redactor.bytes_(ev.data)
+            data = redactor.bytes_(ev.data)
+            if data != ev.data:
+                ev.data, events_hit = data, True
+        if events_hit:
+            echoed.append("events")
         # what the candidate said: its secrets only, never credential-shaped patterns
         if rec.text is not None:
-            rec.text = redactor.exact(rec.text)
+            text = redactor.exact(rec.text)
+            if text != rec.text:
+                echoed.append("text")
+            rec.text = text
         if rec.reasoning_text is not None:
-            rec.reasoning_text = redactor.exact(rec.reasoning_text)
+            reasoning = redactor.exact(rec.reasoning_text)
+            if reasoning != rec.reasoning_text:
+                echoed.append("reasoning")
+            rec.reasoning_text = reasoning
         # one check of the chunks' joined text (a secret in any chunk shows there too);
         # chunk by chunk only when it hits
         joined = "\n".join(x for _, x, _ in rec.content_chunks)

@@ -47,12 +47,13 @@ class _Exchange:
     def __init__(self, rec: RequestRecord, sse: bool, limit: int, keep: int) -> None:
         self.rec, self.sse, self.limit, self.keep = rec, sse, limit, keep
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.parser = httptools.HttpResponseParser(self)
+        parser = httptools.HttpResponseParser(self)
         # RFC 9112: a user agent replaces obs-fold with SP (5.2) and may take a bare LF
         # for a line end (2.2), as h11 on the httpx path does; framing stays strict
-        self.parser.set_dangerous_leniencies(
-            lenient_headers=True, lenient_optional_cr_before_lf=True
-        )
+        parser.set_dangerous_leniencies(lenient_headers=True, lenient_optional_cr_before_lf=True)
+        # The parser holds this exchange's bound callbacks: a reference cycle, broken by
+        # release() when the exchange ends (phases run with the cyclic GC quietened).
+        self.parser: httptools.HttpResponseParser | None = parser
         self.raw_headers: list[tuple[str, str]] = []
         self.head_done = False
         self.framed = False  # content-length or chunked: EOF before the end is a fault
@@ -73,6 +74,7 @@ class _Exchange:
             self.raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        assert self.parser is not None  # (called only from within feed_data)
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # interim response: wait for the real one
             self.raw_headers = []
@@ -94,14 +96,14 @@ class _Exchange:
         self.pieces.append(body)
 
     def on_message_complete(self) -> None:
-        if self.head_done:
+        if self.head_done and self.parser is not None:
             self.complete = True
             self.keep_alive = self.keep_alive and self.parser.should_keep_alive()
 
     # -- feeding -------------------------------------------------------------------------
     def feed(self, data: bytes, t: int) -> None:
         self.got_bytes = True
-        if self.complete:  # bytes after the end of the response
+        if self.complete or self.parser is None:  # bytes after the end of the response
             self.keep_alive = False
             return
         self.t = t
@@ -154,6 +156,11 @@ class _Exchange:
         self.rec.last_byte_ns = t
         settle(self.rec, self.splitter, self.parts)
         self.done.set_result(None)
+
+    def release(self) -> None:
+        """The exchange is over: drop the parser (and with it the cycle through our
+        callbacks), so the exchange is freed by reference counting alone."""
+        self.parser = None
 
     def fail(self, exc: BaseException) -> None:
         if not self.done.done():
@@ -315,6 +322,7 @@ class FastPool:
             finally:
                 watchdog.cancel()
                 conn.ex = None
+                ex.release()
             on_headers(ex.raw_headers)
             if ex.keep_alive and not conn.closed:
                 self.idle.append(conn)

@@ -308,6 +308,7 @@ def record_json(rec: RequestRecord) -> dict[str, Any]:
     d["headers"] = dict(rec.headers)
     d["usage"] = dict(rec.usage) if rec.usage is not None else None
     d["decode_errors"] = list(rec.decode_errors)
+    d["secrets_echoed"] = list(rec.secrets_echoed)
     d["events"] = [[e.t_ns, e.data.decode("utf-8", "replace")] for e in rec.events]
     d["body"] = rec.body.decode("utf-8", "replace") if rec.body is not None else None
     d["content_chunks"] = [list(c) for c in rec.content_chunks]

@@ -294,7 +294,7 @@ def worker_count(spec: PhaseSpec, target: Distributed) -> int:
 
     asked = target.workers
     if asked is None:
-        nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+        nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]  # Ray: untyped
         asked = max(1, len([x for x in nodes if x.get("Alive")]))
     return useful_workers(spec.arrival, max(asked, spec.processes, 1))
 

@@ -121,14 +121,16 @@ def test_cache_isolation_checks() -> None:
     assert hygiene.no_ttft_drop([1.0, 2.0], cold).ok is None
 
 
-def test_key_not_echoed_sees_the_redaction_marker() -> None:
-    echoed = rec({"choices": []}, 200, headers={"x-debug-key": REDACTED})
+def test_key_not_echoed_reads_where_the_client_found_a_key() -> None:
+    echoed = rec({"choices": []}, 200, headers={"x-debug-key": REDACTED},
+                 secrets_echoed=["header x-debug-key"])
     assert hygiene.key_not_echoed([echoed], [], redacted=True)[0].ok is False
     assert hygiene.key_not_echoed([echoed], [])[0].ok  # without redacted=True: not seen
-    cookie = rec({"choices": []}, 200, headers={"set-cookie": REDACTED})
-    assert hygiene.key_not_echoed([cookie], [], redacted=True)[0].ok  # redacted by name
-    body = rec({"error": {"message": f"bad key {REDACTED}"}}, 401)
+    body = rec({"error": {"message": f"bad key {REDACTED}"}}, 401, secrets_echoed=["body"])
     assert hygiene.key_not_echoed([body], [], redacted=True)[0].ok is False
+    # the marker alone is what a model may write: no echo
+    said = rec({"choices": [{"message": {"content": f"it said {REDACTED}"}}]}, 200)
+    assert hygiene.key_not_echoed([said], [], redacted=True)[0].ok
 
 
 def test_stop_expected() -> None:

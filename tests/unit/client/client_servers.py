@@ -183,6 +183,12 @@ async def echo_key_stream(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
     await _stream(w, [ev(delta(f"your key is {auth}")), b"data: [DONE]\n\n"])
 
 
+async def says_redacted(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
+    """A model that writes the redaction marker and a credential-shaped phrase itself."""
+    await _stream(w, [ev(delta("the file said [REDACTED] and Basic averages")),
+                      b"data: [DONE]\n\n"])
+
+
 async def plain(w: asyncio.StreamWriter, req: dict[str, Any]) -> None:
     doc = {"id": "chatcmpl-9", "object": "chat.completion", "created": 1, "model": "m",
            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi there"},
@@ -208,6 +214,7 @@ ROUTES: dict[str, Handler] = {
     "slow-forever": slow_forever, "hang": hang, "stall": stall, "reset": reset,
     "garbage-http": garbage_http, "garbage-sse": garbage_sse, "not-sse": not_sse,
     "flood": flood, "echo-key": echo_key, "echo-key-stream": echo_key_stream,
+    "says-redacted": says_redacted,
     "plain": plain, "server-error": server_error,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import time
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from client_servers import RawServer
 
+from conformance.checks import hygiene
 from conformance.run.client import AUTH, BuiltRequest, ChatParams, Client, ClientConfig
 from conformance.run.records import RequestRecord
 
@@ -172,6 +174,22 @@ def test_api_key_never_recorded(engine: str, raw_server: RawServer, route: str) 
     assert raw_server.requests[-1]["headers"]["authorization"] == f"Bearer {KEY}"
 
 
+@pytest.mark.parametrize(("route", "where"), [("echo-key", {"header x-echo", "body"}),
+                                           ("echo-key-stream", {"events", "text"})])
+def test_an_echoed_key_is_noted_where_it_was_found(engine: str, raw_server: RawServer,
+                                                   route: str, where: set[str]) -> None:
+    rec = chat(raw_server, route, engine=engine)
+    assert set(rec.secrets_echoed) == where
+    assert hygiene.key_not_echoed([rec], [], redacted=True)[0].ok is False
+
+
+def test_a_model_writing_the_marker_is_no_echo(engine: str, raw_server: RawServer) -> None:
+    rec = chat(raw_server, "says-redacted", engine=engine)
+    assert rec.text == "the file said [REDACTED] and Basic averages"  # kept as said
+    assert rec.secrets_echoed == []
+    assert hygiene.key_not_echoed([rec], [KEY], redacted=True)[0].ok
+
+
 def test_helpers_get_and_post_raw(raw_server: RawServer) -> None:
     cfg = ClientConfig(base_url=raw_server.url("plain"), model="m", api_key=KEY)
 
@@ -293,6 +311,28 @@ def test_fast_engine_does_not_reuse_a_closed_connection(raw_server: RawServer) -
     for rec in asyncio.run(go()):
         assert_standard(rec)
     assert len({r["peer"] for r in raw_server.requests[-2:]}) == 2
+
+
+def test_fast_engine_frees_each_exchange_without_the_cyclic_gc(raw_server: RawServer) -> None:
+    """Phases run with the cyclic GC quietened: an exchange kept alive by a reference cycle
+    (its parser holds its callbacks) would pile up until the phase ends, ~6 KB a request."""
+    from conformance.run.client import fast
+
+    cfg = ClientConfig(base_url=raw_server.url("ok"), model="m", engine="fast")
+
+    async def go() -> int:
+        async with Client(cfg) as c:
+            for i in range(5):
+                assert_standard(await c.chat(ChatParams(MSGS), request_id=f"g{i}"))
+            return sum(isinstance(o, fast._Exchange) for o in gc.get_objects())
+
+    gc.collect()
+    gc.disable()
+    try:
+        live = asyncio.run(go())
+    finally:
+        gc.enable()
+    assert live == 0
 
 
 def test_unknown_engine_is_an_input_error() -> None:

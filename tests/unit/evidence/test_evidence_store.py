@@ -60,7 +60,7 @@ def test_what_the_candidate_said_is_kept_as_sent(tmp_path: Path) -> None:
                       body=json.dumps({"content": said + KEY}).encode(),
                       events=[ChunkEvent(1, json.dumps({"delta": said}).encode())],
                       content_chunks=[(1, said, 2), (2, KEY, 1)], text=said + KEY,
-                      headers={"x-note": "Bearer abcdefgh12345678"})
+                      headers={"x-note": "Bearer abcdefgh12345678"}, secrets_echoed=["text"])
     s.request(r)
     s.close()
     raw = (tmp_path / "ev" / "phases" / "sustained.jsonl").read_bytes()
@@ -70,6 +70,7 @@ def test_what_the_candidate_said_is_kept_as_sent(tmp_path: Path) -> None:
     assert back.content_chunks[0][1] == said and back.content_chunks[1][1] == "[REDACTED]"
     assert said in (back.body or b"").decode() and said in back.events[0].data.decode()
     assert back.headers["x-note"] == "Bearer [REDACTED]"  # headers keep the pattern
+    assert back.secrets_echoed == ["text"]  # where the client found the key (SEC-006)
 
 
 def test_big_events_go_to_blobs_and_come_back(tmp_path: Path) -> None:

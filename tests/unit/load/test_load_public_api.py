@@ -22,10 +22,11 @@ def test_exported_members() -> None:
         "request_rng", "saturation", "worker_seed",
     }
     assert set(stats.__all__) == {
-        "MeanEstimate", "QuantileEstimate", "QuantileRatio", "RateEstimate", "Throughput",
+        "ExcessBound", "MeanEstimate", "QuantileEstimate", "QuantileRatio", "RateEstimate",
+        "Throughput",
         "Window", "clopper_pearson", "lower_rank", "mean_bounds", "min_samples_upper",
         "quantile", "quantile_bounds", "quantile_ratio", "rate", "throughput", "upper_rank",
-        "windowed",
+        "windowed", "excess_bound",
     }
     for mod in (client, load, stats):
         for name in mod.__all__:

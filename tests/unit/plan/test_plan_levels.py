@@ -45,13 +45,19 @@ def test_certification_reaches_l3_on_every_automated_requirement(perfect: Declar
 
 
 def test_the_check_is_not_vacuous(perfect: Declaration) -> None:
-    """The quick profile is a smoke run: it cannot show the percentile bounds, nor METER-003
-    without logprobs; a certification profile with 6 metering repeats fell short of METER-003
-    L2 for a plain engine (the gap issue 13 reported)."""
-    quick = {r.id: r for r in reach(load_catalog(), load_profile("quick"), _plain(perfect))}
+    """The quick profile is a smoke run: it cannot show the percentile bounds; sending the
+    metering corpus once (56 probes) fell short of METER-003 L1 without logprobs; a
+    certification profile with 6 metering repeats fell short of METER-003 L2 for a plain
+    engine (the gaps issue 13 reported)."""
+    quick_p = load_profile("quick")
+    quick = {r.id: r for r in reach(load_catalog(), quick_p, _plain(perfect))}
     assert quick["PERF-001"].level is None and quick["STAB-006"].level is None
-    assert quick["METER-003"].level is None and "insufficient_samples" in str(
-        quick["METER-003"].blocker)
+    once = dataclasses.replace(quick_p, phases={
+        k: dataclasses.replace(p, repeats=1) if k == "metering" else p
+        for k, p in quick_p.phases.items()})
+    short = {r.id: r for r in reach(load_catalog(), once, _plain(perfect))}
+    assert short["METER-003"].level is None and "insufficient_samples" in str(
+        short["METER-003"].blocker)
     cert = load_profile("certification")
     fewer = dataclasses.replace(cert, phases={
         k: dataclasses.replace(p, repeats=6) if k == "metering" else p
@@ -60,6 +66,19 @@ def test_the_check_is_not_vacuous(perfect: Declaration) -> None:
     assert rows["METER-003"].level == "L1", rows["METER-003"]
     assert sum(s.cut for s in metering_schedule(6)) < 268 <= sum(
         s.cut for s in metering_schedule(8))
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["logprobs", "plain-engine"])
+def test_quick_reaches_metering_l1(perfect: Declaration, plain: bool) -> None:
+    """The quick profile sends the metering corpus twice (112 probes): METER-001 and
+    METER-003 can show L1 (59 samples) on a smoke run, with or without logprobs."""
+    quick = load_profile("quick")
+    assert quick.phases["metering"].repeats == 2
+    assert len(metering_schedule(2)) == 112
+    rows = {r.id: r for r in reach(load_catalog(), quick, _plain(perfect) if plain
+                                   else perfect)}
+    for rid in ("METER-001", "METER-003"):
+        assert rows[rid].level == "L1", rows[rid]
 
 
 def test_repeats_are_fresh_variants_and_mostly_cut() -> None:

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from conformance.run.evidence.records import Measurement
 from conformance.stats import (
     clopper_pearson,
+    excess_bound,
     lower_rank,
     mean_bounds,
     min_samples_upper,
@@ -117,3 +119,31 @@ def test_throughput_with_window_bounds() -> None:
     assert tp.window_mean.lower == pytest.approx(100.0) and tp.window_mean.upper == 100.0
     with pytest.raises(ValueError):
         throughput(events, 5, 5)
+
+
+def test_excess_bound_is_the_positive_share_bound_times_the_largest() -> None:
+    e = excess_bound([0.0] * 29 + [0.05])
+    # Clopper-Pearson one-sided 95% upper bound of 1 of 30: 0.1486
+    assert e.positive == 1 and e.largest == 0.05
+    assert e.share_upper == pytest.approx(0.1486, abs=1e-3)
+    assert e.bound == pytest.approx(0.1486 * 0.05, abs=1e-4)
+    clean = excess_bound([0.0, -0.01] * 15)  # under-billing adds nothing
+    assert clean.positive == 0 and clean.bound == 0.0
+    assert excess_bound([]).bound is None
+
+
+def test_a_rare_large_over_biller_no_longer_passes_a_mean_ceiling() -> None:
+    from conformance.spec import Condition
+    from conformance.verdicts.conditions import judge
+
+    def outcome(samples: list[float]) -> str:
+        c = Condition("billing_bias", "mean", "<=", 0.005)
+        return judge(c, [Measurement("X", "billing_bias", samples=tuple(samples))],
+                     0.95).outcome
+
+    rare = [0.0] * 29 + [0.05]  # t upper bound 0.0045 <= 0.005; excess 0.0074 is not
+    assert mean_bounds(rare).upper is not None and mean_bounds(rare).upper <= 0.005
+    assert outcome(rare) == "inconclusive"
+    assert outcome([0.0] * 29 + [0.03]) == "pass"  # excess 0.0045: within the tolerance
+    assert outcome([0.0] * 30) == "pass"
+    assert outcome([0.05] * 20 + [0.0] * 10) == "fail"  # the fail rule is the t bound's

@@ -31,3 +31,16 @@ def test_false_fail_and_false_pass_at_most_5_percent() -> None:
     assert not bad
     exact = [r for r in rows if r.exact_fail is not None]
     assert all(r.exact_fail <= 0.05 + 1e-9 and r.exact_pass <= 0.05 + 1e-9 for r in exact)
+
+
+def test_rare_large_over_billing_passes_at_most_5_percent() -> None:
+    """METER-002's excess bound: a service at the limit that over-bills 9.5% of requests by
+    10.5x the limit passed the t bound alone ~19% of the time; now only the runs that drew
+    none of its over-billed requests (5%) pass."""
+    op = _bench()
+    rows = [r for r in op.rows(runs=60, seed=11) if r.kind == "mean (rare, large)"]
+    assert {r.where for r in rows} == {"METER-002:L1", "METER-002:L2"}
+    for r in rows:
+        assert r.exact_pass is not None and r.exact_fail is not None
+        assert abs(r.exact_pass - 0.05) < 1e-9 and r.exact_fail <= 0.05
+    assert op.skewed_mean(400, 3) < 0.08  # the t bound alone passed ~19% of these
