@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from tokencert_testkit import PASS
 
+from conformance._core import resources
 from conformance.certificate import Pki, make_crl
 from conformance.certificate.roles import status_signer
 from conformance.certificate.statuslist import update
+from conformance.spec import load_catalog, load_profile
 from conformance.verify import load_trust_root, verify_certificate
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cert-2026.1"
@@ -38,6 +40,20 @@ def test_the_fixture_is_a_2026_1_certificate(issued: dict[str, str]) -> None:
     assert "TEST-ONLY" in issued
     for key in (FIXTURE / "pki").rglob("*.key.pem"):  # never a clear private key
         assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes(), key
+
+
+def test_the_published_edition_and_profile_it_names_are_unchanged(
+        issued: dict[str, str]) -> None:
+    """A published edition's files and a published profile are never edited in place: the
+    verifier re-derives the plan from them, so an edit breaks every certificate issued
+    before it (a new edition or profile name is the way to change them)."""
+    catalog = load_catalog(resources.catalog_dir(issued["catalog"]))
+    assert catalog.digest == issued["catalog_digest"], (
+        "spec/catalogs/hqts-2026.1 was edited in place: certificates issued before no "
+        "longer verify; publish a new edition instead")
+    assert load_profile(issued["profile"]).digest == issued["profile_digest"], (
+        f"spec/profiles/{issued['profile']}.yaml was edited in place: certificates issued "
+        "before no longer verify; publish a new profile instead")
 
 
 def test_an_old_2026_1_certificate_still_verifies(issued: dict[str, str],
