@@ -42,18 +42,18 @@ def test_the_fixture_is_a_2026_1_certificate(issued: dict[str, str]) -> None:
         assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes(), key
 
 
-def test_the_published_edition_and_profile_it_names_are_unchanged(
+def test_the_published_edition_and_profile_it_names_are_still_published(
         issued: dict[str, str]) -> None:
-    """A published edition's files and a published profile are never edited in place: the
-    verifier re-derives the plan from them, so an edit breaks every certificate issued
-    before it (a new edition or profile name is the way to change them)."""
+    """A published edition's files are never edited in place, and a published profile only
+    with its previous version kept in spec/profiles/history: the verifier re-derives the
+    plan from them, so an edit without history breaks every certificate issued before it."""
     catalog = load_catalog(resources.catalog_dir(issued["catalog"]))
     assert catalog.digest == issued["catalog_digest"], (
         "spec/catalogs/hqts-2026.1 was edited in place: certificates issued before no "
         "longer verify; publish a new edition instead")
-    assert load_profile(issued["profile"]).digest == issued["profile_digest"], (
-        f"spec/profiles/{issued['profile']}.yaml was edited in place: certificates issued "
-        "before no longer verify; publish a new profile instead")
+    then = load_profile(issued["profile"], digest=issued["profile_digest"])
+    assert then.digest == issued["profile_digest"]
+    assert load_profile(issued["profile"]).digest != then.digest  # (quick changed since)
 
 
 def test_an_old_2026_1_certificate_still_verifies(issued: dict[str, str],
