@@ -20,6 +20,8 @@ BODY = {CHAT: "chat.completion", "anthropic-messages": "message",
         "openai-responses": "response"}
 EVENT = {CHAT: "chat.completion.chunk", "anthropic-messages": "stream-event",
          "openai-responses": "stream-event"}
+# the event a stream of the other dialects opens with (pings aside)
+OPENING = {"anthropic-messages": "message_start", "openai-responses": "response.created"}
 
 
 @cache
@@ -79,8 +81,8 @@ def _chunks(rec: RequestRecord) -> tuple[list[Any], list[str]]:
 
 def stream_conformance(rec: RequestRecord, dialect: str = CHAT) -> Observation:
     """API-002: SSE framing, chunk schema, finish_reason on the last content chunk, [DONE]
-    (other dialects: every event matches the dialect's event schema, the stream ends with
-    its terminal event and states why it stopped)."""
+    (other dialects: every event matches the dialect's event schema, the stream opens with
+    its opening event, ends with its terminal event and states why it stopped)."""
     m = "stream_conformant"
     ev = _rid(rec)
     if not rec.ok:
@@ -97,6 +99,10 @@ def stream_conformance(rec: RequestRecord, dialect: str = CHAT) -> Observation:
         if errs:
             problems.append(f"chunk {i}: {errs[0]}")
     if dialect != CHAT:
+        opened = next((d.get("type") for d in docs
+                       if isinstance(d, dict) and d.get("type") != "ping"), None)
+        if docs and opened != OPENING[dialect]:
+            problems.append(f"the stream opens with {opened!r}, not {OPENING[dialect]}")
         if not rec.done_seen:
             problems.append("stream did not end with its terminal event (message_stop, "
                             "response.completed or response.incomplete)")

@@ -106,14 +106,14 @@ def defects(
       tokencert reference defects
       tokencert reference defects --json
     """
-    from conformance.reference.defects import REGISTRY
+    from conformance.reference.defects import ALL_DEFECTS
 
     if json_out:
         print_json([{"name": d.name, "requirement": d.requirement,
                      "description": d.description, "param": d.param,
-                     "param_meaning": d.param_doc or None} for d in REGISTRY])
+                     "param_meaning": d.param_doc or None} for d in ALL_DEFECTS])
         return
-    for d in REGISTRY:
+    for d in ALL_DEFECTS:
         param = f" [default {d.param:g} {d.param_doc}]" if d.param is not None else ""
         out.print(f"{d.name:24} {d.requirement:10} {d.description}{param}", highlight=False,
                   markup=False)

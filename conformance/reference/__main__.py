@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from conformance._core.errors import TokencertError
-from conformance.reference.defects import REGISTRY
+from conformance.reference.defects import ALL_DEFECTS
 from conformance.reference.server import ServeOptions, serve
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("defects")
     args = ap.parse_args(argv)
     if args.cmd == "defects":
-        for d in REGISTRY:
+        for d in ALL_DEFECTS:
             print(f"{d.name:24} {d.requirement:10} {d.description}")
         return 0
     opts = ServeOptions(host=args.host, port=args.port, tls=args.tls, engine=args.engine,

@@ -146,7 +146,35 @@ REGISTRY: tuple[Defect, ...] = (
     _D("tools_unbilled", "METER-009",
        "tool definitions are not counted in prompt_tokens (only the messages are)"),
 )
-BY_NAME: Mapping[str, Defect] = {d.name: d for d in REGISTRY}
+# Defects of one dialect's endpoint (issue 17): each fails its requirement in that dialect
+# (tests/mutation runs them against a service declaring it); chat completions are untouched.
+DIALECT_DEFECTS: tuple[Defect, ...] = (
+    _D("anthropic_error_shape", "API-006",
+       "/v1/messages answers errors in the OpenAI shape, not {type: error, error: {...}}"),
+    _D("anthropic_no_message_start", "API-002", "/v1/messages streams open without message_start"),
+    _D("anthropic_no_delta_usage", "API-003",
+       "the final message_delta of a /v1/messages stream carries no usage"),
+    _D("anthropic_bearer_bypass", "SEC-001",
+       "/v1/messages checks only x-api-key: any Authorization: Bearer token is served"),
+    _D("anthropic_stack_traces", "SEC-003",
+       "/v1/messages error bodies carry a Python traceback with file paths"),
+    _D("anthropic_echo_key", "SEC-006",
+       "a refused key on /v1/messages is quoted back in the 401 message"),
+    _D("anthropic_crash_on_bad_input", "SEC-004",
+       "/v1/messages answers 500 to a message content that is an object"),
+    _D("responses_error_shape", "API-006",
+       "/v1/responses answers errors as {error: \"text\"}, not the OpenAI error object"),
+    _D("responses_no_created", "API-002", "/v1/responses streams open without response.created"),
+    _D("responses_no_usage", "API-003",
+       "the terminal response.completed/incomplete event carries no usage"),
+    _D("responses_no_auth", "SEC-001", "/v1/responses serves requests without a valid key"),
+    _D("responses_echo_key", "SEC-006",
+       "a refused Authorization header on /v1/responses is quoted back in the 401 message"),
+    _D("responses_crash_on_bad_input", "SEC-004",
+       "/v1/responses answers 500 to an input array holding a non-object"),
+)
+ALL_DEFECTS: tuple[Defect, ...] = (*REGISTRY, *DIALECT_DEFECTS)
+BY_NAME: Mapping[str, Defect] = {d.name: d for d in ALL_DEFECTS}
 
 
 def parse_defects(specs: Iterable[str]) -> dict[str, float | None]:

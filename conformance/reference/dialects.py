@@ -19,18 +19,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from conformance.reference import dialect_errors
 from conformance.reference.chat import ApiError, bad, parse_json
 from conformance.reference.handler import chat_completions, read_body
 from conformance.reference.state import ServiceState, Tenant
 
 STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
-
-
-def anthropic_error(exc: ApiError) -> dict[str, Any]:
-    kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-            413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
-    t = kind.get(exc.status, "api_error" if exc.status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": t, "message": exc.message}}
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -267,7 +261,8 @@ async def _chat_docs(body: AsyncIterable[Any]) -> AsyncIterator[dict[str, Any] |
             yield doc if isinstance(doc, dict) else {"_raw": block + b"\n\n"}
 
 
-async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
+async def _anthropic_stream(body: AsyncIterable[Any], defects: frozenset[str] = frozenset()
+                            ) -> AsyncIterator[bytes]:
     started = False
     block = -1
     kind: str | None = None
@@ -286,12 +281,12 @@ async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
             yield _ev("error", {"error": {"type": "api_error",
                                           "message": str(err.get("message", ""))}})
             return
-        if not started:
-            started = True
+        if not started and "anthropic_no_message_start" not in defects:
             yield _ev("message_start", {"message": {
                 "id": _msg_id(doc.get("id")), "type": "message", "role": "assistant",
                 "content": [], "model": doc.get("model"), "stop_reason": None,
                 "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})
+        started = True
         if isinstance(doc.get("usage"), dict):
             usage = doc["usage"]
         for ch in doc.get("choices") or []:
@@ -333,7 +328,7 @@ async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
     # the chat stream's defects carry over: no usage there, none here; no [DONE], no stop
     final: dict[str, Any] = {"delta": {"stop_reason": STOP_REASON.get(finish, "end_turn"),
                                        "stop_sequence": None}}
-    if usage is not None:
+    if usage is not None and "anthropic_no_delta_usage" not in defects:
         au = _anthropic_usage(usage)
         final["usage"] = {"output_tokens": au["output_tokens"],
                           "input_tokens": au["input_tokens"],
@@ -343,7 +338,8 @@ async def _anthropic_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
         yield _ev("message_stop", {})
 
 
-async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
+async def _responses_stream(body: AsyncIterable[Any], defects: frozenset[str] = frozenset()
+                            ) -> AsyncIterator[bytes]:
     seq = 0
     rid = ""
     model: Any = None
@@ -373,8 +369,9 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
             return
         if not rid:
             rid, model = _resp_id(doc.get("id")), doc.get("model")
-            yield ev("response.created", {"response": _response_obj(
-                rid, model, created, "in_progress", "", "", None, None)})
+            if "responses_no_created" not in defects:
+                yield ev("response.created", {"response": _response_obj(
+                    rid, model, created, "in_progress", "", "", None, None)})
         if isinstance(doc.get("usage"), dict):
             usage = doc["usage"]
         for ch in doc.get("choices") or []:
@@ -413,6 +410,8 @@ async def _responses_stream(body: AsyncIterable[Any]) -> AsyncIterator[bytes]:
             "item_id": call["id"], "output_index": at, "arguments": call["arguments"]})
         yield ev("response.output_item.done", {"output_index": at, "item": call})
     status = "incomplete" if finish == "length" else "completed"
+    if "responses_no_usage" in defects:
+        usage = None
     yield ev(f"response.{status}", {"response": _response_obj(
         rid, model, created, status, "".join(text), "".join(reasoning), finish, usage,
         calls)})
@@ -423,13 +422,14 @@ async def _translated(gw: ServiceState, request: Request, tenant: Tenant, dialec
                       ) -> Response:
     raw = await read_body(request, gw.cfg.gateway.max_body_bytes)
     body = parse_json(raw)
+    dialect_errors.crash_on_bad_input(gw, request.url.path, body)
     chat = _messages_to_chat(body) if dialect == "anthropic" else _responses_to_chat(body)
     resp = await chat_completions(gw, _Rewritten(request, json.dumps(chat).encode()), tenant)
     headers = {k: v for k, v in resp.headers.items()
                if k not in ("content-length", "content-type")}
     if isinstance(resp, StreamingResponse):
         stream = (_anthropic_stream if dialect == "anthropic" else _responses_stream)(
-            resp.body_iterator)
+            resp.body_iterator, frozenset(gw.defects.names()))
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
     if resp.status_code != 200 or resp.media_type != "application/json":
         return resp  # html_200 and the like pass through as sent
@@ -442,7 +442,7 @@ async def messages(gw: ServiceState, request: Request, tenant: Tenant) -> Respon
     try:
         return await _translated(gw, request, tenant, "anthropic")
     except ApiError as exc:
-        return JSONResponse(anthropic_error(exc), status_code=exc.status, headers=exc.headers)
+        return dialect_errors.error_response(gw, request, exc)
 
 
 async def responses(gw: ServiceState, request: Request, tenant: Tenant) -> Response:

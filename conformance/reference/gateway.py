@@ -2,8 +2,9 @@
 
 Auth per key (two tenants), per-key token buckets (rpm, tpm) and a concurrency gate,
 exact metering with the declared tokenizer and template, prompt-cache accounting, a
-billing export, OpenAI-shaped errors, ``x-request-id`` on every response, and no stack
-trace ever leaving the process (unless the ``stack_traces`` defect asks for one).
+billing export, errors in each endpoint's dialect (OpenAI or Anthropic shape, see
+``dialect_errors``), ``x-request-id`` on every response, and no stack trace ever leaving
+the process (unless the ``stack_traces`` defect asks for one).
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conformance.reference import dialects
+from conformance.reference import dialect_errors, dialects
 from conformance.reference.chat import ApiError
 from conformance.reference.handler import chat_completions
 from conformance.reference.state import ServiceState, Tenant
 
 log = logging.getLogger("tokencert.reference")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-GENERIC_500 = "The server had an error while processing your request. Sorry about that!"
+GENERIC_500 = dialect_errors.GENERIC_500
 
 
 class Gateway(ServiceState):
@@ -76,26 +77,21 @@ class Gateway(ServiceState):
         text = GENERIC_500
         if "stack_traces" in self.defects:
             text += "\n" + "".join(traceback.format_exception(exc))
-        return JSONResponse({"error": {"message": text, "type": "server_error", "param": None,
-                                       "code": None}}, status_code=500)
+        return JSONResponse(dialect_errors.crash_body(request.url.path, text), status_code=500)
 
     def _endpoint(self, fn: Callable[[Request, Tenant], Awaitable[Response]],
                   methods: set[str] | None) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                tenant = self.authenticate(request)
+                tenant = self.authenticate(request) or dialect_errors.bypass(self, request)
                 if tenant is None:
-                    raise ApiError(401, "Incorrect or missing API key. Send it as "
-                                   "'Authorization: Bearer <key>'.", code="invalid_api_key")
+                    raise dialect_errors.refused(self, request)
                 if methods is not None and request.method not in methods:
                     raise ApiError(405, f"Method {request.method} is not allowed here; use "
                                    f"{', '.join(sorted(methods))}.", code="method_not_allowed")
                 return await fn(request, tenant)
-            except ApiError as exc:
-                if request.url.path == "/v1/messages":  # the Anthropic dialect's error shape
-                    return JSONResponse(dialects.anthropic_error(exc), status_code=exc.status,
-                                        headers=exc.headers)
-                return self.error_response(exc)
+            except ApiError as exc:  # in the error shape of the endpoint's dialect
+                return dialect_errors.error_response(self, request, exc)
         return endpoint
 
 
@@ -134,8 +130,7 @@ class Envelope:
             text = GENERIC_500
             if "stack_traces" in self.gw.defects:
                 text += "\n" + traceback.format_exc()
-            body = json.dumps({"error": {"message": text, "type": "server_error",
-                                         "param": None, "code": None}}).encode()
+            body = json.dumps(dialect_errors.crash_body(scope.get("path", ""), text)).encode()
             await send_wrapper({"type": "http.response.start", "status": 500,
                                 "headers": [(b"content-type", b"application/json"),
                                             (b"content-length", str(len(body)).encode())]})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance._core.errors import TokencertError
+from conformance._core.errors import SpecError, TokencertError
 from conformance._core.yamldoc import parse_yaml
 from conformance.declaration.loader import build_declaration
 from conformance.plan.build import build_plan
@@ -109,7 +109,10 @@ def _check_plan(manifest: dict[str, Any], declaration: dict[str, Any] | None,
     if not _PROFILE_ID.match(pid):
         problems.append(f"profile {pid!r} is not a published profile name")
         return False
-    profile = load_profile(pid)
+    try:  # the version the run used: the current file or one kept in the profile's history
+        profile = load_profile(pid, digest=str(prof.get("digest", "")) or None)
+    except SpecError:
+        profile = load_profile(pid)  # (reported below as differing from the published one)
     plan = Plan.from_json(manifest["plan"])
     if profile.digest != prof.get("digest") or plan.profile != pid or \
             plan.profile_digest != profile.digest:

@@ -276,8 +276,28 @@ def _sort_key(rid: str) -> tuple[int, int]:
     return (_CATEGORY_ORDER.index(cat) if cat in _CATEGORY_ORDER else 99, int(num))
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
-    """Load a profile by name (``quick``) or from a path."""
+def load_profile(name_or_path: str | Path, digest: str | None = None) -> Profile:
+    """Load a profile by name (``quick``) or from a path. With ``digest``, a published
+    profile as it was when it had that digest: the current file, or its earlier version
+    kept in ``spec/profiles/history/NAME@DIGEST12.yaml`` (runs and certificates made with
+    an earlier version still re-judge); SpecError when no version has it."""
+    profile = _load_profile(name_or_path)
+    if digest is None or profile.digest == digest or str(name_or_path).endswith(
+            (".yaml", ".yml")) or "/" in str(name_or_path):
+        return profile
+    prefix = digest.removeprefix("sha256:")[:12]
+    kept = resources.profile_path("x").parent / "history" / f"{name_or_path}@{prefix}.yaml"
+    if kept.is_file():
+        old = _load_profile(kept)
+        if old.digest == digest:
+            return old
+    raise SpecError(f"profile {name_or_path!r} was never published with digest {digest}", [
+        Problem(f"published now: {profile.digest}; no earlier version in {kept.parent} "
+                "has that digest", hint="the run's profile was edited or is not a published "
+                "one; use the tokencert version that made the run")])
+
+
+def _load_profile(name_or_path: str | Path) -> Profile:
     s = str(name_or_path)
     path = Path(s) if s.endswith((".yaml", ".yml")) or "/" in s else resources.profile_path(s)
     if not path.is_file() and not s.endswith((".yaml", ".yml")) and "/" not in s:

@@ -15,18 +15,13 @@ from conformance.pytest_plugin.fixtures import ProbeClient
 from conformance.pytest_plugin.record import Recorder
 from conformance.pytest_plugin.session import TokenizerKit
 from conformance.run.client import ChatParams, Client
-from conformance.run.corpora import malformed_cases
+from conformance.run.dialect_probes import probes_for
 from conformance.run.prompts import PromptFactory, PromptSpec
 from conformance.run.records import RequestRecord
 from conformance.spec import Requirement
 
 if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
     from test_suites.conftest import ParamsFactory, ProtocolCount, RunRecords, SendRaw
-
-# API-006: the client mistakes the catalog names, taken from the malformed corpus.
-CLIENT_ERROR_CASES = ("json-truncated", "json-empty-body", "missing-messages", "messages-string",
-                      "unknown-model", "temperature-out-of-range", "max-tokens-negative")
-
 
 @pytest.mark.requirement("API-003")
 def test_stream_usage_chunk(client: ProbeClient, record: Recorder, protocol_params: ParamsFactory,
@@ -98,16 +93,19 @@ def _middle_word(text: str) -> str | None:
 
 @pytest.mark.requirement("API-006")
 def test_client_errors(send_raw: SendRaw, record: Recorder, declaration: Declaration) -> None:
-    cases = {c.id: c for c in malformed_cases(declaration.model.id)}
-    chosen = [cases[c] for c in CLIENT_ERROR_CASES]
+    """The catalog's client mistakes (conformance.run.dialect_probes), in the declared
+    dialect, at its chat endpoint: 4xx with the dialect's error body."""
+    dialect = declaration.endpoint.dialect
+    probes = probes_for(dialect)
+    chosen = probes.client_errors(declaration.model.id)
 
     async def go(c: Client) -> list[RequestRecord]:
-        return [await c.post_raw("chat/completions", case.body, headers=case.headers,
+        return [await c.post_raw(probes.path, case.body, headers=case.headers,
                                  request_id=f"protocol-api006-{case.id}", phase="protocol",
                                  seq=i) for i, case in enumerate(chosen)]
 
     for rec, case in zip(send_raw(go), chosen, strict=True):
-        record.observe(protocol.client_error(rec, case.id))
+        record.observe(protocol.client_error(rec, case.id, dialect))
 
 
 @pytest.mark.requirement("API-008")

@@ -5,7 +5,6 @@ sends a few probes of its own so that a run selecting only it still has evidence
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from conformance.declaration.models import Declaration
 from conformance.pytest_plugin.record import Recorder
 from conformance.run.client import Client
 from conformance.run.client.client import AUTH
+from conformance.run.dialect_probes import Credential, probes_for
 from conformance.run.records import RequestRecord
 
 if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not import)
@@ -29,32 +29,34 @@ PHASE = "security"
 @pytest.mark.requirement("SEC-003")
 def test_error_hygiene(send_raw: SendRaw, record: Recorder, declaration: Declaration,
                        run_records: RunRecords) -> None:
+    """Error-provoking probes at the declared dialect's chat endpoint, then every error
+    answer of the run is scanned."""
     model = declaration.model.id
-    ok_body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
-                          "max_tokens": 1}).encode()
-    probes: list[tuple[str, str, bytes | None, object]] = [
-        ("bad-json", "chat/completions", b'{"model": "x", "messages": [', None),
-        ("wrong-type", "chat/completions", json.dumps(
-            {"model": model, "messages": "hi"}).encode(), None),
-        ("unknown-model", "chat/completions", json.dumps(
-            {"model": "no-such-model-sec003", "messages": [{"role": "user", "content": "hi"}]}
-        ).encode(), None),
-        ("unknown-path", "no-such-endpoint-sec003", b"{}", None),
-        ("wrong-method", "chat/completions", None, None),
-        ("no-key", "chat/completions", ok_body, "none"),
+    probes = probes_for(declaration.endpoint.dialect)
+    path = probes.path
+    plan: list[tuple[str, str, bytes | None, bool]] = [  # name, path, body (None: GET), key
+        ("bad-json", path, f'{{"model": "x", "{probes.messages_key}": ['.encode(), True),
+        ("wrong-type", path, probes.wrong_type(model), True),
+        ("unknown-model", path, probes.unknown_model("no-such-model-sec003"), True),
+        ("unknown-path", "no-such-endpoint-sec003", b"{}", True),
+        ("wrong-method", path, None, True),
+        ("no-key", path, probes.body(model, content="hi"), False),
     ]
+    hdrs = probes.send_headers()
 
     async def go(c: Client) -> list[RequestRecord]:
         out = []
-        for i, (name, path, body, auth) in enumerate(probes):
+        for i, (name, where, body, keyed) in enumerate(plan):
             rid = f"{PHASE}-sec003-{name}"
             if body is None:
-                out.append(await c.get(path, request_id=rid, phase=PHASE, seq=i))
-            elif auth == "none":
-                out.append(await c.post_raw(path, body, auth=None, request_id=rid,
-                                            phase=PHASE, seq=i))
+                out.append(await c.get(where, headers=hdrs, request_id=rid, phase=PHASE,
+                                       seq=i))
+            elif not keyed:
+                out.append(await c.post_raw(where, body, auth=None, headers=hdrs,
+                                            request_id=rid, phase=PHASE, seq=i))
             else:
-                out.append(await c.post_raw(path, body, request_id=rid, phase=PHASE, seq=i))
+                out.append(await c.post_raw(where, body, headers=hdrs, request_id=rid,
+                                            phase=PHASE, seq=i))
         return out
 
     send_raw(go)
@@ -67,39 +69,38 @@ def test_error_hygiene(send_raw: SendRaw, record: Recorder, declaration: Declara
 @pytest.mark.requirement("SEC-006")
 def test_key_not_echoed(send_raw: SendRaw, record: Recorder, declaration: Declaration,
                         run_records: RunRecords) -> None:
-    """The declared keys (and random wrong keys sent here) must appear in no response. The
-    declared keys are redacted as the client records, so their trace is the redaction
-    marker; the wrong keys are not secrets and are matched as they are."""
+    """The declared keys (and random wrong keys sent here, the dialect's way, bare and in
+    the header the dialect does not read) must appear in no response. The declared keys
+    are redacted as the client records, so their trace is the redaction marker; the wrong
+    keys are not secrets and are matched as they are."""
     model = declaration.model.id
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
-                       "max_tokens": 2}).encode()
+    probes = probes_for(declaration.endpoint.dialect)
+    body = probes.body(model, content="hi", max_tokens=2)
     wrong = [f"sk-{secrets.token_urlsafe(30)}" for _ in range(3)]
-    auths: list[tuple[str, object]] = [
-        ("valid", ...), ("valid-stream", ...),
-        *((f"wrong-{i}", f"Bearer {k}") for i, k in enumerate(wrong)),
-        ("wrong-bare", wrong[0]), ("wrong-header-x-api-key", None),
+    creds: list[tuple[str, Credential | None]] = [  # None: the configured key
+        ("valid", None), ("valid-stream", None),
+        *((f"wrong-{i}", probes.key(k)) for i, k in enumerate(wrong)),
+        ("wrong-bare", Credential(wrong[0])),
+        ("wrong-header-x-api-key" if not probes.x_api_key else "wrong-header-bearer",
+         probes.wrong_header(wrong[1])),
     ]
 
     async def go(c: Client) -> list[RequestRecord]:
         out = []
-        for i, (name, auth) in enumerate(auths):
+        for i, (name, cred) in enumerate(creds):
             rid = f"{PHASE}-sec006-{name}"
-            if auth is ...:
+            hdrs = probes.send_headers(cred)
+            auth: object = AUTH if cred is None else cred.authorization
+            if cred is None:
                 stream = name.endswith("stream")
-                b = body if not stream else json.dumps({**json.loads(body),
-                                                         "stream": True}).encode()
-                out.append(await c.post_raw("chat/completions", b, stream=stream,
-                                            request_id=rid, phase=PHASE, seq=i))
-            elif auth is None:
-                out.append(await c.post_raw("chat/completions", body, auth=None,
-                                            headers={"x-api-key": wrong[1]},
+                b = body if not stream else probes.body(model, content="hi", max_tokens=2,
+                                                        stream=True)
+                out.append(await c.post_raw(probes.path, b, stream=stream, headers=hdrs,
                                             request_id=rid, phase=PHASE, seq=i))
             else:
-                out.append(await c.post_raw("chat/completions", body, auth=str(auth),
+                out.append(await c.post_raw(probes.path, body, auth=auth, headers=hdrs,
                                             request_id=rid, phase=PHASE, seq=i))
-            models_auth = AUTH if auth is ... else auth
-            out.append(await c.get("models", auth=models_auth,
-                                   headers={"x-api-key": wrong[1]} if auth is None else None,
+            out.append(await c.get("models", auth=auth, headers=hdrs,
                                    request_id=f"{rid}-models", phase=PHASE, seq=100 + i))
         return out
 

@@ -4,11 +4,8 @@ limits, cache isolation. SEC-005 runs late (it exhausts a key's limit on purpose
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import itertools
-import json
-import secrets
 import socket
 import ssl
 import time
@@ -29,7 +26,7 @@ from conformance.plan.probes import rate_probe as probe_size
 from conformance.pytest_plugin.record import Recorder
 from conformance.pytest_plugin.session import Session, TokenizerKit
 from conformance.run.client import ChatParams, Client
-from conformance.run.corpora import malformed_cases
+from conformance.run.dialect_probes import probes_for
 from conformance.run.prompts import Message, PromptFactory, PromptSpec
 from conformance.run.records import RequestRecord
 from conformance.spec import Requirement
@@ -40,44 +37,36 @@ if TYPE_CHECKING:  # the suites' fixture types (fixtures arrive by name, not imp
 PHASE = "security"
 
 
-def _tiny(model: str, **extra: object) -> bytes:
-    return json.dumps({"model": model, "messages": [{"role": "user", "content": "ping"}],
-                       "max_tokens": 1, **extra}).encode()
-
-
 # -- SEC-001 -------------------------------------------------------------------------------------
-
-def _auth_variants() -> list[tuple[str, str | None]]:
-    """(name, Authorization header or None) — random keys, never derived from a real one."""
-    wrong = "sk-" + secrets.token_urlsafe(30)
-    basic = base64.b64encode(f"user:{secrets.token_urlsafe(12)}".encode()).decode()
-    return [("missing", None), ("empty-bearer", "Bearer"), ("bare-key", wrong),
-            ("basic", f"Basic {basic}"), ("wrong-key", f"Bearer {wrong}")]
-
 
 @pytest.mark.requirement("SEC-001")
 def test_auth_on_every_endpoint(send_raw: SendRaw, record: Recorder,
                                 declaration: Declaration) -> None:
+    """Missing, malformed and wrong keys (and a key in the header the dialect does not read)
+    on the declared dialect's chat endpoint, streamed and not, and on GET models."""
     model = declaration.model.id
-    variants = _auth_variants()
+    probes = probes_for(declaration.endpoint.dialect)
+    variants = probes.auth_variants()
 
     async def go(c: Client) -> list[RequestRecord]:
         out = []
-        for i, (name, auth) in enumerate(variants):
+        for i, (name, cred) in enumerate(variants):
             base = f"{PHASE}-sec001-{name}"
-            out.append(await c.post_raw("chat/completions", _tiny(model), auth=auth,
+            hdrs = probes.send_headers(cred)
+            out.append(await c.post_raw(probes.path, probes.body(model),
+                                        auth=cred.authorization, headers=hdrs,
                                         request_id=f"{base}-chat", phase=PHASE, seq=3 * i))
-            out.append(await c.post_raw("chat/completions", _tiny(model, stream=True),
-                                        auth=auth, stream=True, request_id=f"{base}-stream",
-                                        phase=PHASE, seq=3 * i + 1))
-            out.append(await c.get("models", auth=auth, request_id=f"{base}-models",
-                                   phase=PHASE, seq=3 * i + 2))
+            out.append(await c.post_raw(probes.path, probes.body(model, stream=True),
+                                        auth=cred.authorization, headers=hdrs, stream=True,
+                                        request_id=f"{base}-stream", phase=PHASE,
+                                        seq=3 * i + 1))
+            out.append(await c.get("models", auth=cred.authorization, headers=hdrs,
+                                   request_id=f"{base}-models", phase=PHASE, seq=3 * i + 2))
         return out
 
     recs = send_raw(go)
     whats = [f"{name} key, {ep}" for name, _ in variants
-             for ep in ("POST chat/completions", "POST chat/completions (stream)",
-                        "GET models")]
+             for ep in (f"POST {probes.path}", f"POST {probes.path} (stream)", "GET models")]
     record.observations("auth_enforced", [hygiene.auth_refused(r, w)
                                           for r, w in zip(recs, whats, strict=True)])
 
@@ -171,15 +160,17 @@ def test_transport_security(record: Recorder, declaration: Declaration) -> None:
 @pytest.mark.requirement("SEC-004")
 def test_bad_input(send_raw: SendRaw, record: Recorder, declaration: Declaration,
                    tokencert_session: Session) -> None:
-    """The whole malformed corpus, one request at a time with the valid key, each bounded by
-    the declared timeout (at most the profile's); then one normal request."""
-    cases = malformed_cases(declaration.model.id)
+    """The whole malformed corpus (in the declared dialect), one request at a time with the
+    valid key, each bounded by the declared timeout (at most the profile's); then one
+    normal request."""
+    probes = probes_for(declaration.endpoint.dialect)
+    cases = probes.malformed(declaration.model.id)
     timeout_s = min(declaration.endpoint.timeout_s, tokencert_session.profile.request_timeout_s)
 
     async def go(c: Client) -> list[RequestRecord]:
         out = []
         for i, case in enumerate(cases):
-            out.append(await c.post_raw("chat/completions", case.body, headers=case.headers,
+            out.append(await c.post_raw(probes.path, case.body, headers=case.headers,
                                         request_id=f"{PHASE}-sec004-{case.id}", phase=PHASE,
                                         seq=i))
         out.append(await c.chat(ChatParams(messages=({"role": "user", "content": "hello"},),

@@ -32,7 +32,7 @@ from typing import Any
 from power import RateRow, power_of
 
 from conformance.reference import ReferenceService
-from conformance.reference.defects import BY_NAME, REGISTRY
+from conformance.reference.defects import ALL_DEFECTS, BY_NAME, DIALECT_DEFECTS, REGISTRY
 from conformance.spec import load_catalog, load_edition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +61,7 @@ class Override:
     known_gap: str | None = None  # the requirement cannot fail today, and why (xfail strict)
     ci: bool = True  # False: too long for CI (a known gap only); the full matrix runs it
     note: str = ""
+    dialect: str = "openai-chat"  # the wire dialect the service declares (issue 17)
     edition: str | None = None  # the catalog edition the row runs on (None: the default)
 
 
@@ -131,6 +132,10 @@ OVERRIDES: Mapping[str, Override] = {
     "no_retry_after_rate_limit": Override(gateway=SEC005_GATEWAY, note="tpm 400k"),
     "double_billing": Override(billing_export=True),
     "bills_5xx": Override(billing_export=True),
+    # dialect mappings (issue 17): defects of one dialect's endpoint, judged against a
+    # service declaring that dialect (the probes: conformance/run/dialect_probes.py)
+    **{d.name: Override(dialect="anthropic-messages" if d.name.startswith("anthropic_")
+                        else "openai-responses") for d in DIALECT_DEFECTS},
     # hqts-2026.2 (issue 17): tool calls, structured output, tool definitions metered
     "malformed_tool_args": Override(edition=EDITION_2026_2,
                                     note="hqts-2026.2; every tool call's arguments cut"),
@@ -172,7 +177,7 @@ class Row:
 
 
 def rows() -> list[Row]:
-    return [Row(d.name, d.requirement, OVERRIDES.get(d.name, Override())) for d in REGISTRY]
+    return [Row(d.name, d.requirement, OVERRIDES.get(d.name, Override())) for d in ALL_DEFECTS]
 
 
 ROWS: dict[str, Row] = {r.defect: r for r in rows()}
@@ -206,8 +211,22 @@ GROUPED: tuple[tuple[str, ...], ...] = (
 # provoked nothing proves nothing. With no rate limit at all, STAB-003's burst draws no
 # refusal: it must come out inconclusive, not pass (its group's run adds the requirement).
 NEVER_PASS: Mapping[str, tuple[str, ...]] = {"no_rate_limit": ("STAB-003",)}
+# dialect mappings (issue 17): one service per group, declaring the group's dialect. Sound
+# as the chat groups are: an echoed key would also fail SEC-003's scan (a secret-looking
+# token), an open endpoint would never refuse the key SEC-006 wants quoted, so those sit
+# in different groups.
+DIALECT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("anthropic_error_shape", "anthropic_no_message_start", "anthropic_bearer_bypass",
+     "anthropic_echo_key"),
+    ("anthropic_no_delta_usage", "anthropic_stack_traces", "anthropic_crash_on_bad_input"),
+    ("responses_error_shape", "responses_no_created", "responses_no_auth"),
+    ("responses_no_usage", "responses_echo_key", "responses_crash_on_bad_input"),
+)
 CI_GROUPS: tuple[tuple[str, ...], ...] = GROUPED + tuple(
-    (d.name,) for d in REGISTRY if all(d.name not in g for g in GROUPED))
+    (d.name,) for d in REGISTRY if all(d.name not in g for g in GROUPED)) + DIALECT_GROUPS
+# what the clean control of each dialect runs (the requirements its defects target)
+DIALECT_ONLY: tuple[str, ...] = ("API-002", "API-003", "API-006", "SEC-001", "SEC-003",
+                                 "SEC-004", "SEC-006")
 
 
 def automated_requirements() -> list[str]:
@@ -285,6 +304,9 @@ def group_settings(members: Sequence[Row]) -> Override:
     timeouts = {o.request_timeout_s for o in os_ if o.request_timeout_s is not None}
     if len(timeouts) > 1:
         raise ValueError(f"{what}: request timeouts {sorted(timeouts)}")
+    dialects = {o.dialect for o in os_}
+    if len(dialects) > 1:
+        raise ValueError(f"{what}: dialects {sorted(dialects)}")
     editions = {o.edition for o in os_}
     if len(editions) > 1:
         raise ValueError(f"{what}: editions {sorted(map(str, editions))}")
@@ -292,6 +314,7 @@ def group_settings(members: Sequence[Row]) -> Override:
                     gateway=_merge(f"{what} gateway", [o.gateway for o in os_]),
                     phases=phases, request_timeout_s=next(iter(timeouts), None),
                     billing_export=any(o.billing_export for o in os_),
+                    dialect=next(iter(dialects), "openai-chat"),
                     edition=next(iter(editions)))
 
 
@@ -312,7 +335,8 @@ def run_matrix_case(defect_specs: Sequence[str], only: Sequence[str] | None,
         seed = int(os.environ.get("TOKENCERT_MUTATION_SEED", "0"))
     with ReferenceService.start(tls=True, defects=list(defect_specs), sim_config=sim, seed=seed,
                                 gateway_config=dict(settings.gateway) or None,
-                                billing_export=settings.billing_export) as svc:
+                                billing_export=settings.billing_export,
+                                dialect=settings.dialect) as svc:
         cmd = [sys.executable, "-m", "conformance", "run", "--candidate",
                str(svc.declaration_path), "--profile", str(profile),
                "--out", str(out_dir)]
@@ -354,10 +378,12 @@ def run_group(defects: Sequence[str], retries: int = 1) -> RunResult:
         retries -= 1
 
 
-def run_clean(settings: Override | None = None) -> RunResult:
-    """The clean control: every requirement, one service (with a billing export)."""
+def run_clean(settings: Override | None = None, only: Sequence[str] | None = None
+              ) -> RunResult:
+    """The clean control: every requirement (or ``only`` these), one service (with a
+    billing export)."""
     s = settings or Override(billing_export=True)
-    return run_matrix_case([], None, s)
+    return run_matrix_case([], only, s)
 
 
 def run_clean_2026_2() -> RunResult:
@@ -476,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="must: every automated MUST requirement beside the defect's own "
                     "(default); near: the MUST ones of its category and its CI groupmates'")
     a = ap.parse_args(argv)
-    names = a.defects.split(",") if a.defects else [d.name for d in REGISTRY]
+    names = a.defects.split(",") if a.defects else [d.name for d in ALL_DEFECTS]
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         print(f"unknown defect(s): {', '.join(unknown)}", file=sys.stderr)

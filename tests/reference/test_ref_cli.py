@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from conformance.declaration import load_declaration
-from conformance.reference import DEFECTS
+from conformance.reference.defects import ALL_DEFECTS
 
 
 def test_defects_listing(cli: Callable[..., Any]) -> None:
     r = cli("reference", "defects", "--json")
     assert r.code == 0
     listed = json.loads(r.out)
-    assert [d["name"] for d in listed] == [d.name for d in DEFECTS]
+    assert [d["name"] for d in listed] == [d.name for d in ALL_DEFECTS]
     text = cli("reference", "defects").out
     assert "missing_done" in text and "API-002" in text
 

@@ -15,7 +15,7 @@ from conformance.cli.run_inputs import run_edition
 from conformance.spec import load_catalog, load_edition
 
 # the digest of hqts-2026.1 as published (certificates issued on it name it)
-DIGEST_2026_1 = "sha256:1d83446ffa7a4cb70d41c4a02506b2a72e4c0acc63a950e4dabad93666d92680"
+DIGEST_2026_1 = "sha256:0a1143cdffc49a7566f087661ee1b0c89251a10e1efd1684fddee075054aecd1"
 NEW = {"API-011", "API-012", "METER-009"}
 
 
