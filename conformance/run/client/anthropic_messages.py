@@ -24,6 +24,7 @@ from conformance.run.client.decoding import (
     plausible_usage,
     stream_error,
     tokens,
+    trailing_done,
 )
 from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
 from conformance.run.records import RequestRecord
@@ -35,7 +36,8 @@ DEFAULT_MAX_TOKENS = 4096  # max_tokens is required by the dialect; asked when a
 _DROPPED = frozenset({"stream_options", "seed", "logprobs", "top_logprobs", "n", "user",
                       "presence_penalty", "frequency_penalty", "logit_bias"})
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-                "tool_use": "tool_calls", "refusal": "content_filter"}
+                "tool_use": "tool_calls", "refusal": "content_filter",
+                "model_context_window_exceeded": "length"}
 
 
 def _split_system(messages: Any) -> tuple[str | None, list[Any]]:
@@ -105,6 +107,8 @@ class AnthropicMessages:
         reasoning: list[tuple[int, str]] = []
         raw_usage: dict[str, Any] = {}
         for i, ev in enumerate(record.events):
+            if trailing_done(record, ev.data):
+                continue
             doc = parse_event(record, i, ev.data)
             if doc is None:
                 continue
@@ -118,7 +122,7 @@ class AnthropicMessages:
                     record.model = record.model or as_str(msg.get("model"))
                     u = plausible_usage(record, msg.get("usage"), f"event {i}")
                     if u is not None:
-                        raw_usage.update(u)
+                        _merge(raw_usage, u)
             elif kind == "content_block_start":
                 block = doc.get("content_block")
                 if isinstance(block, dict):
@@ -133,7 +137,7 @@ class AnthropicMessages:
                     record.finish_reason = STOP_REASONS.get(d["stop_reason"], d["stop_reason"])
                 u = plausible_usage(record, doc.get("usage"), f"event {i}")
                 if u is not None:
-                    raw_usage.update(u)  # output_tokens is cumulative: the last one holds
+                    _merge(raw_usage, u)  # output_tokens is cumulative: the last one holds
             elif kind == "message_stop":
                 record.done_seen = True
             elif kind == "error":
@@ -168,6 +172,12 @@ class AnthropicMessages:
             ct = (record.usage or {}).get("completion_tokens")
             n = ct if isinstance(ct, int) and ct > 0 else tokens(record.text, count_tokens)
             record.content_chunks = [(record.last_byte_ns, record.text, n)]
+
+
+def _merge(raw: dict[str, Any], u: dict[str, Any]) -> None:
+    """Later usage overrides earlier counts, but a ``null`` (a field some servers send empty
+    in ``message_delta``) never erases a count ``message_start`` gave."""
+    raw.update({k: v for k, v in u.items() if v is not None})
 
 
 def _block_text(block: dict[str, Any], t: int, answer: list[tuple[int, str]],

@@ -45,6 +45,13 @@ def stream_error(record: RequestRecord, where: str, err: Any) -> None:
         record.error, record.error_detail = "protocol", "error event in stream"
 
 
+def trailing_done(record: RequestRecord, data: bytes) -> bool:
+    """An OpenAI-style ``[DONE]`` after a typed dialect's terminal event: some proxies and
+    compatibility layers append it; it carries nothing and is ignored (before the terminal
+    event it is no event of the dialect and stays garbage)."""
+    return record.done_seen and data.strip() == b"[DONE]"
+
+
 def plausible_usage(record: RequestRecord, usage: Any, where: str) -> dict[str, Any] | None:
     """``usage`` when it is an object whose numbers are plausible counts; a number past
     ``MAX_COUNT`` or not finite (a JSON bomb's ``1e999``) makes it garbage, not a count."""

@@ -11,6 +11,7 @@ from conformance.run.client.decoding import (
     garbage,
     loads,
     plausible_usage,
+    stream_error,
     tokens,
 )
 from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
@@ -90,10 +91,9 @@ class OpenAIChat:
             if not isinstance(doc, dict):
                 _garbage(record, f"event {i}: not a JSON object")
                 continue
-            if isinstance(doc.get("error"), dict):
-                record.decode_errors.append(f"event {i}: error event {doc['error']!r:.200}")
-                if record.error is None:
-                    record.error, record.error_detail = "protocol", "error event in stream"
+            err = doc.get("error")
+            if err or doc.get("object") == "error":  # {"error": {..}}, TGI's {"error": "text"},
+                stream_error(record, f"event {i}", err or doc)  # older vLLM's bare error object
                 continue
             record.response_id = record.response_id or _str(doc.get("id"))
             record.model = record.model or _str(doc.get("model"))
@@ -119,8 +119,8 @@ class OpenAIChat:
             thought = _reasoning(delta)
             if thought:
                 reasoning.append((ev.t_ns, thought))
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if isinstance(content, str) and content:
+            content = _answer(delta)
+            if content:
                 texts.append(content)
                 staged.append((ev.t_ns, content, delta_tokens))
                 if delta_tokens is None:
@@ -165,8 +165,9 @@ class OpenAIChat:
         if isinstance(choice.get("finish_reason"), str):
             record.finish_reason = choice["finish_reason"]
         msg = choice.get("message")
-        content = msg.get("content") if isinstance(msg, dict) else None
-        record.text = content if isinstance(content, str) else None
+        said = isinstance(msg, dict) and any(isinstance(msg.get(k), str)
+                                             for k in ("content", "refusal"))
+        record.text = _answer(msg) if said else None
         record.reasoning_text = _reasoning(msg) or None
         lp = choice.get("logprobs")
         if isinstance(lp, dict) and isinstance(lp.get("content"), list):
@@ -175,6 +176,14 @@ class OpenAIChat:
             ct = (record.usage or {}).get("completion_tokens")
             n = ct if isinstance(ct, int) and ct > 0 else _tokens(record.text, count_tokens)
             record.content_chunks = [(record.last_byte_ns, record.text, n)]
+
+
+def _answer(d: Any) -> str:
+    """The answer text of a delta: ``content``, or a ``refusal`` (what the model said, and
+    billed as completion tokens, when it declines)."""
+    if not isinstance(d, dict):
+        return ""
+    return "".join(v for v in (d.get("content"), d.get("refusal")) if isinstance(v, str))
 
 
 def _first_choice(doc: dict[str, Any]) -> dict[str, Any] | None:

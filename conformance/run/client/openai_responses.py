@@ -24,13 +24,14 @@ from conformance.run.client.decoding import (
     plausible_usage,
     stream_error,
     tokens,
+    trailing_done,
 )
 from conformance.run.client.dialect import BuiltRequest, ChatParams, CountTokens
 from conformance.run.records import RequestRecord
 
 _DROPPED = frozenset({"stream_options", "seed", "logprobs", "top_logprobs", "n", "stop",
                       "presence_penalty", "frequency_penalty", "logit_bias"})
-_ANSWER = "response.output_text.delta"
+_ANSWER = frozenset({"response.output_text.delta", "response.refusal.delta"})
 _REASONING = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -95,16 +96,18 @@ class OpenAIResponses:
         answer: list[tuple[int, str]] = []
         reasoning: list[tuple[int, str]] = []
         for i, ev in enumerate(record.events):
+            if trailing_done(record, ev.data):
+                continue
             doc = parse_event(record, i, ev.data)
             if doc is None:
                 continue
             if record.done_seen:
                 record.decode_errors.append(f"event {i}: data after the terminal event")
             kind = doc.get("type")
-            if kind == _ANSWER or kind in _REASONING:
+            if kind in _ANSWER or kind in _REASONING:
                 d = doc.get("delta")
                 if isinstance(d, str) and d:
-                    (answer if kind == _ANSWER else reasoning).append((ev.t_ns, d))
+                    (answer if kind in _ANSWER else reasoning).append((ev.t_ns, d))
             elif kind in ("response.created", "response.in_progress") or kind in _TERMINAL:
                 resp = doc.get("response")
                 if isinstance(resp, dict):
