@@ -143,8 +143,9 @@ def usage_chunk(rec: RequestRecord, dialect: str = CHAT) -> Observation:
 
 def _final_usage(docs: list[Any], dialect: str) -> str | None:
     """Anthropic: the last ``message_delta`` carries ``usage.output_tokens`` and only
-    ``message_stop`` follows it; Responses: exactly one event carries a usage object, the
-    terminal ``response.completed``/``response.incomplete``, and it is the last event."""
+    ``message_stop`` follows it; Responses: the terminal ``response.completed`` /
+    ``response.incomplete`` carries a usage object and is the last event (an in-progress
+    snapshot before it may hold a placeholder usage, as some compatible servers send)."""
     kinds = [d.get("type") if isinstance(d, dict) else None for d in docs]
     if dialect == "anthropic-messages":
         deltas = [i for i, k in enumerate(kinds) if k == "message_delta"]
@@ -157,13 +158,16 @@ def _final_usage(docs: list[Any], dialect: str) -> str | None:
         if [k for k in kinds[deltas[-1] + 1:] if k != "ping"] != ["message_stop"]:
             return "the final usage is not followed by exactly message_stop"
         return None
-    with_usage = [i for i, d in enumerate(docs) if isinstance(d, dict)
-                  and isinstance(d.get("response"), dict) and d["response"].get("usage")]
-    if len(with_usage) != 1:
-        return f"{len(with_usage)} events carry usage (expected exactly 1)"
-    i = with_usage[0]
-    if kinds[i] not in ("response.completed", "response.incomplete") or i != len(docs) - 1:
-        return "the usage is not on the terminal event, the last of the stream"
+    terminal = [i for i, k in enumerate(kinds) if k in ("response.completed",
+                                                        "response.incomplete")]
+    if not terminal:
+        return "no response.completed or response.incomplete event (the final usage)"
+    i = terminal[-1]
+    resp = docs[i].get("response")
+    if not (isinstance(resp, dict) and isinstance(resp.get("usage"), dict)):
+        return f"the terminal {kinds[i]} carries no usage"
+    if i != len(docs) - 1:
+        return "the terminal event carrying the usage is not the last of the stream"
     return None
 
 

@@ -110,8 +110,9 @@ class OpenAIResponses:
                     (answer if kind in _ANSWER else reasoning).append((ev.t_ns, d))
             elif kind in ("response.created", "response.in_progress") or kind in _TERMINAL:
                 resp = doc.get("response")
-                if isinstance(resp, dict):
-                    self._response(record, resp, f"event {i}")
+                if isinstance(resp, dict):  # usage: the terminal event's only (some servers
+                    self._response(record, resp, f"event {i}",  # put zeros in created)
+                                   final=kind in _TERMINAL)
                 if kind in _TERMINAL:
                     record.done_seen = True
                 if kind == "response.failed":
@@ -123,11 +124,12 @@ class OpenAIResponses:
                 garbage(record, f"event {i}: no event type")
         finish_record(record, answer, reasoning, count_tokens)
 
-    def _response(self, record: RequestRecord, resp: dict[str, Any], where: str) -> None:
+    def _response(self, record: RequestRecord, resp: dict[str, Any], where: str, *,
+                  final: bool = True) -> None:
         record.response_id = record.response_id or as_str(resp.get("id"))
         record.model = record.model or as_str(resp.get("model"))
         u = plausible_usage(record, resp.get("usage"), where)
-        if u is not None:
+        if u is not None and final:
             record.usage = usage_of(u)
         if resp.get("status") in ("completed", "incomplete"):
             record.finish_reason = finish_of(resp)

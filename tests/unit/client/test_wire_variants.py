@@ -114,6 +114,12 @@ CASES = [
          reasoning="User asks sum.", first_reasoning_event=3),
     Case("responses-refusal.sse", "openai-responses", "I cannot help.",
          [(1, "I cannot"), (2, " help.")], "stop", {"prompt_tokens": 9, "completion_tokens": 4}),
+    # LiteLLM-style placeholder usage (zeros) in the in-progress snapshots: the final counts
+    Case("responses-placeholder-usage.sse", "openai-responses", "Yes", [(2, "Yes")], "stop",
+         {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}),
+    # ... but no usage on the terminal event is no usage (the placeholder is not taken)
+    Case("responses-no-final-usage.sse", "openai-responses", "Yes", [(1, "Yes")], "stop",
+         None, valid=False, usage_ok=False),
     Case("responses-error.sse", "openai-responses", "Par", [(1, "Par")], None, None,
          done=False, valid=False, usage_ok=False, error="server_error"),
     Case("responses-failed.sse", "openai-responses", "", [], None, None, valid=False,
