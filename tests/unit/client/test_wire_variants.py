@@ -95,6 +95,11 @@ CASES = [
                   "total_tokens": 472 + 2048 + 57,
                   "prompt_tokens_details": {"cached_tokens": 2048}},
          reasoning="Sum it.", first_reasoning_event=5),
+    # vLLM's /v1/messages: message_start without the constant type/role (exclude_unset), no
+    # pings, no signature, usage with input_tokens again in message_delta
+    Case("anthropic-vllm.sse", "anthropic-messages", "Four.", [(5, "Four"), (6, ".")], "stop",
+         {"prompt_tokens": 14, "completion_tokens": 6, "total_tokens": 20},
+         reasoning="Easy.", first_reasoning_event=2),
     Case("anthropic-midstream-error.sse", "anthropic-messages", "Part", [(2, "Part")], None,
          {"prompt_tokens": 10, "completion_tokens": 1}, done=False, valid=False,
          usage_ok=False, error="overloaded_error"),
