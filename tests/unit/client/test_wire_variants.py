@@ -100,6 +100,11 @@ CASES = [
     Case("anthropic-vllm.sse", "anthropic-messages", "Four.", [(5, "Four"), (6, ".")], "stop",
          {"prompt_tokens": 14, "completion_tokens": 6, "total_tokens": 20},
          reasoning="Easy.", first_reasoning_event=2),
+    # llama.cpp's /v1/messages: cache reads apart from input_tokens, an empty signature_delta
+    Case("anthropic-llamacpp.sse", "anthropic-messages", "Four", [(4, "Four")], "length",
+         {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15,
+          "prompt_tokens_details": {"cached_tokens": 6}},
+         reasoning="Hm.", first_reasoning_event=2),
     Case("anthropic-midstream-error.sse", "anthropic-messages", "Part", [(2, "Part")], None,
          {"prompt_tokens": 10, "completion_tokens": 1}, done=False, valid=False,
          usage_ok=False, error="overloaded_error"),
@@ -117,6 +122,11 @@ CASES = [
          {"prompt_tokens": 70, "completion_tokens": 9, "total_tokens": 79,
           "completion_tokens_details": {"reasoning_tokens": 5}},
          reasoning="User asks sum.", first_reasoning_event=3),
+    # llama.cpp's /v1/responses: snapshots and deltas with only the fields a client reads
+    Case("responses-llamacpp.sse", "openai-responses", "Four", [(6, "Four")], "stop",
+         {"prompt_tokens": 11, "completion_tokens": 8, "total_tokens": 19,
+          "prompt_tokens_details": {"cached_tokens": 3}},
+         reasoning="Two and two.", first_reasoning_event=3),
     Case("responses-refusal.sse", "openai-responses", "I cannot help.",
          [(1, "I cannot"), (2, " help.")], "stop", {"prompt_tokens": 9, "completion_tokens": 4}),
     # LiteLLM-style placeholder usage (zeros) in the in-progress snapshots: the final counts
@@ -193,3 +203,29 @@ def test_api007_reads_each_dialects_model_list(dialect: str, body: bytes) -> Non
     assert not protocol.models_listed(rec, ["m", "absent"], dialect).ok
     rec.body = b'{"data":"m"}'
     assert not protocol.models_listed(rec, ["m"], dialect).ok
+
+
+def test_relaxed_event_schemas_still_reject_what_a_client_cannot_read() -> None:
+    def bad(dialect: str, doc: dict[str, Any]) -> bool:
+        return bool(protocol.schema_errors("stream-event", doc, dialect))
+
+    r = "openai-responses"
+    assert not bad(r, {"type": "response.output_text.delta", "delta": "x"})
+    assert bad(r, {"type": "response.output_text.delta", "item_id": "m"})  # no delta
+    assert bad(r, {"type": "response.output_text.delta", "delta": 1})
+    assert bad(r, {"type": "response.output_text.delta", "delta": "x", "sequence_number": "1"})
+    assert bad(r, {"type": "response.created", "response": {"status": "in_progress"}})  # no id
+    assert bad(r, {"type": "response.created", "response": {"id": "r", "status": "completed"}})
+    assert bad(r, {"type": "response.completed", "response": {
+        "id": "r", "object": "response", "status": "completed"}})  # terminal stays complete
+    a = "anthropic-messages"
+    assert not bad(a, {"type": "future_event"})  # clients ignore event types added later
+    assert not bad(a, {"type": "content_block_delta", "index": 0,
+                       "delta": {"type": "future_delta"}})
+    assert bad(a, {"type": 7})
+    assert bad(a, {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}})
+    start = {"id": "m", "model": "x", "content": [], "usage": {"input_tokens": 1}}
+    assert not bad(a, {"type": "message_start", "message": start})  # vLLM leaves out type/role
+    assert bad(a, {"type": "message_start", "message": {**start, "role": "user"}})
+    assert bad(a, {"type": "message_start", "message": {k: v for k, v in start.items()
+                                                        if k != "usage"}})
