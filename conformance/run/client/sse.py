@@ -2,8 +2,9 @@
 
 The splitter is fed raw body bytes together with the ``perf_counter_ns`` reading taken as
 they came off the socket. It finds event boundaries (a blank line: ``\\n\\n``, ``\\r\\n\\r\\n``
-or ``\\r\\r``), drops comment lines (``:`` keep-alives) and keeps each event's raw ``data:``
-payload (multi-line data joined with ``\\n``). Each event is stamped with the time of the
+or ``\\r\\r``), drops comment lines (``:`` keep-alives) and ``event: ping`` keep-alives whose
+data is no JSON object (Anthropic's ``{"type": "ping"}`` stays), and keeps each event's raw
+``data:`` payload (multi-line data joined with ``\\n``). Each event is stamped with the time of the
 read that delivered its *first* byte, which is the earliest moment the client could have
 seen it. Nothing is decoded here: JSON parsing happens after the request, off the hot path.
 
@@ -24,6 +25,7 @@ def _payload(block: bytes) -> bytes | None:
     if block.startswith(b"data: ") and b"\n" not in block:  # the common case
         return block[6:]
     data: list[bytes] = []
+    ping = False
     for line in block.split(b"\n"):
         if not line or line[0] == 0x3A:  # empty or ":" comment
             continue
@@ -32,8 +34,15 @@ def _payload(block: bytes) -> bytes | None:
             data.append(value[1:] if value[:1] == b" " else value)
         elif line == b"data":
             data.append(b"")
-        # other fields (event:, id:, retry:) carry nothing this client needs
-    return b"\n".join(data) if data else None
+        elif line.startswith(b"event:"):
+            ping = line[6:].strip() == b"ping"
+        # other fields (id:, retry:) carry nothing this client needs
+    if not data:
+        return None
+    payload = b"\n".join(data)
+    if ping and not payload.lstrip().startswith(b"{"):
+        return None  # a keep-alive named ping carrying a timestamp (older sse-starlette)
+    return payload
 
 
 class SSESplitter:

@@ -79,6 +79,9 @@ CASES = [
          reasoning="Add them. Done.", first_reasoning_event=1, usage_ok=False),
     Case("chat-framing-crlf.sse", "openai-chat", "Hello world", [(3, "Hello"), (4, " world")],
          "stop", {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}),
+    # an `event: ping` keep-alive with a timestamp for data (older sse-starlette default)
+    Case("chat-ping-event.sse", "openai-chat", "Slow answer", [(0, "Slow"), (2, " answer")],
+         "stop", {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}),
     Case("chat-refusal.sse", "openai-chat", "I cannot help.", [(1, "I can"), (2, "not help.")],
          "stop", {"prompt_tokens": 20, "completion_tokens": 4}),
     Case("chat-error-vllm.sse", "openai-chat", "Par", [(0, "Par")], None, None, done=False,
