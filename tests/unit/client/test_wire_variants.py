@@ -1,7 +1,8 @@
 """Recorded streams of the variants real implementations send (fixtures/wire/, one file per
 case, quoted or reconstructed from the public API references and the servers' own stream
-code: OpenAI, Anthropic, vLLM, SGLang, OpenRouter, TGI): each decodes to the record it
-holds, a valid one passes API-002/003 in its dialect, a broken one is caught.
+code: OpenAI, Anthropic, vLLM, llama.cpp, SGLang, OpenRouter, TGI, sse-starlette): each
+decodes to the record it holds, a valid one passes API-002/003 in its dialect, a broken one
+is caught.
 
 Every blank-line block (event or comment) is fed as its own read at a known time (block
 ``k`` at ``T * (k + 1)``), so the content chunks' times are asserted exactly; a second
@@ -10,7 +11,7 @@ pass feeds the same bytes in 7-byte reads and must decode the same."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,6 @@ class Case:
     valid: bool = True  # decode_errors empty, API-002 and API-003 pass
     usage_ok: bool | None = None  # API-003 where it differs from ``valid``
     error: str | None = None  # a word the decode errors must hold
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CASES = [
