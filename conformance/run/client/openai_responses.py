@@ -148,6 +148,7 @@ class OpenAIResponses:
                 continue
             if item.get("type") == "message":
                 answer += _texts(item.get("content"), "output_text")
+                answer += _texts(item.get("content"), "refusal", key="refusal")
             elif item.get("type") == "reasoning":
                 reasoning += _texts(item.get("summary"), "summary_text")
                 reasoning += _texts(item.get("content"), "reasoning_text")
@@ -159,6 +160,6 @@ class OpenAIResponses:
             record.content_chunks = [(record.last_byte_ns, record.text, n)]
 
 
-def _texts(parts: Any, kind: str) -> list[str]:
-    return [p["text"] for p in parts if isinstance(p, dict) and p.get("type") == kind
-            and isinstance(p.get("text"), str)] if isinstance(parts, list) else []
+def _texts(parts: Any, kind: str, key: str = "text") -> list[str]:
+    return [p[key] for p in parts if isinstance(p, dict) and p.get("type") == kind
+            and isinstance(p.get(key), str)] if isinstance(parts, list) else []

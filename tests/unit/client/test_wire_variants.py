@@ -10,6 +10,7 @@ pass feeds the same bytes in 7-byte reads and must decode the same."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,3 +233,23 @@ def test_relaxed_event_schemas_still_reject_what_a_client_cannot_read() -> None:
     assert bad(a, {"type": "message_start", "message": {**start, "role": "user"}})
     assert bad(a, {"type": "message_start", "message": {k: v for k, v in start.items()
                                                         if k != "usage"}})
+
+
+@pytest.mark.parametrize(("dialect", "body"), [
+    ("openai-chat", {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                     "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                         "role": "assistant", "content": None, "refusal": "I cannot."}}],
+                     "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}),
+    ("openai-responses", {"id": "r", "object": "response", "created_at": 1, "model": "m",
+                          "status": "completed", "output": [{
+                              "id": "msg", "type": "message", "role": "assistant",
+                              "content": [{"type": "refusal", "refusal": "I cannot."}]}],
+                          "usage": {"input_tokens": 5, "output_tokens": 3,
+                                    "total_tokens": 8}}),
+])
+def test_a_refusal_is_the_answer_of_a_non_streaming_body(dialect: str, body: Any) -> None:
+    rec = RequestRecord(request_id="r", phase="p", seq=1, sent_ns=0, status=200, stream=False,
+                        body=json.dumps(body).encode(), last_byte_ns=5)
+    make_dialect(dialect).decode(rec)
+    assert rec.text == "I cannot." and rec.decode_errors == []
+    assert protocol.completion_schema(rec, dialect).ok
