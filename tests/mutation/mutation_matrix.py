@@ -378,6 +378,21 @@ def run_group(defects: Sequence[str], retries: int = 1) -> RunResult:
         retries -= 1
 
 
+_GROUP_RUNS: dict[tuple[str, ...], RunResult] = {}
+
+
+def group_run(group: tuple[str, ...]) -> RunResult:
+    """:func:`run_group` once per group and test session (the group's member tests share
+    the run), its time and verdicts listed in ``TIMINGS``."""
+    if group not in _GROUP_RUNS:
+        res = run_group(group)
+        _GROUP_RUNS[group] = res
+        shown = ", ".join(f"{ROWS[d].requirement}={res.shown(ROWS[d].requirement)}"
+                          for d in group)
+        TIMINGS.append(("+".join(group), shown, res.seconds))
+    return _GROUP_RUNS[group]
+
+
 def run_clean(settings: Override | None = None, only: Sequence[str] | None = None
               ) -> RunResult:
     """The clean control: every requirement (or ``only`` these), one service (with a

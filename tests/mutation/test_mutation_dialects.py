@@ -16,25 +16,14 @@ from mutation_matrix import (
     TIMINGS,
     Override,
     RunResult,
+    group_run,
     run_clean,
-    run_group,
 )
 
 from conformance.reference.defects import DIALECT_DEFECTS
 
 DIALECTS = ("anthropic-messages", "openai-responses")
-_RUNS: dict[tuple[str, ...], RunResult] = {}
 GROUP_OF = {d: g for g in DIALECT_GROUPS for d in g}
-
-
-def _group_run(group: tuple[str, ...]) -> RunResult:
-    if group not in _RUNS:
-        res = run_group(group)
-        _RUNS[group] = res
-        shown = ", ".join(f"{ROWS[d].requirement}={res.shown(ROWS[d].requirement)}"
-                          for d in group)
-        TIMINGS.append(("+".join(group), shown, res.seconds))
-    return _RUNS[group]
 
 
 def test_every_dialect_defect_is_in_one_dialect_group_of_its_dialect() -> None:
@@ -54,7 +43,7 @@ def test_every_dialect_defect_is_in_one_dialect_group_of_its_dialect() -> None:
                                     for d in DIALECT_DEFECTS])
 def test_dialect_defect_fails_its_requirement(defect: str) -> None:
     row = ROWS[defect]
-    res = _group_run(GROUP_OF[defect])
+    res = group_run(GROUP_OF[defect])
     assert res.rc in (0, 1), f"run did not complete (exit {res.rc}):\n{res.output}"
     v = res.verdicts.get(row.requirement)
     assert v is not None, f"{row.requirement} missing from results.json"

@@ -19,27 +19,16 @@ from mutation_matrix import (
     TIMINGS,
     RunResult,
     automated_requirements,
+    group_run,
     group_settings,
     run_clean,
     run_clean_2026_2,
-    run_group,
 )
 
 from conformance.reference.defects import ALL_DEFECTS, REGISTRY
 from conformance.spec import load_edition
 
-_RUNS: dict[tuple[str, ...], RunResult] = {}
 GROUP_OF = {d: g for g in CI_GROUPS for d in g}
-
-
-def _group_run(group: tuple[str, ...]) -> RunResult:
-    if group not in _RUNS:
-        res = run_group(group)
-        _RUNS[group] = res
-        shown = ", ".join(f"{ROWS[d].requirement}={res.shown(ROWS[d].requirement)}"
-                          for d in group)
-        TIMINGS.append(("+".join(group), shown, res.seconds))
-    return _RUNS[group]
 
 
 def test_every_defect_is_in_one_ci_group_and_names_an_automated_requirement() -> None:
@@ -70,7 +59,7 @@ def _defect_params() -> list[object]:
 @pytest.mark.parametrize("defect", _defect_params())
 def test_defect_fails_its_requirement(defect: str) -> None:
     row = ROWS[defect]
-    res = _group_run(GROUP_OF[defect])
+    res = group_run(GROUP_OF[defect])
     assert res.rc in (0, 1), f"run did not complete (exit {res.rc}):\n{res.output}"
     rid = row.requirement
     if res.reason(rid) == "no_test":
@@ -84,7 +73,7 @@ def test_defect_fails_its_requirement(defect: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("defect", "rid"), [(d, r) for d, rs in NEVER_PASS.items() for r in rs])
 def test_a_probe_that_provoked_nothing_never_passes(defect: str, rid: str) -> None:
-    res = _group_run(GROUP_OF[defect])
+    res = group_run(GROUP_OF[defect])
     assert res.rc in (0, 1), f"run did not complete (exit {res.rc}):\n{res.output}"
     v = res.verdicts.get(rid)
     assert v is not None, f"{rid} missing from results.json"

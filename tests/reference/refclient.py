@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -14,6 +15,8 @@ import httpx
 from conformance.declaration.models import TokenizerRef
 from conformance.reference.build_tokenizer import TEMPLATE_PATH, TOKENIZER_PATH
 from conformance.reference.service import ReferenceService
+from conformance.run.client import ChatParams, Client, ClientConfig
+from conformance.run.records import RequestRecord
 from conformance.run.tokenize import ChatTemplate, Tokenizer, load_tokenizer
 
 MODEL = "tokencert-ref-1"
@@ -137,3 +140,21 @@ def stream(svc: ReferenceService, payload: dict[str, Any], tenant: int = 0,
     finally:
         if http is None:
             c.close()
+
+
+def measured_chat(svc: ReferenceService, dialect: str, params: ChatParams,
+                  key: str | None = None) -> RequestRecord:
+    """One chat request through tokencert's own measuring client in ``dialect`` (the record
+    the suites would judge); ``key`` replaces the service's key."""
+    decl = svc.declaration()
+    cfg = ClientConfig(base_url=svc.base_url, model=decl.models[0].id,
+                       api_key=key if key is not None else svc.api_key, dialect=dialect,
+                       ca_bundle=svc.ca_bundle)
+
+    async def go() -> RequestRecord:
+        async with Client(cfg) as c:
+            rec = await c.chat(params, request_id=f"{dialect}-1")
+        await asyncio.sleep(0.05)  # let the TLS transports finish closing before the loop ends
+        return rec
+
+    return asyncio.run(go())

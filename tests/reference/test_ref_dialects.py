@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from refclient import measured_chat
 
 from conformance._core import resources
 from conformance.checks.audit import audit_completion
@@ -29,28 +30,14 @@ def _schema(name: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 
-def _run(svc: ReferenceService, dialect: str, params: ChatParams, key: str | None = None
-         ) -> RequestRecord:
-    decl = svc.declaration()
-    cfg = ClientConfig(base_url=svc.base_url, model=decl.models[0].id,
-                       api_key=key if key is not None else svc.api_key, dialect=dialect,
-                       ca_bundle=svc.ca_bundle)
-
-    async def go() -> RequestRecord:
-        async with Client(cfg) as c:
-            rec = await c.chat(params, request_id=f"{dialect}-1")
-        await asyncio.sleep(0.05)  # let the TLS transports finish closing before the loop ends
-        return rec
-
-    return asyncio.run(go())
 
 
 @pytest.mark.parametrize("dialect", ["anthropic-messages", "openai-responses"])
 def test_each_dialect_streams_and_answers(ref_tls: ReferenceService, dialect: str) -> None:
-    chat = _run(ref_tls, "openai-chat", ChatParams(
+    chat = measured_chat(ref_tls, "openai-chat", ChatParams(
         MSGS, max_tokens=12, extra={"seed": 3, "stream_options": {"include_usage": True}}))
     body_schema, event_schema, _ = (_schema(f"{dialect}.{n}") for n in SCHEMAS[dialect])
-    s = _run(ref_tls, dialect, ChatParams(MSGS, max_tokens=12, extra={"seed": 3}))
+    s = measured_chat(ref_tls, dialect, ChatParams(MSGS, max_tokens=12, extra={"seed": 3}))
     assert s.ok and s.decode_errors == [] and s.done_seen, (s.status, s.decode_errors)
     for ev in s.events:
         assert not list(event_schema.iter_errors(json.loads(ev.data))), ev.data
@@ -60,7 +47,7 @@ def test_each_dialect_streams_and_answers(ref_tls: ReferenceService, dialect: st
     assert s.finish_reason in ("stop", "length")
     if s.finish_reason == "length":
         assert s.usage["completion_tokens"] == 12
-    b = _run(ref_tls, dialect, ChatParams(MSGS, max_tokens=12, stream=False))
+    b = measured_chat(ref_tls, dialect, ChatParams(MSGS, max_tokens=12, stream=False))
     assert b.ok and b.text and b.usage is not None, b.body
     assert not list(body_schema.iter_errors(json.loads(b.body or b""))), b.body
     assert b.usage["prompt_tokens"] == chat.usage["prompt_tokens"]
@@ -68,12 +55,12 @@ def test_each_dialect_streams_and_answers(ref_tls: ReferenceService, dialect: st
 
 @pytest.mark.parametrize("dialect", ["anthropic-messages", "openai-responses"])
 def test_errors_come_in_the_dialect_shape(ref_tls: ReferenceService, dialect: str) -> None:
-    bad = _run(ref_tls, dialect, ChatParams(MSGS, max_tokens=12, stream=False,
+    bad = measured_chat(ref_tls, dialect, ChatParams(MSGS, max_tokens=12, stream=False,
                                             model="no-such-model"))
     assert bad.status == 404
     doc: Any = json.loads(bad.body or b"")
     assert not list(_schema(f"{dialect}.error").iter_errors(doc)), doc
-    denied = _run(ref_tls, dialect, ChatParams(MSGS, max_tokens=4, stream=False),
+    denied = measured_chat(ref_tls, dialect, ChatParams(MSGS, max_tokens=4, stream=False),
                   key="sk-wrong")
     assert denied.status == 401
     assert not list(_schema(f"{dialect}.error").iter_errors(json.loads(denied.body or b"")))
@@ -89,7 +76,7 @@ def thinking() -> Iterator[ReferenceService]:
 def test_reasoning_mode_is_recorded_apart_in_every_dialect(thinking: ReferenceService,
                                                            dialect: str) -> None:
     extra = {"stream_options": {"include_usage": True}} if dialect == "openai-chat" else {}
-    s = _run(thinking, dialect, ChatParams(MSGS, max_tokens=12, extra=extra))
+    s = measured_chat(thinking, dialect, ChatParams(MSGS, max_tokens=12, extra=extra))
     assert s.ok and s.decode_errors == [] and s.usage is not None
     assert s.reasoning_text and s.text and s.reasoning_text not in s.text
     ttfrt, ttfat = s.ttfrt_ms(), s.ttfat_ms()
@@ -99,7 +86,7 @@ def test_reasoning_mode_is_recorded_apart_in_every_dialect(thinking: ReferenceSe
         assert s.usage["completion_tokens_details"]["reasoning_tokens"] == 5
     a = audit_completion(s, lambda t: len(t.split()), None, max_token_bytes=64)
     assert a.hidden_reasoning == 0 and a.reasoning_visible_bytes > 0
-    b = _run(thinking, dialect, ChatParams(MSGS, max_tokens=12, stream=False))
+    b = measured_chat(thinking, dialect, ChatParams(MSGS, max_tokens=12, stream=False))
     assert b.ok and b.reasoning_text and b.text and b.usage is not None
     assert len(b.reasoning_text.split()) == 5 and len(b.text.split()) == 7
 

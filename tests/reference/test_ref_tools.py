@@ -5,17 +5,16 @@ template renders them (METER-009)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from jsonschema import Draft202012Validator
-from refclient import template, tokenizer
+from refclient import measured_chat, template, tokenizer
 
 from conformance._core import resources
 from conformance.checks import tools as checks
 from conformance.reference import ReferenceService
-from conformance.run.client import ChatParams, Client, ClientConfig
+from conformance.run.client import ChatParams
 from conformance.run.client.toolcalls import response_format_extra, tools_extra
 from conformance.run.records import RequestRecord
 from conformance.run.toolsets import ANSWER_SCHEMA, SCHEMAS, TOOLS
@@ -32,18 +31,6 @@ def ref(ref_tls: ReferenceService) -> ReferenceService:
     return ref_tls  # the shared healthy service (TLS) of the reference tests
 
 
-def _run(svc: ReferenceService, dialect: str, params: ChatParams) -> RequestRecord:
-    decl = svc.declaration()
-    cfg = ClientConfig(base_url=svc.base_url, model=decl.models[0].id, api_key=svc.api_key,
-                       dialect=dialect, ca_bundle=svc.ca_bundle)
-
-    async def go() -> RequestRecord:
-        async with Client(cfg) as c:
-            rec = await c.chat(params, request_id=f"{dialect}-tools")
-        await asyncio.sleep(0.05)  # let the TLS transports finish closing before the loop ends
-        return rec
-
-    return asyncio.run(go())
 
 
 def _schema_ok(rec: RequestRecord, dialect: str) -> None:
@@ -63,7 +50,7 @@ def test_tool_calls_pass_in_every_dialect(ref: ReferenceService, dialect: str,
                                           stream: bool) -> None:
     extra = {**tools_extra(dialect, TOOLS, "lookup_order"),
              **({"stream_options": {"include_usage": True}} if stream else {})}
-    rec = _run(ref, dialect, ChatParams(MSGS, max_tokens=200, stream=stream, extra=extra))
+    rec = measured_chat(ref, dialect, ChatParams(MSGS, max_tokens=200, stream=stream, extra=extra))
     obs = checks.tool_call_valid(rec, dialect, SCHEMAS, "lookup_order")
     assert obs.ok, obs.detail
     # a Response has no tool-call status: it is completed
@@ -79,7 +66,7 @@ def test_tool_calls_pass_in_every_dialect(ref: ReferenceService, dialect: str,
 @pytest.mark.parametrize("dialect", ["openai-chat", "openai-responses"])
 def test_structured_output_passes(ref: ReferenceService, dialect: str, stream: bool) -> None:
     extra = response_format_extra(dialect, "review", ANSWER_SCHEMA)
-    rec = _run(ref, dialect, ChatParams(MSGS, max_tokens=200, stream=stream, extra=extra))
+    rec = measured_chat(ref, dialect, ChatParams(MSGS, max_tokens=200, stream=stream, extra=extra))
     obs = checks.structured_output_valid(rec, ANSWER_SCHEMA)
     assert obs.ok, (obs.detail, rec.text)
     _schema_ok(rec, dialect)
