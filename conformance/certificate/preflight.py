@@ -55,6 +55,13 @@ def check_run(results: dict[str, Any], results_file: Path) -> Preflight:
     except SpecError:
         hard.append(_p(f"unknown profile {results['profile']['id']!r}", "$.profile.id",
                        "use a profile shipped with tokencert", f))
+    if profile is not None and results["profile"].get("digest") != profile.digest:
+        # an earlier version (spec/profiles/history) still re-judges, so old certificates
+        # verify; a new certificate needs the profile as published now
+        hard.append(_p(f"the run used an earlier version of profile {profile.id!r} "
+                       f"({results['profile'].get('digest')}; published now {profile.digest})",
+                       "$.profile.digest", "re-run with the profile shipped with this tokencert",
+                       f))
     if profile is not None and not profile.eligible:
         soft.append(_p(f"profile {profile.id!r} is not eligible for certification",
                        "$.profile.id", "run the `certification` profile", f))

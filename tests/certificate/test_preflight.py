@@ -41,6 +41,15 @@ def test_foreign_catalog(tmp_path: Path) -> None:
     assert "not the shipped edition" in _messages(r)[0]
 
 
+def test_an_earlier_profile_version_is_not_certified(tmp_path: Path) -> None:
+    """Old runs re-judge against their profile's kept history (their certificates still
+    verify), but a new certificate needs the profile as published now."""
+    r = _decided(tmp_path, "quick")
+    r["profile"]["digest"] = ("sha256:9729cb42c1434a682a039e26731fd3d3c0b34b31459e6bcda4ad0fb"
+                              "38434e36e")  # quick as published until 2026-12-05
+    assert "earlier version of profile 'quick'" in _messages(r)[0]
+
+
 def test_plain_http(tmp_path: Path) -> None:
     hard, _ = _messages(_decided(tmp_path, transport={"scheme": "http"}))
     assert "plain http" in hard
